@@ -1,0 +1,58 @@
+"""Errors that dvae reports to the user as one line.
+
+Every error a user can cause (a mistyped name, a bad value, a broken file) is a
+`DvaeError` subclass whose message names the bad value and the valid choices. The
+CLI catches them at its edge and prints ``error: <message>`` with no traceback.
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Iterable
+
+# Exit codes shared by the CLI and the engine.
+EXIT_USAGE = 2
+EXIT_NONFINITE = 3
+
+
+class DvaeError(Exception):
+    """Base class of every error meant for the user (one line, exit code 2)."""
+
+    exit_code: int = EXIT_USAGE
+
+
+class ConfigError(DvaeError):
+    """A parameter value or an experiments file is invalid."""
+
+
+class UnknownNameError(ConfigError):
+    """A name (experiment, dataset, loss, ...) is not one of the valid choices."""
+
+    def __init__(self, kind: str, value: str, choices: Iterable[str]) -> None:
+        choices = list(choices)
+        self.kind, self.value, self.choices = kind, value, choices
+        close = difflib.get_close_matches(str(value), choices, n=1, cutoff=0.6)
+        hint = f" (did you mean '{close[0]}'?)" if close else ""
+        super().__init__(f"unknown {kind} '{value}'{hint}; choose from: {', '.join(choices)}")
+
+
+class DatasetUnavailableError(DvaeError):
+    """The files of a dataset are not on disk and cannot be fetched."""
+
+
+class RunExistsError(DvaeError):
+    """A run folder exists and the user did not ask to overwrite it."""
+
+
+class RunNotFoundError(DvaeError):
+    """No run folder with the given name."""
+
+
+class CorruptFileError(DvaeError):
+    """A file of a run folder (or the experiments file) cannot be read."""
+
+
+class NonFiniteLossError(DvaeError):
+    """Training produced NaN or inf in a loss term."""
+
+    exit_code = EXIT_NONFINITE
