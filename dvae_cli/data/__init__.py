@@ -1,0 +1,1 @@
+"""Datasets: torch-free metadata in `catalog`, one loader module per dataset."""
