@@ -1,0 +1,189 @@
+"""One run folder ``<results-dir>/<name>/`` and how to find it.
+
+The layout is a superset of disentangling-vae's:
+
+- ``specs.json``: every parameter (`dvae_cli.config.RunSpec`),
+- ``train_losses.log``, ``test_losses.log``: see `dvae_cli.runs.logs`,
+- ``model.pt``: the final weights (a plain ``state_dict``),
+- ``model-<epoch>.pt``: checkpoints (dvae: weights, optimiser and training state).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+
+from dvae_cli.config import RunSpec
+from dvae_cli.errors import ConfigError, CorruptFileError, RunExistsError, RunNotFoundError
+from dvae_cli.runs.logs import LossHistory, read_test_log, read_train_log
+
+SPECS = "specs.json"
+MODEL = "model.pt"
+TRAIN_LOG = "train_losses.log"
+TEST_LOG = "test_losses.log"
+RESULTS_ENV = "DVAE_RESULTS_DIR"
+DATA_ENV = "DVAE_DATA_DIR"
+_CHECKPOINT = re.compile(r"^model-(\d+)\.pt$")
+_VALID_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._+=-]*$")
+
+
+def default_results_dir() -> Path:
+    """``$DVAE_RESULTS_DIR`` or ``./results``."""
+    return Path(os.environ.get(RESULTS_ENV) or "results")
+
+
+def default_data_dir() -> Path:
+    """``$DVAE_DATA_DIR`` or ``./data``."""
+    return Path(os.environ.get(DATA_ENV) or "data")
+
+
+def check_run_name(name: str) -> str:
+    """Return `name` if it can name a folder safely.
+
+    Raises:
+        ConfigError: for empty names, path separators or leading dots.
+    """
+    if not _VALID_NAME.match(name):
+        raise ConfigError(f"invalid run name {name!r}: use letters, digits and . _ + = - "
+                          "(no '/', not starting with '.' or '-')")
+    return name
+
+
+@dataclass(frozen=True)
+class RunFolder:
+    """A run folder on disk; reading it needs no torch."""
+
+    path: Path
+
+    @classmethod
+    def find(cls, name: str, results_dir: Path) -> RunFolder:
+        """The existing run `name` under `results_dir` (or `name` itself if it is a run path).
+
+        Raises:
+            RunNotFoundError: naming the closest existing runs.
+        """
+        direct = Path(name)
+        if (direct / SPECS).is_file() and not (Path(results_dir) / name / SPECS).is_file():
+            return cls(direct)
+        folder = cls(Path(results_dir) / name)
+        if not folder.path.is_dir():
+            runs = list_run_names(results_dir)
+            from dvae_cli.errors import UnknownNameError
+
+            if runs:
+                raise RunNotFoundError(str(UnknownNameError(f"run in {results_dir}", name, runs)))
+            raise RunNotFoundError(f"no run '{name}': {results_dir} holds no runs")
+        return folder
+
+    @property
+    def name(self) -> str:
+        return self.path.name
+
+    @property
+    def specs_path(self) -> Path:
+        return self.path / SPECS
+
+    @property
+    def model_path(self) -> Path:
+        return self.path / MODEL
+
+    @property
+    def train_log_path(self) -> Path:
+        return self.path / TRAIN_LOG
+
+    @property
+    def test_log_path(self) -> Path:
+        return self.path / TEST_LOG
+
+    def checkpoint_path(self, epoch: int) -> Path:
+        return self.path / f"model-{epoch}.pt"
+
+    def checkpoints(self) -> dict[int, Path]:
+        """Epoch -> checkpoint file, sorted by epoch."""
+        found = {}
+        if self.path.is_dir():
+            for entry in self.path.iterdir():
+                match = _CHECKPOINT.match(entry.name)
+                if match:
+                    found[int(match.group(1))] = entry
+        return dict(sorted(found.items()))
+
+    def exists(self) -> bool:
+        return self.path.is_dir() and any(self.path.iterdir())
+
+    def read_spec(self) -> RunSpec:
+        """Read ``specs.json`` (dvae's or disentangling-vae's).
+
+        Raises:
+            CorruptFileError: if it is missing, not JSON, or has values of the wrong type.
+        """
+        try:
+            data = json.loads(self.specs_path.read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            raise CorruptFileError(f"{self.specs_path} is missing: {self.path} is not a run folder") from None
+        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+            raise CorruptFileError(f"cannot read {self.specs_path}: {exc}") from None
+        if not isinstance(data, dict):
+            raise CorruptFileError(f"{self.specs_path}: expected a JSON object")
+        try:
+            spec = RunSpec.from_dict(data)
+            if spec.img_size is not None and (
+                    not isinstance(spec.img_size, list) or len(spec.img_size) != 3
+                    or not all(isinstance(v, int) for v in spec.img_size)):
+                raise ConfigError(f"'img_size' must be [channels, height, width], got {spec.img_size!r}")
+        except (ConfigError, TypeError) as exc:
+            raise CorruptFileError(f"{self.specs_path}: {exc}") from None
+        return spec
+
+    def train_losses(self) -> LossHistory:
+        """The training history (empty if no epoch has been logged yet)."""
+        if not self.train_log_path.is_file():
+            return {}
+        return read_train_log(self.train_log_path)
+
+    def test_losses(self) -> dict[str, float] | None:
+        """The test losses, or None if they were not computed."""
+        if not self.test_log_path.is_file():
+            return None
+        return read_test_log(self.test_log_path)
+
+
+def list_run_names(results_dir: Path) -> list[str]:
+    """Names of the sub-folders of `results_dir` that hold a ``specs.json``."""
+    results_dir = Path(results_dir)
+    if not results_dir.is_dir():
+        return []
+    return sorted(p.name for p in results_dir.iterdir() if (p / SPECS).is_file())
+
+
+def prepare_new_run(results_dir: Path, name: str, overwrite: bool) -> RunFolder:
+    """Create the folder for a new run.
+
+    Args:
+        results_dir: The parent folder (created if missing).
+        name: The run name.
+        overwrite: Replace an existing run of that name (its folder is removed).
+
+    Raises:
+        RunExistsError: if the run exists and `overwrite` is False.
+        ConfigError: if the folder cannot be created.
+    """
+    check_run_name(name)
+    folder = RunFolder(Path(results_dir) / name)
+    if folder.exists():
+        if not overwrite:
+            raise RunExistsError(f"run '{name}' already exists in {results_dir}; "
+                                 "use --overwrite to replace it or choose another name")
+        shutil.rmtree(folder.path)
+    try:
+        folder.path.mkdir(parents=True, exist_ok=True)
+        probe = folder.path / ".dvae-write-test"
+        probe.write_bytes(b"")
+        probe.unlink()
+    except OSError as exc:
+        raise ConfigError(f"cannot write to results dir {results_dir}: {exc.strerror or exc}") from None
+    return folder

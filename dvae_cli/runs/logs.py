@@ -1,0 +1,109 @@
+"""The loss logs of a run folder, in disentangling-vae's formats.
+
+``train_losses.log`` is CSV in long format, one row per term per epoch::
+
+    Epoch,Loss,Value
+    0,recon_loss,114.49
+    0,kl_loss,23.28
+
+``test_losses.log`` is a JSON object mapping each term to its mean over the test set.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import math
+from collections.abc import Mapping
+from pathlib import Path
+
+from dvae_cli.errors import CorruptFileError
+from dvae_cli.runs.atomic import write_json, write_text
+
+TRAIN_LOG_HEADER = ("Epoch", "Loss", "Value")
+
+#: term -> [(epoch, value), ...] in epoch order
+LossHistory = dict[str, list[tuple[int, float]]]
+
+
+def format_train_log(history: LossHistory) -> str:
+    """Render a loss history as the CSV text of ``train_losses.log`` (epoch-major)."""
+    rows: dict[int, list[tuple[str, float]]] = {}
+    for term, points in history.items():
+        for epoch, value in points:
+            rows.setdefault(epoch, []).append((term, value))
+    out = io.StringIO()
+    out.write(",".join(TRAIN_LOG_HEADER) + "\n")
+    for epoch in sorted(rows):
+        for term, value in rows[epoch]:
+            out.write(f"{epoch},{term},{value!r}\n")
+    return out.getvalue()
+
+
+def write_train_log(path: Path, history: LossHistory) -> None:
+    """Write the whole history to `path` atomically."""
+    write_text(path, format_train_log(history))
+
+
+def read_train_log(path: Path) -> LossHistory:
+    """Read a ``train_losses.log``.
+
+    A last line cut short by a writer that is still running is ignored.
+
+    Raises:
+        CorruptFileError: if the file cannot be read or is not in the format above.
+    """
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise CorruptFileError(f"cannot read {path}: {exc}") from None
+    lines = text.splitlines()
+    if not lines or tuple(part.strip() for part in lines[0].split(",")) != TRAIN_LOG_HEADER:
+        raise CorruptFileError(f"{path}: expected the header 'Epoch,Loss,Value'")
+    history: LossHistory = {}
+    complete = text.endswith("\n")
+    for number, row in enumerate(csv.reader(lines[1:]), start=2):
+        if not row:
+            continue
+        try:
+            epoch, term, value = int(row[0]), row[1], float(row[2])
+            if len(row) != 3 or not term:
+                raise ValueError
+        except (ValueError, IndexError):
+            if number == len(lines) and not complete:
+                break  # a row being written right now
+            raise CorruptFileError(f"{path}: line {number} is not 'epoch,term,value': {','.join(row)!r}") from None
+        history.setdefault(term, []).append((epoch, value))
+    return history
+
+
+def write_test_log(path: Path, losses: Mapping[str, float]) -> None:
+    """Write the test losses as JSON, atomically."""
+    write_json(path, {key: float(value) for key, value in losses.items()})
+
+
+def read_test_log(path: Path) -> dict[str, float]:
+    """Read a ``test_losses.log``.
+
+    Raises:
+        CorruptFileError: if it is not a JSON object of numbers.
+    """
+    try:
+        data = json.loads(Path(path).read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise CorruptFileError(f"cannot read {path}: {exc}") from None
+    if not isinstance(data, dict) or not all(
+            isinstance(v, (int, float)) and not isinstance(v, bool) for v in data.values()):
+        raise CorruptFileError(f"{path}: expected a JSON object mapping loss names to numbers")
+    return {str(k): float(v) for k, v in data.items()}
+
+
+def last_epoch_values(history: LossHistory) -> dict[str, float]:
+    """The value of every term at its last logged epoch."""
+    return {term: points[-1][1] for term, points in history.items() if points}
+
+
+def is_finite_history(history: LossHistory) -> bool:
+    """Whether every logged value is finite."""
+    return all(math.isfinite(v) for points in history.values() for _, v in points)
