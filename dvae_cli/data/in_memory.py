@@ -1,0 +1,173 @@
+"""Datasets held in memory as one uint8 tensor and batched by index.
+
+No per-item Python and no DataLoader workers: a batch is one gather from the
+tensor (on the training device) and one conversion to float.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+#: The seed of the train/test split and of ``--subsample``: fixed, so every run on a
+#: dataset sees the same test images whatever its own seed.
+SPLIT_SEED = 0
+_BIT_SHIFTS = torch.arange(7, -1, -1, dtype=torch.uint8)
+
+
+@dataclass(frozen=True)
+class Factors:
+    """Ground-truth factors of variation of a dataset's images.
+
+    Attributes:
+        names: Factor names, e.g. ("color", "shape", "scale", ...).
+        sizes: Number of values of each factor.
+        values: The value grid of each factor (array of length ``sizes[k]``).
+        classes: Per-image factor classes, shape (N, K), class k indexes ``values[k]``.
+    """
+
+    names: tuple[str, ...]
+    sizes: tuple[int, ...]
+    values: tuple[np.ndarray, ...]
+    classes: np.ndarray
+
+    def subset(self, index: np.ndarray) -> Factors:
+        """The factors of the images `index`."""
+        return Factors(self.names, self.sizes, self.values, self.classes[index])
+
+    def factor_values(self) -> np.ndarray:
+        """Per-image factor values, shape (N, K), float64."""
+        return np.stack([self.values[k][self.classes[:, k]] for k in range(len(self.names))], axis=1)
+
+
+class ImageData:
+    """Images in one uint8 tensor, batched by index.
+
+    Args:
+        name: The dataset name.
+        pixels: uint8 tensor; shape (N, C, H, W) with values 0..255, or, for binary
+            images stored bit-packed, shape (N, ceil(C*H*W / 8)) with ``packed=True``.
+        img_size: (C, H, W).
+        packed: Whether `pixels` holds packed bits (``numpy.packbits`` order).
+        factors: Ground-truth factors, if known.
+    """
+
+    def __init__(self, name: str, pixels: torch.Tensor, img_size: tuple[int, int, int], packed: bool = False,
+                 factors: Factors | None = None) -> None:
+        if pixels.dtype != torch.uint8:
+            raise TypeError(f"pixels must be uint8, got {pixels.dtype}")
+        self.name = name
+        self.pixels = pixels
+        self.img_size: tuple[int, int, int] = (int(img_size[0]), int(img_size[1]), int(img_size[2]))
+        self.packed = packed
+        self.factors = factors
+        if factors is not None and len(factors.classes) != len(pixels):
+            raise ValueError("one row of factor classes per image is needed")
+
+    def __len__(self) -> int:
+        return self.pixels.shape[0]
+
+    def __repr__(self) -> str:
+        return f"ImageData({self.name!r}, n={len(self)}, img_size={self.img_size}, packed={self.packed})"
+
+    @property
+    def device(self) -> torch.device:
+        return self.pixels.device
+
+    def to(self, device: torch.device | str) -> ImageData:
+        """The same images on `device`."""
+        return ImageData(self.name, self.pixels.to(device), self.img_size, self.packed, self.factors)
+
+    def subset(self, index: np.ndarray | torch.Tensor) -> ImageData:
+        """The images `index` (a copy)."""
+        index_np = np.asarray(index.cpu() if isinstance(index, torch.Tensor) else index, dtype=np.int64)
+        pixels = self.pixels[torch.from_numpy(index_np).to(self.pixels.device)]
+        factors = self.factors.subset(index_np) if self.factors is not None else None
+        return ImageData(self.name, pixels, self.img_size, self.packed, factors)
+
+    def batch(self, index: torch.Tensor) -> torch.Tensor:
+        """Float images in [0, 1] of shape (B, C, H, W) on the data's device."""
+        rows = self.pixels[index.to(self.pixels.device)]
+        if self.packed:
+            count = int(np.prod(self.img_size))
+            bits = (rows.unsqueeze(-1) >> _BIT_SHIFTS.to(rows.device)) & 1
+            return bits.reshape(rows.shape[0], -1)[:, :count].reshape(-1, *self.img_size).float()
+        return rows.float().div_(255.0)
+
+    def images(self, start: int = 0, stop: int | None = None) -> torch.Tensor:
+        """Float images of a contiguous range, as `batch`."""
+        stop = len(self) if stop is None else stop
+        return self.batch(torch.arange(start, stop))
+
+
+def pack_binary(images: np.ndarray) -> np.ndarray:
+    """Bit-pack binary images (N, ...) into (N, ceil(prod(...) / 8)) uint8."""
+    return np.packbits(images.reshape(images.shape[0], -1).astype(bool), axis=1)
+
+
+def split_indices(n: int, test_fraction: float, seed: int = SPLIT_SEED) -> tuple[np.ndarray, np.ndarray]:
+    """A seeded train/test split of range(n).
+
+    Returns:
+        (train, test) index arrays, each sorted; ``len(test) = round(n * test_fraction)``
+        (at least 1 when n > 1).
+    """
+    order = np.random.default_rng(seed).permutation(n)
+    n_test = min(max(int(round(n * test_fraction)), 1 if n > 1 else 0), n - 1) if n > 1 else 0
+    return np.sort(order[n_test:]), np.sort(order[:n_test])
+
+
+def subsample_indices(index: np.ndarray, size: int | None, seed: int = SPLIT_SEED) -> np.ndarray:
+    """A seeded random subset of `index` of `size` elements (all of it if None or larger)."""
+    if size is None or size >= len(index):
+        return index
+    chosen = np.random.default_rng(seed + 1).choice(len(index), size=size, replace=False)
+    return index[np.sort(chosen)]
+
+
+def train_test_split(data: ImageData, test_fraction: float, subsample: int | None = None,
+                     seed: int = SPLIT_SEED) -> tuple[ImageData, ImageData]:
+    """Split `data` into training and test sets, optionally subsampled.
+
+    The split of the full dataset is fixed by `seed`. With `subsample`, the
+    training set is a random `subsample` images of the training split and the test
+    set keeps the same train:test proportion (drawn from the test split).
+    """
+    train, test = split_indices(len(data), test_fraction, seed)
+    if subsample is not None and subsample < len(train):
+        n_test = max(1, int(round(subsample * test_fraction / (1 - test_fraction))))
+        train = subsample_indices(train, subsample, seed)
+        test = subsample_indices(test, n_test, seed)
+    return data.subset(train), data.subset(test)
+
+
+class EpochBatches:
+    """Index batches of a seeded permutation of the training set, one permutation per epoch.
+
+    The permutation of epoch e depends only on (seed, e), so a run can resume at
+    any epoch. The last incomplete batch is dropped (the losses that compare
+    samples within a batch need full batches).
+
+    Args:
+        n: Number of training images.
+        batch_size: Images per batch.
+        seed: The run's seed.
+    """
+
+    def __init__(self, n: int, batch_size: int, seed: int) -> None:
+        if batch_size > n:
+            raise ValueError(f"batch size {batch_size} is larger than the training set ({n} images)")
+        self.n, self.batch_size, self.seed = n, batch_size, seed
+
+    def __len__(self) -> int:
+        return self.n // self.batch_size
+
+    def epoch(self, epoch: int) -> Iterator[torch.Tensor]:
+        """Yield the index batches of `epoch` (0-based)."""
+        generator = torch.Generator().manual_seed(self.seed * 100_003 + epoch)
+        order = torch.randperm(self.n, generator=generator)
+        for start in range(0, len(self) * self.batch_size, self.batch_size):
+            yield order[start:start + self.batch_size]
