@@ -1,0 +1,94 @@
+"""The loss interface: every loss returns its total and every named term as one result."""
+
+from __future__ import annotations
+
+import abc
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
+
+import torch
+from torch import nn
+
+from dvae_cli.engine.losses._terms import kl_normal_per_dim, reconstruction_loss
+from dvae_cli.engine.models import VAE, VAEOutput
+
+
+@dataclass
+class LossResult:
+    """The outcome of a loss on one batch.
+
+    Attributes:
+        loss: The scalar the VAE's optimiser minimises.
+        terms: Every named term as a 0-d tensor, ``loss`` included, with
+            disentangling-vae's keys (``recon_loss``, ``kl_loss``, ``kl_loss_<d>``, ...).
+        auxiliary_inputs: Detached tensors that a loss training its own network
+            (see `Loss.trains_auxiliary`) needs for its update.
+        batch_size: Number of images the VAE terms were computed on.
+    """
+
+    loss: torch.Tensor
+    terms: dict[str, torch.Tensor]
+    batch_size: int
+    auxiliary_inputs: dict[str, torch.Tensor] = field(default_factory=dict)
+
+
+class Loss(nn.Module, abc.ABC):
+    """Base class of the VAE losses.
+
+    A loss is called as ``loss(model, x, step)`` where `step` is the 1-based
+    training step (used by annealing schedules) or None in evaluation. It runs the
+    model itself, because some losses (FactorVAE) feed it a part of the batch only.
+
+    A loss that trains a network of its own sets `trains_auxiliary` and implements
+    `update_auxiliary`; the trainer calls it after the VAE's backward pass and
+    before the VAE's optimiser step. Its networks are sub-modules, so they move
+    with ``.to(device)`` and their state is in ``state_dict()``.
+
+    Args:
+        rec_dist: Pixel likelihood: ``bernoulli``, ``laplace`` or ``gaussian``.
+        reg_anneal: Number of training steps over which the regularisation is
+            annealed in (what is annealed depends on the loss).
+    """
+
+    name: ClassVar[str]
+    #: The hyper-parameters (specs.json keys) this loss reads.
+    hyper_parameters: ClassVar[tuple[str, ...]] = ()
+    #: Terms beyond recon/KL that a live view should show, in order.
+    display_terms: ClassVar[tuple[str, ...]] = ()
+    trains_auxiliary: ClassVar[bool] = False
+
+    def __init__(self, rec_dist: str = "bernoulli", reg_anneal: float = 0) -> None:
+        super().__init__()
+        self.rec_dist = rec_dist
+        self.reg_anneal = reg_anneal
+
+    def forward(self, model: VAE, x: torch.Tensor, step: int | None = None) -> LossResult:
+        """Run `model` on the batch `x` (B, C, H, W) and compute the loss."""
+        return self.compute(x, model(x), step)
+
+    @abc.abstractmethod
+    def compute(self, x: torch.Tensor, output: VAEOutput, step: int | None) -> LossResult:
+        """The loss of a model output on the batch `x` it came from."""
+
+    def update_auxiliary(self, result: LossResult) -> dict[str, torch.Tensor]:
+        """Train the loss's own network one step; return its terms (detached)."""
+        raise NotImplementedError(f"the {self.name} loss trains no network of its own")
+
+    def auxiliary_optimizer_state(self) -> dict[str, Any] | None:
+        """State of the auxiliary optimiser (None if the loss has none)."""
+        return None
+
+    def load_auxiliary_optimizer_state(self, state: dict[str, Any]) -> None:
+        """Restore what `auxiliary_optimizer_state` returned."""
+
+    def extra_repr(self) -> str:
+        return ", ".join(f"{key}={getattr(self, key)!r}" for key in ("rec_dist", "reg_anneal"))
+
+
+def base_terms(x: torch.Tensor, output: VAEOutput, rec_dist: str) -> dict[str, torch.Tensor]:
+    """``recon_loss``, ``kl_loss`` and ``kl_loss_<d>`` for one batch."""
+    terms = {"recon_loss": reconstruction_loss(x, output.reconstruction, rec_dist)}
+    kl = kl_normal_per_dim(output.mean, output.logvar)
+    terms["kl_loss"] = kl.sum()
+    terms.update({f"kl_loss_{d}": value for d, value in enumerate(kl.unbind())})
+    return terms

@@ -1,0 +1,147 @@
+"""FactorVAE of Kim & Mnih 2018: a discriminator estimates the total correlation.
+
+Kim, H., Mnih, A. "Disentangling by Factorising." ICML 2018 (Algorithm 2).
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+import torch
+from torch import nn
+from torch.nn import functional as F
+
+from dvae_cli.engine.losses._terms import linear_annealing, permute_dims
+from dvae_cli.engine.losses.base import Loss, LossResult, base_terms
+from dvae_cli.engine.models import VAE
+
+DISC_HIDDEN = 1000
+DISC_SLOPE = 0.2
+DISC_BETAS = (0.5, 0.9)
+
+
+class Discriminator(nn.Module):
+    """MLP D -> 1000 (x5, LeakyReLU 0.2) -> 2 logits: class 0 = q(z), class 1 = permuted.
+
+    Parameter names (``lin1`` .. ``lin6``) are disentangling-vae's.
+    """
+
+    def __init__(self, latent_dim: int = 10, hidden_units: int = DISC_HIDDEN) -> None:
+        super().__init__()
+        self.lin1 = nn.Linear(latent_dim, hidden_units)
+        self.lin2 = nn.Linear(hidden_units, hidden_units)
+        self.lin3 = nn.Linear(hidden_units, hidden_units)
+        self.lin4 = nn.Linear(hidden_units, hidden_units)
+        self.lin5 = nn.Linear(hidden_units, hidden_units)
+        self.lin6 = nn.Linear(hidden_units, 2)
+        for module in self.modules():
+            if isinstance(module, nn.Linear):
+                nn.init.kaiming_uniform_(module.weight, nonlinearity="relu")
+
+    def forward(self, z: torch.Tensor) -> torch.Tensor:
+        """Logits of shape (B, 2) for latents (B, D)."""
+        for layer in (self.lin1, self.lin2, self.lin3, self.lin4, self.lin5):
+            z = F.leaky_relu(layer(z), DISC_SLOPE)
+        return self.lin6(z)
+
+
+class FactorLoss(Loss):
+    """FactorVAE: rec + KL + a * gamma * TC on the first half of each training batch.
+
+    TC = mean(logit_real - logit_perm) from the discriminator. The second half of the
+    batch is encoded, each latent dimension permuted independently across it, and
+    the discriminator is trained to tell the first half's codes (class 0) from the
+    permuted ones (class 1): 0.5 * (CE(real, 0) + CE(perm, 1)) with
+    Adam(`lr_disc`, betas (0.5, 0.9)). Its inputs are detached, so its gradient
+    never reaches the VAE (disentangling-vae's does).
+
+    In evaluation (``step=None``) the whole batch is used for the VAE terms and the
+    discriminator loss is that of the batch's codes against their permutation. With
+    ``use_discriminator=False`` (a run whose discriminator was not saved, e.g. one
+    of disentangling-vae) the TC and discriminator terms are left out.
+
+    Args:
+        latent_dim: D, the discriminator's input size.
+        factor_G: gamma, the weight of the TC term.
+        lr_disc: Learning rate of the discriminator.
+        rec_dist, reg_anneal: see `Loss`.
+    """
+
+    name: ClassVar[str] = "factor"
+    hyper_parameters: ClassVar[tuple[str, ...]] = ("factor_G", "lr_disc")
+    display_terms: ClassVar[tuple[str, ...]] = ("tc_loss", "discrim_loss")
+    trains_auxiliary: ClassVar[bool] = True
+
+    def __init__(self, latent_dim: int = 10, factor_G: float = 6.0, lr_disc: float = 5e-5,
+                 rec_dist: str = "bernoulli", reg_anneal: float = 0) -> None:
+        super().__init__(rec_dist=rec_dist, reg_anneal=reg_anneal)
+        self.gamma = float(factor_G)
+        self.discriminator = Discriminator(latent_dim)
+        self.disc_optimizer = torch.optim.Adam(self.discriminator.parameters(), lr=lr_disc,
+                                               betas=DISC_BETAS)
+        self.use_discriminator = True
+
+    def forward(self, model: VAE, x: torch.Tensor, step: int | None = None) -> LossResult:
+        if step is None:
+            return self._evaluate(model, x)
+        if x.shape[0] < 4:
+            raise ValueError("the factor loss needs training batches of at least 4 images")
+        half = x.shape[0] // 2
+        x_vae, x_perm = x[:half], x[half:]
+        output = model(x_vae)
+        terms = base_terms(x_vae, output, self.rec_dist)
+        tc = self._tc_with_frozen_discriminator(output.sample)
+        anneal = linear_annealing(0.0, 1.0, step, self.reg_anneal)
+        loss = terms["recon_loss"] + terms["kl_loss"] + anneal * self.gamma * tc
+        with torch.no_grad():
+            z_perm = permute_dims(model.sample_latent(x_perm))
+        return LossResult(loss=loss, terms={"loss": loss, "tc_loss": tc, **terms}, batch_size=half,
+                          auxiliary_inputs={"z_real": output.sample.detach(), "z_perm": z_perm})
+
+    def compute(self, x: torch.Tensor, output: Any, step: int | None) -> LossResult:
+        raise NotImplementedError("the factor loss runs the model itself; call it as loss(model, x, step)")
+
+    def update_auxiliary(self, result: LossResult) -> dict[str, torch.Tensor]:
+        """One Adam step of the discriminator on the detached codes of `result`."""
+        disc_loss = self._discriminator_loss(result.auxiliary_inputs["z_real"],
+                                             result.auxiliary_inputs["z_perm"])
+        self.disc_optimizer.zero_grad(set_to_none=True)
+        disc_loss.backward()
+        self.disc_optimizer.step()
+        return {"discrim_loss": disc_loss.detach()}
+
+    def auxiliary_optimizer_state(self) -> dict[str, Any]:
+        return self.disc_optimizer.state_dict()
+
+    def load_auxiliary_optimizer_state(self, state: dict[str, Any]) -> None:
+        self.disc_optimizer.load_state_dict(state)
+
+    def _evaluate(self, model: VAE, x: torch.Tensor) -> LossResult:
+        output = model(x)
+        terms = base_terms(x, output, self.rec_dist)
+        if not self.use_discriminator:
+            loss = terms["recon_loss"] + terms["kl_loss"]
+            return LossResult(loss=loss, terms={"loss": loss, **terms}, batch_size=x.shape[0])
+        tc = self._tc_with_frozen_discriminator(output.sample)
+        loss = terms["recon_loss"] + terms["kl_loss"] + self.gamma * tc
+        disc_loss = self._discriminator_loss(output.sample.detach(), permute_dims(output.sample.detach()))
+        return LossResult(loss=loss, terms={"loss": loss, "tc_loss": tc, **terms,
+                                            "discrim_loss": disc_loss.detach()}, batch_size=x.shape[0])
+
+    def _tc_with_frozen_discriminator(self, z: torch.Tensor) -> torch.Tensor:
+        """TC estimate whose gradient reaches z but not the discriminator's weights."""
+        params = list(self.discriminator.parameters())
+        for param in params:
+            param.requires_grad_(False)
+        try:
+            logits = self.discriminator(z)
+        finally:
+            for param in params:
+                param.requires_grad_(True)
+        return (logits[:, 0] - logits[:, 1]).mean()
+
+    def _discriminator_loss(self, z_real: torch.Tensor, z_perm: torch.Tensor) -> torch.Tensor:
+        logits_real, logits_perm = self.discriminator(z_real), self.discriminator(z_perm)
+        zeros = torch.zeros(z_real.shape[0], dtype=torch.long, device=z_real.device)
+        ones = torch.ones(z_perm.shape[0], dtype=torch.long, device=z_perm.device)
+        return 0.5 * (F.cross_entropy(logits_real, zeros) + F.cross_entropy(logits_perm, ones))
