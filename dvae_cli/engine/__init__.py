@@ -1,0 +1,1 @@
+"""The training engine: data -> model -> loss -> trainer -> run folder. Imports torch."""

@@ -1,0 +1,125 @@
+"""Test losses: every term of a run's loss averaged over the whole test set."""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from dvae_cli.config import RunSpec
+from dvae_cli.data.catalog import dataset_info
+from dvae_cli.data.in_memory import ImageData, train_test_split
+from dvae_cli.data.loading import load_dataset
+from dvae_cli.engine.checkpoint import STATE_FILE, load_checkpoint, load_model
+from dvae_cli.engine.device import resolve_device, seed_everything
+from dvae_cli.engine.losses import FactorLoss, Loss, loss_for_spec
+from dvae_cli.engine.models import VAE
+from dvae_cli.errors import ConfigError
+from dvae_cli.runs.folder import RunFolder
+from dvae_cli.runs.logs import write_test_log
+
+
+@torch.no_grad()
+def evaluate_losses(model: VAE, loss: Loss, data: ImageData, batch_size: int = 1000,
+                    device: torch.device | str = "cpu") -> dict[str, float]:
+    """Every term of `loss` in evaluation mode, averaged over all images of `data`.
+
+    The images are cut into near-equal batches of at most `batch_size` (never a
+    batch of one, which the btcvae estimator cannot use); each batch's terms are
+    weighted by its size.
+    """
+    model = model.to(device).to(memory_format=torch.channels_last).eval()
+    loss = loss.to(device)
+    n = len(data)
+    n_batches = max(1, -(-n // batch_size))
+    totals: dict[str, torch.Tensor] = {}
+    count = 0
+    for index in np.array_split(np.arange(n), n_batches):
+        x = data.batch(torch.from_numpy(index)).to(device).contiguous(memory_format=torch.channels_last)
+        result = loss(model, x, None)
+        for key, value in result.terms.items():
+            totals[key] = totals.get(key, 0) + value.detach().double() * result.batch_size
+        count += result.batch_size
+    return {key: float(value / count) for key, value in totals.items()}
+
+
+@dataclass
+class Evaluation:
+    """The test losses of a run and how they were computed."""
+
+    losses: dict[str, float]
+    dataset: str
+    n_images: int
+    notes: list[str]
+    written: Path | None
+    backup: Path | None
+
+
+def test_data(spec: RunSpec, data_dir: Path, dataset: str | None = None,
+              log: Callable[[str], None] | None = None) -> tuple[ImageData, int]:
+    """The test images of a run (its dataset or `dataset`) and the training-set size N.
+
+    Raises:
+        ConfigError: if `dataset` has another image size than the run's model.
+    """
+    name = dataset or spec.dataset
+    info = dataset_info(name)
+    if spec.img_size is not None and list(info.img_size) != list(spec.img_size):
+        raise ConfigError(f"dataset '{name}' has {list(info.img_size)} images but the run's model takes "
+                          f"{list(spec.img_size)}")
+    data = load_dataset(name, data_dir, log=log)
+    train, test = train_test_split(data, spec.test_fraction, spec.subsample)
+    n_train = spec.n_train or len(train)
+    return test, n_train
+
+
+def evaluate_run(folder: RunFolder, data_dir: Path, dataset: str | None = None, device: str = "auto",
+                 batch_size: int | None = None, write: bool = True,
+                 log: Callable[[str], None] | None = None) -> Evaluation:
+    """Compute a run's test losses and write ``test_losses.log``.
+
+    Works on dvae runs and on disentangling-vae runs. The first time an existing
+    ``test_losses.log`` is replaced, it is kept as ``test_losses.log.bak``.
+
+    Args:
+        folder: The run.
+        data_dir: Where the datasets are.
+        dataset: Evaluate on another dataset of the same image size.
+        device: ``auto``, ``cpu`` or ``cuda``.
+        batch_size: Images per evaluation batch (default: the run's ``eval_batchsize``).
+        write: Write ``test_losses.log``.
+        log: Called with progress messages.
+    """
+    spec = folder.read_spec()
+    torch_device = resolve_device(device)
+    model = load_model(folder.model_path, spec, torch_device)
+    data, n_train = test_data(spec, data_dir, dataset, log)
+    loss = loss_for_spec(spec, n_train)
+    notes = []
+    if isinstance(loss, FactorLoss):
+        state_path = folder.path / STATE_FILE
+        if state_path.is_file():
+            loss.load_state_dict(load_checkpoint(state_path)["loss"])
+        else:
+            loss.use_discriminator = False
+            notes.append("no saved discriminator (disentangling-vae does not save it): "
+                         "tc_loss and discrim_loss are left out")
+    seed_everything(spec.seed)
+    losses = evaluate_losses(model, loss, data, batch_size or spec.eval_batchsize, torch_device)
+    written = backup = None
+    if write:
+        path = folder.test_log_path
+        original = path.with_name(path.name + ".bak")
+        if path.is_file() and not original.exists():
+            shutil.copy2(path, original)  # keep the first values (e.g. disentangling-vae's)
+            backup = original
+        write_test_log(path, losses)
+        written = path
+    return Evaluation(losses, dataset or spec.dataset, len(data), notes, written, backup)
+
+
+__all__ = ["evaluate_losses", "evaluate_run", "test_data", "Evaluation"]
