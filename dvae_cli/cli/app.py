@@ -1,0 +1,81 @@
+"""The root `dvae` app and the edge where errors become one line.
+
+Commands import torch (and matplotlib, textual) inside their function bodies, so
+``dvae --help`` and the commands that do not train stay fast.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from typing import Annotated
+
+import typer
+
+from dvae_cli import __version__
+from dvae_cli.cli import eval as eval_command
+from dvae_cli.cli import experiments, train
+from dvae_cli.errors import EXIT_USAGE, DvaeError
+
+DEBUG_ENV = "DVAE_DEBUG"
+
+app = typer.Typer(
+    name="dvae",
+    help="Train, evaluate, inspect and compare disentangled variational autoencoders.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+app.command("train", no_args_is_help=True)(train.train_command)
+app.command("eval", no_args_is_help=True)(eval_command.eval_command)
+app.add_typer(experiments.app, name="experiments")
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"dvae {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def root(
+    version: Annotated[bool, typer.Option("--version", callback=_version, is_eager=True,
+                                          help="Print the version and exit.")] = False,
+) -> None:
+    """Train, evaluate, inspect and compare disentangled variational autoencoders."""
+
+
+def error_line(message: str) -> None:
+    """Print ``error: <message>`` on stderr (first line only)."""
+    first = str(message).strip().splitlines()[0] if str(message).strip() else "unknown error"
+    sys.stderr.write(f"error: {first}\n")
+    sys.stderr.flush()
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Run the CLI; map user errors to one ``error:`` line and a non-zero exit code.
+
+    ``DVAE_DEBUG=1`` shows the traceback of any error instead.
+    """
+    debug = os.environ.get(DEBUG_ENV, "") not in ("", "0")
+    command = typer.main.get_command(app)
+    try:
+        result = command.main(args=argv, prog_name="dvae", standalone_mode=False)
+    except DvaeError as exc:
+        if debug:
+            raise
+        error_line(str(exc))
+        sys.exit(exc.exit_code)
+    except KeyboardInterrupt:
+        sys.stderr.write("interrupted\n")
+        sys.exit(130)
+    except Exception as exc:  # usage errors of the parser (click's exception classes)
+        if debug or not hasattr(exc, "format_message"):
+            raise
+        if type(exc).__name__ == "NoArgsIsHelpError":
+            exc.show()  # type: ignore[attr-defined]
+            sys.exit(0)
+        error_line(exc.format_message())  # type: ignore[attr-defined]
+        sys.exit(getattr(exc, "exit_code", EXIT_USAGE) or EXIT_USAGE)
+    sys.exit(result if isinstance(result, int) else 0)

@@ -1,0 +1,65 @@
+"""What ``dvae train`` shows around the engine's `train_run` (imports torch)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from rich.console import Console
+
+from dvae_cli.cli.live import EpochLines, LiveView
+from dvae_cli.config import LOSS_KEY_PARAMS, Resolution
+from dvae_cli.engine.losses import LOSS_CLASSES
+from dvae_cli.engine.run import TrainResult, train_run
+from dvae_cli.engine.trainer import Callback
+
+_LEVELS = {"critical": 50, "error": 40, "warning": 30, "info": 20, "debug": 10, "notset": 0}
+
+
+def describe(resolution: Resolution) -> str:
+    """The first line of ``dvae train``: which experiment and what it trains."""
+    spec = resolution.spec
+    weights = ", ".join(f"{k}={getattr(spec, k)}" for k in LOSS_KEY_PARAMS[spec.loss])
+    what = f"{spec.loss}{f' ({weights})' if weights else ''} on {spec.dataset}"
+    if resolution.from_name:
+        return f"Using experiment '{resolution.experiment}' from experiments.toml: {what}"
+    if resolution.experiment != "custom":
+        return f"Run '{spec.name}' from experiment '{resolution.experiment}': {what}"
+    return f"Run '{spec.name}' (no experiment, defaults and flags): {what}"
+
+
+def run_training(resolution: Resolution, results_dir: Path, data_dir: Path, overwrite: bool,
+                 interactive: bool) -> TrainResult:
+    """Train with a live view (or epoch lines) and print a summary."""
+    spec = resolution.spec
+    console = Console(highlight=False, soft_wrap=True)
+    console.print(describe(resolution), markup=False)
+    show_info = _LEVELS.get(spec.log_level.lower(), 20) <= 20
+
+    def log(message: str) -> None:
+        if show_info:
+            console.print(message, markup=False, style="dim")
+
+    display_terms = LOSS_CLASSES[spec.loss].display_terms
+    view: Callback
+    if interactive and not spec.no_progress_bar:
+        view = LiveView(console, f"{spec.name}: {spec.loss} on {spec.dataset}", display_terms)
+    else:
+        view = EpochLines(console, display_terms)
+    result = train_run(spec, results_dir, data_dir, overwrite=overwrite, callbacks=[view], log=log)
+    print_summary(console, result)
+    return result
+
+
+def print_summary(console: Console, result: TrainResult) -> None:
+    """Where the results are, the test losses, and what to run next."""
+    folder = result.folder
+    minutes, seconds = divmod(int(result.seconds), 60)
+    console.print(f"Trained in {minutes}m {seconds:02d}s on {result.device}. Results: {folder.path}/",
+                  markup=False)
+    files = sorted(p.name for p in folder.path.iterdir() if not p.name.startswith("."))
+    console.print("  " + "  ".join(files), markup=False, style="dim")
+    if result.test_losses is not None:
+        shown = {k: v for k, v in result.test_losses.items() if not k.startswith("kl_loss_")}
+        console.print(f"Test losses ({result.spec.n_test:,} images): "
+                      + "  ".join(f"{k} {v:.4g}" for k, v in shown.items()), markup=False)
+    console.print(f"Next: dvae eval {folder.name} --results-dir {folder.path.parent}", markup=False)
