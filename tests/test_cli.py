@@ -132,3 +132,29 @@ def test_commands_that_do_not_train_do_not_import_torch(argv):
     """)
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert "HEAVY=\n" in result.stderr, result.stderr[-500:]
+
+
+def test_experiments_list_in_a_subprocess():
+    result = run_dvae("experiments", "list", "--loss", "btcvae")
+    assert result.returncode == 0, result.stderr
+    assert "btcvae_dsprites" in result.stdout and "betaH_celeba" not in result.stdout
+
+
+def test_live_view_shows_every_term_of_the_loss(tmp_path, sprites_data_dir):
+    """The rich live view on a real (tiny) training run, rendered to a recording console."""
+    from rich.console import Console
+
+    from dvae_cli.cli.live import LiveView
+    from dvae_cli.config import resolve_run
+    from dvae_cli.engine.losses import BtcvaeLoss
+    from dvae_cli.engine.run import train_run
+
+    console = Console(record=True, force_terminal=True, width=140)
+    view = LiveView(console, "tiny: btcvae on sprites", BtcvaeLoss.display_terms)
+    spec = resolve_run("live", None, {"loss": "btcvae", "subsample": 128, "epochs": 2, "batch_size": 16,
+                                      "latent_dim": 3, "no_test": True, "device": "cpu"}).spec
+    train_run(spec, tmp_path, sprites_data_dir, callbacks=[view])
+    text = console.export_text()
+    for label in ("MI (index-code)", "TC (total correlation)", "dimension-wise KL", "reconstruction",
+                  "KL per latent", "img/s", "ETA", "epoch 2/2"):
+        assert label in text, label

@@ -129,9 +129,10 @@ class LiveView(Callback):
                 table.add_row(_LABELS.get(key, key), _fmt(running[key]) if key in running else "",
                               _fmt(self.last_epoch[key]) if key in self.last_epoch else "")
         per_dim = sorted((int(k.rsplit("_", 1)[1]), v) for k, v in running.items() if k.startswith("kl_loss_"))
+        parts: list[Progress | Table | Text] = [self.progress, table]
         if per_dim:
-            table.add_row("KL per latent", Text(" ".join(f"{v:.2f}" for _, v in per_dim), overflow="fold"), "")
-        return Group(self.progress, table)
+            parts.append(Text("  KL per latent: " + " ".join(f"{d}:{v:.2f}" for d, v in per_dim), style="dim"))
+        return Group(*parts)
 
 
 def epoch_line(state: TrainState, means: dict[str, float], rows: Sequence[str], rate: float) -> str:
