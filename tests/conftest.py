@@ -26,7 +26,7 @@ def sprites_data_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     from dvae_cli.data import sprites
 
     data_dir = tmp_path_factory.mktemp("data")
-    sprites.load(data_dir)
+    sprites.load_packed(data_dir)
     return data_dir
 
 

@@ -42,23 +42,27 @@ def test_sprites_grid_order_and_factors():
 
 
 def test_sprites_cache_matches_direct_rendering_and_positions_move_the_object(sprites_data_dir):
-    data = sprites.load(sprites_data_dir)
+    data = sprites.load("sprites", sprites_data_dir)
     assert len(data) == 737_280 and data.packed and data.pixels.dtype == torch.uint8
     index = np.array([5, 999, 40_000, 500_000, 737_279])
     cached = data.batch(torch.from_numpy(index)).numpy().astype(bool)
     np.testing.assert_array_equal(cached, sprites.render(sprites.index_to_classes(index)))
-    # posX moves the object right by one pixel per step, posY down
-    base = sprites.classes_to_index(np.array([[0, 0, 5, 0, 3, 7], [0, 0, 5, 0, 4, 7], [0, 0, 5, 0, 3, 8]]))
-    a, right, down = data.batch(torch.from_numpy(base)).numpy()[:, 0]
-    np.testing.assert_array_equal(np.roll(a, 1, axis=1), right)
-    np.testing.assert_array_equal(np.roll(a, 1, axis=0), down)
+    # posX moves the object right by 32/31 px per step, posY down (dSprites' grid: centres 16..48 px)
+    steps = np.arange(32)
+    row = sprites.classes_to_index(np.array([[0, 1, 5, 3, i, 7] for i in steps]))
+    column = sprites.classes_to_index(np.array([[0, 1, 5, 3, 7, j] for j in steps]))
+    xs = [np.nonzero(im)[1].mean() for im in data.batch(torch.from_numpy(row)).numpy()[:, 0]]
+    ys = [np.nonzero(im)[0].mean() for im in data.batch(torch.from_numpy(column)).numpy()[:, 0]]
+    for centroid in (xs, ys):
+        slope, intercept = np.polyfit(steps, centroid, 1)
+        assert slope == pytest.approx(32 / 31, abs=0.01) and intercept == pytest.approx(15.5, abs=0.2)
 
 
 def test_split_and_subsample_are_fixed_and_disjoint(sprites_data_dir):
     train, test = split_indices(1000, 0.1)
     assert len(test) == 100 and not set(train) & set(test)
     assert np.array_equal(split_indices(1000, 0.1)[1], test)
-    data = sprites.load(sprites_data_dir)
+    data = sprites.load("sprites", sprites_data_dir)
     tr, te = train_test_split(data, 0.1, subsample=300)
     tr2, _ = train_test_split(data, 0.1, subsample=300)
     assert (len(tr), len(te)) == (300, 33)
@@ -126,7 +130,7 @@ def test_test_losses_average_the_whole_test_set(tmp_path, sprites_data_dir):
     result = train_run(spec, tmp_path, sprites_data_dir)
     folder = result.folder
     model = load_model(folder.model_path, folder.read_spec())
-    _, test = train_test_split(sprites.load(sprites_data_dir), spec.test_fraction, spec.subsample)
+    _, test = train_test_split(sprites.load("sprites", sprites_data_dir), spec.test_fraction, spec.subsample)
     assert len(test) == result.spec.n_test == 28
     loss = get_loss("betaH", **spec.to_dict())
     with torch.no_grad():   # one pass over all 28 images (betaH's terms are per-image means)
