@@ -67,6 +67,9 @@ class RunSpec:
     img_size: list[int] | None = None
     subsample: int | None = None
     test_fraction: float = 0.1
+    #: Seed of the train/test split and of the subsample (fixed across runs by default,
+    #: so that runs on a dataset share their test images).
+    split_seed: int = 0
     # model
     model_type: str = "Burgess"
     latent_dim: int = 10

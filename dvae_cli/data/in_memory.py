@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import Protocol
 
 import numpy as np
 import torch
@@ -43,6 +44,25 @@ class Factors:
         return np.stack([self.values[k][self.classes[:, k]] for k in range(len(self.names))], axis=1)
 
 
+class ImageSource(Protocol):
+    """What the trainer and the evaluators need of a dataset (in memory or streamed)."""
+
+    name: str
+    img_size: tuple[int, int, int]
+    factors: Factors | None
+    streaming: bool
+
+    def __len__(self) -> int: ...
+
+    def batch(self, index: torch.Tensor) -> torch.Tensor: ...
+
+    def subset(self, index: np.ndarray | torch.Tensor) -> ImageSource: ...
+
+    def to(self, device: torch.device | str) -> ImageSource: ...
+
+    def images(self, start: int = 0, stop: int | None = None) -> torch.Tensor: ...
+
+
 class ImageData:
     """Images in one uint8 tensor, batched by index.
 
@@ -50,13 +70,19 @@ class ImageData:
         name: The dataset name.
         pixels: uint8 tensor; shape (N, C, H, W) with values 0..255, or, for binary
             images stored bit-packed, shape (N, ceil(C*H*W / 8)) with ``packed=True``.
-        img_size: (C, H, W).
+        img_size: (C, H, W) of the images a batch holds.
         packed: Whether `pixels` holds packed bits (``numpy.packbits`` order).
         factors: Ground-truth factors, if known.
+        colors: Optional uint8 (N, 3): each binary image is drawn in this RGB colour
+            (value / 255), giving 3 channels.
+        noise: Draw each binary image over uniform noise in [0, 1) on 3 channels
+            (fresh noise for every batch, from torch's random generator).
     """
 
+    streaming = False
+
     def __init__(self, name: str, pixels: torch.Tensor, img_size: tuple[int, int, int], packed: bool = False,
-                 factors: Factors | None = None) -> None:
+                 factors: Factors | None = None, colors: torch.Tensor | None = None, noise: bool = False) -> None:
         if pixels.dtype != torch.uint8:
             raise TypeError(f"pixels must be uint8, got {pixels.dtype}")
         self.name = name
@@ -64,8 +90,12 @@ class ImageData:
         self.img_size: tuple[int, int, int] = (int(img_size[0]), int(img_size[1]), int(img_size[2]))
         self.packed = packed
         self.factors = factors
+        self.colors = colors
+        self.noise = noise
         if factors is not None and len(factors.classes) != len(pixels):
             raise ValueError("one row of factor classes per image is needed")
+        if colors is not None and colors.shape != (len(pixels), 3):
+            raise ValueError("colors must have shape (N, 3)")
 
     def __len__(self) -> int:
         return self.pixels.shape[0]
@@ -77,25 +107,43 @@ class ImageData:
     def device(self) -> torch.device:
         return self.pixels.device
 
+    @property
+    def stored_channels(self) -> int:
+        """Channels held in `pixels` (1 for binary images drawn in colour or over noise)."""
+        return 1 if (self.colors is not None or self.noise) else self.img_size[0]
+
     def to(self, device: torch.device | str) -> ImageData:
         """The same images on `device`."""
-        return ImageData(self.name, self.pixels.to(device), self.img_size, self.packed, self.factors)
+        colors = self.colors.to(device) if self.colors is not None else None
+        return ImageData(self.name, self.pixels.to(device), self.img_size, self.packed, self.factors, colors,
+                         self.noise)
 
     def subset(self, index: np.ndarray | torch.Tensor) -> ImageData:
         """The images `index` (a copy)."""
         index_np = np.asarray(index.cpu() if isinstance(index, torch.Tensor) else index, dtype=np.int64)
-        pixels = self.pixels[torch.from_numpy(index_np).to(self.pixels.device)]
+        index_t = torch.from_numpy(index_np).to(self.pixels.device)
         factors = self.factors.subset(index_np) if self.factors is not None else None
-        return ImageData(self.name, pixels, self.img_size, self.packed, factors)
+        colors = self.colors[index_t] if self.colors is not None else None
+        return ImageData(self.name, self.pixels[index_t], self.img_size, self.packed, factors, colors, self.noise)
 
     def batch(self, index: torch.Tensor) -> torch.Tensor:
         """Float images in [0, 1] of shape (B, C, H, W) on the data's device."""
-        rows = self.pixels[index.to(self.pixels.device)]
+        index = index.to(self.pixels.device)
+        rows = self.pixels[index]
+        _, height, width = self.img_size
+        shape = (rows.shape[0], self.stored_channels, height, width)
         if self.packed:
-            count = int(np.prod(self.img_size))
+            count = int(np.prod(shape[1:]))
             bits = (rows.unsqueeze(-1) >> _BIT_SHIFTS.to(rows.device)) & 1
-            return bits.reshape(rows.shape[0], -1)[:, :count].reshape(-1, *self.img_size).float()
-        return rows.float().div_(255.0)
+            x = bits.reshape(rows.shape[0], -1)[:, :count].reshape(shape).float()
+        else:
+            x = rows.float().div_(255.0)
+        if self.colors is not None:
+            x = x * self.colors[index].float().div_(255.0).view(-1, 3, 1, 1)
+        if self.noise:
+            x = torch.clamp(x.expand(-1, 3, -1, -1) + torch.rand(rows.shape[0], 3, height, width,
+                                                                device=x.device), max=1.0)
+        return x
 
     def images(self, start: int = 0, stop: int | None = None) -> torch.Tensor:
         """Float images of a contiguous range, as `batch`."""
@@ -128,8 +176,8 @@ def subsample_indices(index: np.ndarray, size: int | None, seed: int = SPLIT_SEE
     return index[np.sort(chosen)]
 
 
-def train_test_split(data: ImageData, test_fraction: float, subsample: int | None = None,
-                     seed: int = SPLIT_SEED) -> tuple[ImageData, ImageData]:
+def train_test_split(data: ImageSource, test_fraction: float, subsample: int | None = None,
+                     seed: int = SPLIT_SEED) -> tuple[ImageSource, ImageSource]:
     """Split `data` into training and test sets, optionally subsampled.
 
     The split of the full dataset is fixed by `seed`. With `subsample`, the

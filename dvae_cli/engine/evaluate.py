@@ -12,7 +12,7 @@ import torch
 
 from dvae_cli.config import RunSpec
 from dvae_cli.data.catalog import dataset_info
-from dvae_cli.data.in_memory import ImageData, train_test_split
+from dvae_cli.data.in_memory import ImageSource, train_test_split
 from dvae_cli.data.loading import load_dataset
 from dvae_cli.engine.checkpoint import STATE_FILE, load_checkpoint, load_model
 from dvae_cli.engine.device import resolve_device, seed_everything
@@ -24,7 +24,7 @@ from dvae_cli.runs.logs import write_test_log
 
 
 @torch.no_grad()
-def evaluate_losses(model: VAE, loss: Loss, data: ImageData, batch_size: int = 1000,
+def evaluate_losses(model: VAE, loss: Loss, data: ImageSource, batch_size: int = 1000,
                     device: torch.device | str = "cpu") -> dict[str, float]:
     """Every term of `loss` in evaluation mode, averaged over all images of `data`.
 
@@ -60,7 +60,7 @@ class Evaluation:
 
 
 def test_data(spec: RunSpec, data_dir: Path, dataset: str | None = None,
-              log: Callable[[str], None] | None = None) -> tuple[ImageData, int]:
+              log: Callable[[str], None] | None = None) -> tuple[ImageSource, int]:
     """The test images of a run (its dataset or `dataset`) and the training-set size N.
 
     Raises:
@@ -72,7 +72,7 @@ def test_data(spec: RunSpec, data_dir: Path, dataset: str | None = None,
         raise ConfigError(f"dataset '{name}' has {list(info.img_size)} images but the run's model takes "
                           f"{list(spec.img_size)}")
     data = load_dataset(name, data_dir, log=log)
-    train, test = train_test_split(data, spec.test_fraction, spec.subsample)
+    train, test = train_test_split(data, spec.test_fraction, spec.subsample, spec.split_seed)
     n_train = spec.n_train or len(train)
     return test, n_train
 

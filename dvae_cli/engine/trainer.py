@@ -9,11 +9,13 @@ from __future__ import annotations
 
 import math
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 import torch
 
-from dvae_cli.data.in_memory import EpochBatches, ImageData
+from dvae_cli.data.in_memory import EpochBatches, ImageSource
+from dvae_cli.data.streaming import StreamedImages, stream_batches
 from dvae_cli.engine.losses.base import Loss
 from dvae_cli.engine.models import VAE
 from dvae_cli.errors import NonFiniteLossError
@@ -108,7 +110,8 @@ class Trainer:
         model: The VAE (moved to `device`).
         loss: The loss (moved to `device`).
         optimizer: The VAE's optimiser.
-        data: Training images (moved to `device`).
+        data: Training images (moved to `device` when held in memory; streamed
+            datasets are read ahead by worker processes).
         batch_size: Images per step.
         epochs: Number of epochs to train to.
         seed: Seeds the per-epoch permutations.
@@ -118,7 +121,7 @@ class Trainer:
         start_step: Steps already done (for resuming).
     """
 
-    def __init__(self, model: VAE, loss: Loss, optimizer: torch.optim.Optimizer, data: ImageData,
+    def __init__(self, model: VAE, loss: Loss, optimizer: torch.optim.Optimizer, data: ImageSource,
                  batch_size: int, epochs: int, seed: int, device: torch.device | str = "cpu",
                  callbacks: list[Callback] | None = None, start_epoch: int = 0, start_step: int = 0) -> None:
         self.device = torch.device(device)
@@ -146,10 +149,10 @@ class Trainer:
             state.epoch, state.step_in_epoch = epoch, 0
             state.running.reset()
             self._emit("on_epoch_start")
-            for index in self.batches.epoch(epoch):
-                self.train_step(self.data.batch(index).contiguous(memory_format=torch.channels_last))
+            for x in self.epoch_batches(epoch):
+                self.train_step(x)
                 state.step_in_epoch += 1
-                state.images_seen += len(index)
+                state.images_seen += x.shape[0]
                 self._emit("on_step_end")
             means = state.running.means()
             bad = [key for key, value in means.items() if not math.isfinite(value)]
@@ -164,6 +167,16 @@ class Trainer:
         self.model.eval()
         self._emit("on_train_end")
         return state.history
+
+    def epoch_batches(self, epoch: int) -> Iterator[torch.Tensor]:
+        """The float batches of `epoch` on the device, in channels-last layout."""
+        indices = self.batches.epoch(epoch)
+        if isinstance(self.data, StreamedImages):
+            batches = stream_batches(self.data, list(indices), pin_memory=self.device.type == "cuda")
+        else:
+            batches = (self.data.batch(index) for index in indices)
+        for x in batches:
+            yield x.to(self.device, non_blocking=True).contiguous(memory_format=torch.channels_last)
 
     def train_step(self, x: torch.Tensor) -> None:
         """One optimisation step on the batch `x` (B, C, H, W)."""
