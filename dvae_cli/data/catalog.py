@@ -7,6 +7,7 @@ the CLI, the experiment catalogue and the run-folder readers need.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 
 from dvae_cli.errors import UnknownNameError
 
@@ -22,6 +23,8 @@ class DatasetInfo:
         description: One line for tables.
         source: Where the data comes from.
         module: The loader module under `dvae_cli.data` (imported lazily).
+        prepared: The preprocessed cache, relative to the data dir.
+        raw: The official files or folders, relative to the data dir ("" if generated).
         has_factors: Whether ground-truth factors of variation are known.
     """
 
@@ -31,25 +34,52 @@ class DatasetInfo:
     description: str
     source: str
     module: str
+    prepared: str
+    raw: tuple[str, ...] = ()
     has_factors: bool = False
 
+    def status(self, data_dir: Path) -> tuple[str, Path]:
+        """(state, where): ``prepared``, ``official files``, ``generated on first use`` or ``missing``."""
+        data_dir = Path(data_dir)
+        if (data_dir / self.prepared).is_file():
+            return "prepared", data_dir / self.prepared
+        if not self.raw:
+            return "generated on first use", data_dir / self.prepared
+        for raw in self.raw:
+            if (data_dir / raw).exists():
+                return "official files", data_dir / raw
+        return "missing", data_dir / self.raw[0]
+
+
+_SPRITES_CACHE = "sprites/sprites-v2.npy"
+_MNIST_RAW = tuple(f"MNIST/raw/{f}" for f in ("train-images-idx3-ubyte.gz", "train-images-idx3-ubyte"))
+_FASHION_RAW = tuple(f"FashionMNIST/raw/{f}" for f in ("train-images-idx3-ubyte.gz", "train-images-idx3-ubyte"))
 
 DATASETS: dict[str, DatasetInfo] = {
     info.name: info
     for info in (
         DatasetInfo("sprites", (1, 64, 64), 737_280,
                     "dSprites' factor grid rendered locally (embedded, no download)",
-                    "generated", "sprites", has_factors=True),
+                    "generated", "sprites", _SPRITES_CACHE, has_factors=True),
+        DatasetInfo("sprites-color", (3, 64, 64), 737_280, "sprites drawn in a random RGB colour per image",
+                    "generated", "sprites", _SPRITES_CACHE, has_factors=True),
+        DatasetInfo("sprites-noisy", (3, 64, 64), 737_280, "white sprites over uniform RGB noise",
+                    "generated", "sprites", _SPRITES_CACHE, has_factors=True),
         DatasetInfo("mnist", (1, 32, 32), 70_000, "MNIST digits, resized to 32x32",
-                    "https://ossci-datasets.s3.amazonaws.com/mnist/", "mnist"),
+                    "https://ossci-datasets.s3.amazonaws.com/mnist/", "mnist", "mnist/mnist-32-v1.npy",
+                    _MNIST_RAW),
         DatasetInfo("fashion", (1, 32, 32), 70_000, "Fashion-MNIST, resized to 32x32",
-                    "http://fashion-mnist.s3-website.eu-central-1.amazonaws.com/", "mnist"),
-        DatasetInfo("dsprites", (1, 64, 64), 737_280, "DeepMind's dSprites",
-                    "https://github.com/deepmind/dsprites-dataset", "dsprites", has_factors=True),
+                    "http://fashion-mnist.s3-website.eu-central-1.amazonaws.com/", "mnist",
+                    "fashion/fashion-32-v1.npy", _FASHION_RAW),
+        DatasetInfo("dsprites", (1, 64, 64), 737_280, "DeepMind's dSprites (official file)",
+                    "https://github.com/deepmind/dsprites-dataset", "dsprites", "dsprites/dsprites-packed.npy",
+                    ("dsprites/dsprites_ndarray_co1sh3sc6or40x32y32_64x64.npz",), has_factors=True),
         DatasetInfo("celeba", (3, 64, 64), 202_599, "CelebA aligned faces, 64x64",
-                    "https://mmlab.ie.cuhk.edu.hk/projects/CelebA.html", "celeba"),
+                    "https://mmlab.ie.cuhk.edu.hk/projects/CelebA.html", "celeba", "celeba/celeba-64-v1.npy",
+                    ("celeba/img_align_celeba", "celeba/img_align_celeba.zip")),
         DatasetInfo("chairs", (1, 64, 64), 86_366, "3D chairs renderings, 64x64 grayscale",
-                    "https://www.di.ens.fr/willow/research/seeing3Dchairs/", "chairs"),
+                    "https://www.di.ens.fr/willow/research/seeing3Dchairs/", "chairs", "chairs/chairs-64-v1.npy",
+                    ("chairs/rendered_chairs", "chairs/rendered_chairs.tar")),
     )
 }
 

@@ -1,0 +1,1 @@
+"""Figures: image grids and matplotlib plots written into run folders."""
