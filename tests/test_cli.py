@@ -61,7 +61,8 @@ def test_train_refuses_to_replace_a_run(tmp_path, sprites_data_dir):
 @pytest.mark.parametrize("args,message", [
     (["train", "x", "-x", "betaH_celbea"], "unknown experiment 'betaH_celbea' (did you mean 'betaH_celeba'?)"),
     (["train", "x", "-l", "btcave"], "unknown loss 'btcave' (did you mean 'btcvae'?); choose from: VAE"),
-    (["train", "x", "-d", "imagenet"], "unknown dataset 'imagenet'; choose from: sprites, mnist"),
+    (["train", "x", "-d", "imagenet"], "unknown dataset 'imagenet'; choose from: sprites, sprites-color, "
+                                       "sprites-noisy, mnist"),
     (["train", "x", "-e", "0"], "--epochs must be a positive integer, got 0"),
     (["train", "x", "-b", "1", "-l", "btcvae"], "--batch-size must be >= 2 with the btcvae loss"),
     (["train", "x", "-e", "three"], "Invalid value for '-e' / '--epochs'"),
