@@ -1,0 +1,1 @@
+"""Disentanglement metrics: pure functions of representations and ground-truth factors."""

@@ -1,0 +1,50 @@
+"""The BetaVAE score of Higgins et al. 2017, with disentanglement_lib's protocol.
+
+Higgins, I., et al. "beta-VAE: Learning Basic Visual Concepts with a Constrained
+Variational Framework." ICLR 2017 (Section 3).
+
+Each training point fixes one random factor between 64 pairs of images; its feature is
+the mean absolute difference of the pairs' representations, its label the factor. The
+score is the test accuracy of a logistic regression predicting the factor.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from dvae_cli.metrics.sampling import FactorSampler
+
+
+@dataclass
+class BetaVAEScore:
+    train_accuracy: float
+    eval_accuracy: float
+
+
+def _points(codes: np.ndarray, sampler: FactorSampler, batch_size: int, num_points: int
+            ) -> tuple[np.ndarray, np.ndarray]:
+    labels = sampler.rng.integers(0, sampler.num_factors, size=num_points)
+    first = sampler.uniform(num_points * batch_size).reshape(num_points, batch_size)
+    second = np.empty_like(first)
+    for factor in range(sampler.num_factors):
+        rows = np.flatnonzero(labels == factor)
+        if len(rows):
+            values = sampler.classes[first[rows], factor].reshape(-1)
+            second[rows] = sampler.with_factor(factor, values).reshape(len(rows), batch_size)
+    features = np.abs(codes[first] - codes[second]).mean(axis=1)
+    return features, labels
+
+
+def betavae_score(codes: np.ndarray, classes: np.ndarray, rng: np.random.Generator, batch_size: int = 64,
+                  num_train: int = 10_000, num_eval: int = 5_000) -> BetaVAEScore:
+    """The BetaVAE score of mean representations `codes` (N, D) of images with `classes` (N, K)."""
+    from sklearn.linear_model import LogisticRegression
+
+    sampler = FactorSampler(classes, rng)
+    x_train, y_train = _points(codes, sampler, batch_size, num_train)
+    model = LogisticRegression(random_state=int(rng.integers(2**31)), max_iter=1000)
+    model.fit(x_train, y_train)
+    x_eval, y_eval = _points(codes, sampler, batch_size, num_eval)
+    return BetaVAEScore(float(model.score(x_train, y_train)), float(model.score(x_eval, y_eval)))
