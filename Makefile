@@ -18,10 +18,11 @@ install: $(STAMP)
 
 demo: install
 	$(BIN)/dvae train quickstart --overwrite
+	$(BIN)/dvae eval quickstart --no-test --metrics --fast --max-images 20000
 	@echo
 	@echo "Results are in results/quickstart/. Next:"
-	@echo "  $(BIN)/dvae eval quickstart          # test losses again"
-	@echo "  $(BIN)/dvae experiments list         # every preset"
+	@echo "  $(BIN)/dvae eval quickstart --metrics   # test losses and the full metrics (about 15 min on 2 cores)"
+	@echo "  $(BIN)/dvae experiments list            # every preset"
 
 test: install
 	$(BIN)/python -m pytest -q

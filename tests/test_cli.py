@@ -68,7 +68,7 @@ def test_train_refuses_to_replace_a_run(tmp_path, sprites_data_dir):
     (["train", "x", "-e", "three"], "Invalid value for '-e' / '--epochs'"),
     (["train", "x", "--no-such-flag"], "No such option"),
     (["eval", "nothing-here"], "no run 'nothing-here'"),
-    (["eval", "x", "--metrics"], "--metrics is not available yet"),
+    (["eval", "x", "--metrics", "--metric", "migg"], "unknown metric 'migg'"),
     (["experiments", "show", "quickstrat"], "did you mean 'quickstart'"),
     (["experiments", "list", "--loss", "beta"], "unknown loss 'beta'"),
 ])

@@ -1,4 +1,4 @@
-"""``dvae eval NAME``: test losses of a run (dvae's or disentangling-vae's)."""
+"""``dvae eval NAME``: test losses and disentanglement metrics of a run (dvae's or disentangling-vae's)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,10 @@ from typing import Annotated, Optional
 import typer
 
 from dvae_cli.errors import ConfigError
+from dvae_cli.metrics.names import MetricSettings, parse_metric_names
 from dvae_cli.runs.folder import DATA_ENV, RESULTS_ENV, RunFolder, default_data_dir, default_results_dir
+
+METRICS = "Metrics"
 
 
 def eval_command(
@@ -16,7 +19,26 @@ def eval_command(
     dataset: Annotated[Optional[str], typer.Option("-d", "--dataset",
                                                    help="Evaluate on another dataset with the same image "
                                                         "size (default: the run's).")] = None,
-    metrics: Annotated[bool, typer.Option("--metrics", help="Also compute disentanglement metrics.")] = False,
+    no_test: Annotated[bool, typer.Option("--no-test", help="Skip the test losses.")] = False,
+    metrics: Annotated[bool, typer.Option("--metrics", help="Compute disentanglement metrics (needs a dataset "
+                                                            "with factors).", rich_help_panel=METRICS)] = False,
+    metric: Annotated[Optional[str], typer.Option(
+        "--metric", help="Comma-separated metrics: mig, aam, mig_discrete, factorvae, betavae, dci, sap, "
+                         "modularity, explicitness, or all. Implies --metrics. Default: mig, aam, mig_discrete, "
+                         "factorvae, dci.", rich_help_panel=METRICS)] = None,
+    factors: Annotated[Optional[str], typer.Option(
+        "--factors", help="Comma-separated factors to score (default: every factor with more than one value; "
+                          "MIG/AAM on dSprites: scale, orientation, posX, posY).", rich_help_panel=METRICS)] = None,
+    n_samples: Annotated[Optional[int], typer.Option("--n-samples", help="Posterior samples per entropy (MIG, "
+                                                                        "AAM).", show_default="10000",
+                                                     rich_help_panel=METRICS)] = None,
+    max_images: Annotated[Optional[int], typer.Option("--max-images", help="Score a seeded random subset of "
+                                                                          "the images (default: all).",
+                                                      rich_help_panel=METRICS)] = None,
+    fast: Annotated[bool, typer.Option("--fast", help="About 20x fewer samples (a quick look).",
+                                       rich_help_panel=METRICS)] = False,
+    seed: Annotated[Optional[int], typer.Option("--seed", "-s", help="Seed of the metrics (default: the run's).",
+                                                rich_help_panel=METRICS)] = None,
     eval_batchsize: Annotated[Optional[int], typer.Option("--eval-batchsize",
                                                           help="Batch size (default: the run's).")] = None,
     device: Annotated[str, typer.Option("--device", help="auto, cpu or cuda.")] = "auto",
@@ -25,33 +47,63 @@ def eval_command(
     data_dir: Annotated[Optional[Path], typer.Option("--data-dir", envvar=DATA_ENV,
                                                      show_default="./data")] = None,
 ) -> None:
-    """Compute a run's test losses over its whole test set and write test_losses.log."""
-    if metrics:
-        raise ConfigError("--metrics is not available yet: disentanglement metrics arrive with the "
-                          "metrics issue; run without --metrics for the test losses")
-    if eval_batchsize is not None and eval_batchsize <= 0:
-        raise ConfigError(f"--eval-batchsize must be a positive integer, got {eval_batchsize}")
+    """Compute a run's test losses over its whole test set (test_losses.log) and, with --metrics,
+    its disentanglement metrics (metrics.log, metrics_detail.json)."""
+    for option, value in (("--eval-batchsize", eval_batchsize), ("--n-samples", n_samples),
+                          ("--max-images", max_images)):
+        if value is not None and value <= 0:
+            raise ConfigError(f"{option} must be a positive integer, got {value}")
+    metric_names = parse_metric_names(metric) if (metrics or metric) else ()
+    factor_names = [f.strip() for f in factors.split(",") if f.strip()] if factors else None
+    if no_test and not metric_names:
+        raise ConfigError("--no-test without --metrics leaves nothing to compute")
     folder = RunFolder.find(name, results_dir or default_results_dir())
-    folder.read_spec()  # a broken specs.json fails here, before torch is imported
+    spec = folder.read_spec()  # a broken specs.json fails here, before torch is imported
     from rich.console import Console
-    from rich.table import Table
-
-    from dvae_cli.engine.evaluate import evaluate_run  # imports torch
 
     console = Console(highlight=False)
-    result = evaluate_run(folder, data_dir or default_data_dir(), dataset=dataset, device=device,
-                          batch_size=eval_batchsize,
-                          log=lambda message: console.print(message, style="dim", markup=False))
-    table = Table(title=f"{folder.name}: test losses on {result.dataset} ({result.n_images:,} images)",
-                  title_justify="left")
-    table.add_column("term")
+
+    def log(message: str) -> None:
+        console.print(message, style="dim", markup=False)
+
+    if not no_test:
+        from dvae_cli.engine.evaluate import evaluate_run  # imports torch
+
+        result = evaluate_run(folder, data_dir or default_data_dir(), dataset=dataset, device=device,
+                              batch_size=eval_batchsize, log=log)
+        print_table(console, f"{folder.name}: test losses on {result.dataset} ({result.n_images:,} images)",
+                    result.losses)
+        for note in result.notes:
+            console.print(f"note: {note}", markup=False)
+        if result.written is not None:
+            console.print(f"wrote {result.written}", markup=False)
+        if result.backup is not None:
+            console.print(f"kept the previous test losses as {result.backup}", markup=False)
+    if metric_names:
+        from dvae_cli.engine.disentanglement import evaluate_metrics
+
+        settings = MetricSettings.fast(seed=spec.seed) if fast else MetricSettings(seed=spec.seed)
+        if seed is not None:
+            settings = settings.with_seed(seed)
+        if n_samples is not None:
+            from dataclasses import replace
+
+            settings = replace(settings, n_samples=n_samples)
+        scored = evaluate_metrics(folder, data_dir or default_data_dir(), dataset=dataset, metrics=metric_names,
+                                  settings=settings, factors=factor_names, max_images=max_images, device=device,
+                                  log=log)
+        print_table(console, f"{folder.name}: metrics on {scored.dataset} ({scored.n_images:,} images, "
+                             f"{scored.seconds:.0f} s)", scored.report.scores)
+        console.print("wrote " + ", ".join(str(p) for p in scored.written), markup=False)
+
+
+def print_table(console: object, title: str, values: dict[str, float]) -> None:
+    """A two-column table of named numbers."""
+    from rich.table import Table
+
+    table = Table(title=title, title_justify="left")
+    table.add_column("name")
     table.add_column("value", justify="right")
-    for key, value in result.losses.items():
-        table.add_row(key, f"{value:.6g}")
-    console.print(table)
-    for note in result.notes:
-        console.print(f"note: {note}", markup=False)
-    if result.written is not None:
-        console.print(f"wrote {result.written}", markup=False)
-    if result.backup is not None:
-        console.print(f"kept the previous test losses as {result.backup}", markup=False)
+    for key, value in values.items():
+        table.add_row(key, f"{value:.4g}")
+    console.print(table)  # type: ignore[attr-defined]
