@@ -23,6 +23,7 @@ from dvae_cli.errors import ConfigError, RunExistsError
 from dvae_cli.runs.atomic import write_json
 from dvae_cli.runs.folder import RunFolder, check_run_name, prepare_new_run
 from dvae_cli.runs.logs import write_test_log, write_train_log
+from dvae_cli.runs.summary import remove_training_lock, write_training_lock
 
 Log = Callable[[str], None]
 
@@ -47,6 +48,7 @@ class LossLogWriter(Callback):
 
     def on_epoch_end(self, state: TrainState, means: dict[str, float]) -> None:
         write_train_log(self.folder.train_log_path, state.history)
+        write_training_lock(self.folder.path)  # the heartbeat `dvae browse` watches
 
 
 class Checkpointer(Callback):
@@ -121,9 +123,13 @@ def train_run(spec: RunSpec, results_dir: Path, data_dir: Path, overwrite: bool 
                                  Checkpointer(folder, spec.checkpoint_every, model, optimizer, loss, spec),
                                  *callbacks])
     started = time.perf_counter()
-    history = trainer.fit()
-    save_weights(folder.model_path, model)
-    save_checkpoint(folder.path / STATE_FILE, model, optimizer, loss, spec, spec.epochs, trainer.state.step)
+    write_training_lock(folder.path)
+    try:
+        history = trainer.fit()
+        save_weights(folder.model_path, model)
+        save_checkpoint(folder.path / STATE_FILE, model, optimizer, loss, spec, spec.epochs, trainer.state.step)
+    finally:
+        remove_training_lock(folder.path)
 
     test_losses = None
     if not spec.no_test:

@@ -1,0 +1,236 @@
+"""What a run folder holds, read without torch and without ever raising.
+
+`summarize_run` is what `dvae compare` tabulates and `dvae browse` lists: the spec,
+the training progress and status, the last value of every loss term, the test
+losses, the metrics and the figures present. A folder that cannot be read is
+summarised as ``broken`` with the reason.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from dvae_cli.config import RunSpec
+from dvae_cli.errors import DvaeError
+from dvae_cli.runs.folder import SPECS, RunFolder
+from dvae_cli.runs.logs import LossHistory, last_epoch_values
+
+METRICS_FILE = "metrics.log"
+DETAIL_FILE = "metrics_detail.json"
+#: Written by a training process while it runs, removed when it ends (see `training_lock`).
+LOCK_FILE = ".dvae-training.json"
+#: A lock from another host counts as alive if touched within this many seconds.
+STALE_SECONDS = 600.0
+#: A latent whose KL (nats) in the last epoch exceeds this is "active".
+ACTIVE_KL = 0.1
+FIGURE_SUFFIXES = (".png", ".gif")
+
+STATUSES = ("finished", "training", "interrupted", "broken")
+
+
+@dataclass
+class RunSummary:
+    """One run folder at a glance.
+
+    Attributes:
+        name: The folder name.
+        path: The folder.
+        status: ``finished``, ``training``, ``interrupted`` or ``broken``.
+        reason: Why the run is broken or interrupted ('' otherwise).
+        spec: The parsed ``specs.json`` (None when broken).
+        origin: ``dvae`` or ``disentangling-vae`` (from the spec's keys).
+        epochs_done: Epochs logged in ``train_losses.log``.
+        epochs_planned: The spec's ``epochs``.
+        history: Every term of ``train_losses.log``.
+        last_train: The last logged value of every term.
+        test_losses: ``test_losses.log`` or None.
+        metrics: The numbers of ``metrics.log`` (no protocols) or None.
+        kl_per_latent: The last epoch's ``kl_loss_<j>`` terms, by latent index.
+        figures: The PNG and GIF files in the folder, by name.
+        modified: Newest modification time of the folder's files (Unix time).
+    """
+
+    name: str
+    path: Path
+    status: str = "broken"
+    reason: str = ""
+    spec: RunSpec | None = None
+    origin: str = "dvae"
+    epochs_done: int = 0
+    epochs_planned: int | None = None
+    history: LossHistory = field(default_factory=dict)
+    last_train: dict[str, float] = field(default_factory=dict)
+    test_losses: dict[str, float] | None = None
+    metrics: dict[str, float] | None = None
+    kl_per_latent: list[float] = field(default_factory=list)
+    figures: list[str] = field(default_factory=list)
+    modified: float = 0.0
+
+    @property
+    def dataset(self) -> str:
+        return self.spec.dataset if self.spec else "-"
+
+    @property
+    def loss(self) -> str:
+        return self.spec.loss if self.spec else "-"
+
+    @property
+    def active_latents(self) -> int | None:
+        """Latents whose last-epoch KL exceeds `ACTIVE_KL` (None if not logged)."""
+        if not self.kl_per_latent:
+            return None
+        return sum(1 for value in self.kl_per_latent if value > ACTIVE_KL)
+
+
+def summarize_run(path: Path) -> RunSummary:
+    """Summarise the run folder at `path`; never raises for a bad folder."""
+    path = Path(path)
+    summary = RunSummary(name=path.name, path=path)
+    folder = RunFolder(path)
+    try:
+        entries = list(path.iterdir())
+    except OSError as exc:
+        summary.reason = f"cannot list the folder: {exc.strerror or exc}"
+        return summary
+    summary.figures = sorted(e.name for e in entries if e.suffix.lower() in FIGURE_SUFFIXES and e.is_file())
+    summary.modified = max((_mtime(e) for e in entries), default=_mtime(path))
+    try:
+        summary.spec = folder.read_spec()
+        summary.origin = "dvae" if "dvae_version" in _raw_keys(folder.specs_path) else "disentangling-vae"
+        summary.epochs_planned = summary.spec.epochs
+        summary.history = folder.train_losses()
+        summary.test_losses = folder.test_losses()
+        summary.metrics = read_metrics(path / METRICS_FILE)
+    except DvaeError as exc:
+        summary.reason = str(exc)
+        return summary
+    summary.last_train = last_epoch_values(summary.history)
+    summary.epochs_done = 1 + max((e for points in summary.history.values() for e, _ in points), default=-1)
+    summary.kl_per_latent = kl_per_latent(summary.last_train)
+    summary.status, summary.reason = _status(path, folder, summary)
+    return summary
+
+
+def scan_runs(results_dir: Path) -> list[RunSummary]:
+    """Summaries of every sub-folder of `results_dir` that looks like a run, by name.
+
+    A sub-folder counts if it holds ``specs.json``, a ``model.pt`` or a loss log, so
+    that a run missing its spec is listed as broken rather than hidden.
+    """
+    results_dir = Path(results_dir)
+    try:
+        children = sorted(p for p in results_dir.iterdir() if p.is_dir() and not p.name.startswith("."))
+    except OSError:
+        return []
+    markers = (SPECS, "model.pt", "train_losses.log", LOCK_FILE)
+    return [summarize_run(child) for child in children if any((child / m).exists() for m in markers)]
+
+
+def read_metrics(path: Path) -> dict[str, float] | None:
+    """The numeric entries of a ``metrics.log`` (None if there is none).
+
+    Raises:
+        CorruptFileError: if the file exists but is not a JSON object.
+    """
+    from dvae_cli.errors import CorruptFileError
+
+    if not path.is_file():
+        return None
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise CorruptFileError(f"cannot read {path}: {exc}") from None
+    if not isinstance(data, dict):
+        raise CorruptFileError(f"{path}: expected a JSON object")
+    return {str(k): float(v) for k, v in data.items() if isinstance(v, (int, float)) and not isinstance(v, bool)}
+
+
+def read_metrics_detail(path: Path) -> dict[str, Any] | None:
+    """The ``metrics_detail.json`` content, or None if missing or unreadable."""
+    try:
+        data = json.loads(Path(path).read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError):
+        return None
+    return data if isinstance(data, dict) else None
+
+
+def kl_per_latent(values: dict[str, float]) -> list[float]:
+    """The ``kl_loss_<j>`` entries of `values` as a list indexed by j."""
+    found = {}
+    for key, value in values.items():
+        prefix, _, index = key.rpartition("_")
+        if prefix == "kl_loss" and index.isdigit():
+            found[int(index)] = value
+    return [found[j] for j in sorted(found)]
+
+
+# --------------------------------------------------------------------------- the training lock
+
+
+def write_training_lock(path: Path) -> None:
+    """Mark the run folder `path` as being trained by this process (refreshes the heartbeat)."""
+    from dvae_cli.runs.atomic import write_json
+
+    write_json(Path(path) / LOCK_FILE, {"pid": os.getpid(), "host": socket.gethostname(), "time": time.time()})
+
+
+def remove_training_lock(path: Path) -> None:
+    """Remove the training mark of `path` (missing is fine)."""
+    try:
+        (Path(path) / LOCK_FILE).unlink()
+    except FileNotFoundError:
+        pass
+
+
+def _lock_alive(lock: Path) -> bool:
+    try:
+        data = json.loads(lock.read_text(encoding="utf-8"))
+        pid, host = int(data["pid"]), str(data["host"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return time.time() - _mtime(lock) < STALE_SECONDS
+    if host != socket.gethostname():
+        return time.time() - _mtime(lock) < STALE_SECONDS
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _status(path: Path, folder: RunFolder, summary: RunSummary) -> tuple[str, str]:
+    lock = path / LOCK_FILE
+    if lock.is_file():
+        if _lock_alive(lock):
+            return "training", ""
+        return "interrupted", "the training process is gone"
+    if folder.model_path.is_file():
+        planned = summary.epochs_planned
+        if summary.origin == "dvae" and planned is not None and summary.epochs_done < planned:
+            return "interrupted", f"stopped after {summary.epochs_done} of {planned} epochs"
+        return "finished", ""
+    if summary.epochs_done:
+        return "interrupted", f"no model.pt; {summary.epochs_done} of {summary.epochs_planned} epochs logged"
+    return "interrupted", "no epoch logged and no model.pt"
+
+
+def _raw_keys(specs: Path) -> set[str]:
+    try:
+        data = json.loads(specs.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return set()
+    return set(data) if isinstance(data, dict) else set()
+
+
+def _mtime(path: Path) -> float:
+    try:
+        return path.stat().st_mtime
+    except OSError:
+        return 0.0
