@@ -13,6 +13,7 @@ from typing import Annotated
 import typer
 
 from dvae_cli import __version__
+from dvae_cli.cli import browse
 from dvae_cli.cli import eval as eval_command
 from dvae_cli.cli import data, experiments, train
 from dvae_cli.errors import EXIT_USAGE, DvaeError
@@ -29,6 +30,7 @@ app = typer.Typer(
 )
 app.command("train", no_args_is_help=True)(train.train_command)
 app.command("eval", no_args_is_help=True)(eval_command.eval_command)
+app.command("browse")(browse.browse_command)
 app.add_typer(experiments.app, name="experiments")
 app.add_typer(data.app, name="data")
 

@@ -1,0 +1,204 @@
+"""Everything the detail tabs show about one run, read in one go (no Textual).
+
+`load_details` is called from a thread worker each time a run is selected or changes
+on disk; it never raises for a bad folder.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from dvae_cli.runs.summary import DETAIL_FILE, METRICS_FILE, RunSummary, read_metrics_detail, summarize_run
+
+#: Spec keys shown in each group of the Overview, in order.
+SPEC_GROUPS: dict[str, tuple[str, ...]] = {
+    "data": ("dataset", "img_size", "subsample", "test_fraction", "split_seed", "n_train", "n_test"),
+    "model": ("model_type", "latent_dim"),
+    "loss": ("loss", "rec_dist", "reg_anneal"),
+    "training": ("epochs", "batch_size", "lr", "checkpoint_every", "seed", "device", "no_cuda"),
+}
+#: The hyper-parameters each loss reads (the other losses' ones are listed as unused).
+LOSS_KEYS: dict[str, tuple[str, ...]] = {
+    "VAE": (),
+    "betaH": ("betaH_B",),
+    "betaB": ("betaB_initC", "betaB_finC", "betaB_G"),
+    "factor": ("factor_G", "lr_disc", "factor_doubled"),
+    "btcvae": ("btcvae_A", "btcvae_B", "btcvae_G", "btcvae_sampling"),
+}
+
+
+@dataclass(frozen=True)
+class FileInfo:
+    """One file of a run folder."""
+
+    name: str
+    size: int
+    modified: float
+
+
+@dataclass(frozen=True)
+class MutualInfo:
+    """A factors x latents mutual-information matrix of ``metrics_detail.json``.
+
+    Attributes:
+        source: The entry it comes from (``mig`` or ``mig_discrete``).
+        factors: K factor names.
+        latents: D latent names.
+        values: K x D mutual informations (nats).
+        gap: MIG of each factor (None where not recorded).
+    """
+
+    source: str
+    factors: list[str]
+    latents: list[str]
+    values: list[list[float]]
+    gap: list[float | None]
+
+
+@dataclass
+class RunDetails:
+    """The selected run: its full summary, raw spec, files and metric details."""
+
+    summary: RunSummary
+    raw_spec: dict[str, Any] = field(default_factory=dict)
+    files: list[FileInfo] = field(default_factory=list)
+    protocols: dict[str, Any] = field(default_factory=dict)
+    metrics_dataset: str | None = None
+    mutual_info: MutualInfo | None = None
+
+    @property
+    def name(self) -> str:
+        return self.summary.name
+
+
+def load_details(path: Path) -> RunDetails:
+    """Read everything the detail tabs show about the run folder `path`."""
+    path = Path(path)
+    details = RunDetails(summary=summarize_run(path))
+    details.files = list_files(path)
+    details.raw_spec = _read_json_object(path / "specs.json") or {}
+    metrics_log = _read_json_object(path / METRICS_FILE) or {}
+    protocols = metrics_log.get("protocols")
+    details.protocols = protocols if isinstance(protocols, dict) else {}
+    dataset = metrics_log.get("dataset")
+    details.metrics_dataset = dataset if isinstance(dataset, str) else None
+    details.mutual_info = mutual_info(read_metrics_detail(path / DETAIL_FILE))
+    return details
+
+
+def list_files(path: Path) -> list[FileInfo]:
+    """The files of `path` (not hidden ones), by name; empty if it cannot be listed."""
+    try:
+        entries = sorted(Path(path).iterdir())
+    except OSError:
+        return []
+    files = []
+    for entry in entries:
+        if entry.name.startswith("."):
+            continue
+        try:
+            info = entry.stat()
+        except OSError:
+            continue
+        if entry.is_file():
+            files.append(FileInfo(entry.name, info.st_size, info.st_mtime))
+    return files
+
+
+def spec_groups(raw: dict[str, Any]) -> list[tuple[str, list[tuple[str, Any]]]]:
+    """The keys of a ``specs.json`` in the groups data, model, loss, training, other.
+
+    Only keys present in the file are listed; the hyper-parameters of the other
+    losses go to "unused by <loss>".
+    """
+    loss = raw.get("loss")
+    used = set(LOSS_KEYS.get(loss, ())) if isinstance(loss, str) else set()
+    groups: list[tuple[str, list[tuple[str, Any]]]] = []
+    placed: set[str] = set()
+    for group, keys in SPEC_GROUPS.items():
+        wanted = keys + tuple(k for k in LOSS_KEYS.get(str(loss), ()) if group == "loss")
+        items = [(key, raw[key]) for key in wanted if key in raw]
+        placed.update(key for key, _ in items)
+        groups.append((group, items))
+    unused = sorted(k for keys in LOSS_KEYS.values() for k in keys if k in raw and k not in used)
+    placed.update(unused)
+    groups.append(("other", [(key, raw[key]) for key in sorted(raw) if key not in placed]))
+    if unused:
+        groups.append((f"unused by {loss}", [(key, raw[key]) for key in unused]))
+    return [(group, items) for group, items in groups if items]
+
+
+def mutual_info(detail: dict[str, Any] | None) -> MutualInfo | None:
+    """The ``mig`` (else ``mig_discrete``) matrix of a ``metrics_detail.json``, if well-formed."""
+    if not detail:
+        return None
+    for source in ("mig", "mig_discrete"):
+        entry = detail.get(source)
+        if not isinstance(entry, dict):
+            continue
+        matrix = entry.get("mutual_information")
+        if not isinstance(matrix, list) or not matrix or not all(isinstance(row, list) for row in matrix):
+            continue
+        try:
+            values = [[float(v) for v in row] for row in matrix]
+        except (TypeError, ValueError):
+            continue
+        width = len(values[0])
+        if width == 0 or any(len(row) != width for row in values):
+            continue
+        factors = [str(f) for f in entry.get("factors") or []]
+        if len(factors) != len(values):
+            factors = [f"v{k}" for k in range(len(values))]
+        latents = [str(z) for z in detail.get("latent_names") or []]
+        if len(latents) != width:
+            latents = [f"z{j}" for j in range(width)]
+        per_factor = entry.get("mig_per_factor")
+        gap: list[float | None] = [None] * len(factors)
+        if isinstance(per_factor, dict):
+            gap = [_number(per_factor.get(f)) for f in factors]
+        return MutualInfo(source, factors, latents, values, gap)
+    return None
+
+
+def format_size(size: float) -> str:
+    """Bytes in B, KB, MB or GB (decimal)."""
+    for unit in ("B", "KB", "MB", "GB"):
+        if size < 1000 or unit == "GB":
+            return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
+        size /= 1000
+    return f"{size:.1f} GB"
+
+
+def format_time(timestamp: float) -> str:
+    """A local date and time, to the minute."""
+    return time.strftime("%Y-%m-%d %H:%M", time.localtime(timestamp))
+
+
+def format_value(value: Any) -> str:
+    """A spec or metric value, compact (4 significant digits for floats)."""
+    if isinstance(value, bool) or value is None:
+        return str(value).lower() if isinstance(value, bool) else "-"
+    if isinstance(value, float):
+        if not math.isfinite(value):
+            return str(value)
+        return f"{value:.4g}"
+    if isinstance(value, (list, tuple)):
+        return "x".join(str(v) for v in value) if all(isinstance(v, int) for v in value) else json.dumps(value)
+    return str(value)
+
+
+def _number(value: Any) -> float | None:
+    return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else None
+
+
+def _read_json_object(path: Path) -> dict[str, Any] | None:
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError):
+        return None
+    return data if isinstance(data, dict) else None

@@ -1,0 +1,1 @@
+"""The screens of ``dvae browse``: the run browser, compare mode and dialogs."""

@@ -1,0 +1,138 @@
+"""Compare mode: the marked runs' curves overlaid and their numbers side by side."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from rich.text import Text
+from textual import work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical
+from textual.screen import Screen
+from textual.widgets import DataTable, Footer, Header, SelectionList, Static
+from textual.widgets.selection_list import Selection
+from textual.worker import get_current_worker
+
+from dvae_cli.tui.data.details import RunDetails, load_details
+from dvae_cli.tui.messages import RunsCompared
+from dvae_cli.tui.widgets.loss_curves import DEFAULT_TERMS, term_order
+from dvae_cli.tui.widgets.loss_plot import LossPlot, Series
+from dvae_cli.tui.widgets.run_table import STATUS_STYLES
+
+
+def compare_rows(details: list[RunDetails]) -> list[tuple[str, list[Text]]]:
+    """The rows of the side-by-side table: one cell per run."""
+    summaries = [d.summary for d in details]
+    rows: list[tuple[str, list[Text]]] = [
+        ("status", [Text(s.status, style=STATUS_STYLES.get(s.status, "")) for s in summaries]),
+        ("dataset", [Text(s.dataset) for s in summaries]),
+        ("loss", [Text(s.loss) for s in summaries]),
+        ("epochs", [Text(f"{s.epochs_done}/{s.epochs_planned if s.epochs_planned is not None else '?'}")
+                    for s in summaries]),
+        ("active latents", [Text("-" if s.active_latents is None else f"{s.active_latents}/{len(s.kl_per_latent)}")
+                            for s in summaries]),
+    ]
+    metrics: list[str] = []
+    for s in summaries:
+        metrics += [m for m in (s.metrics or {}) if m not in metrics]
+    for name in metrics:
+        rows.append((name, [_number((s.metrics or {}).get(name), 4) for s in summaries]))
+    for term in DEFAULT_TERMS:
+        if any(term in s.last_train for s in summaries):
+            rows.append((f"train {term}", [_number(s.last_train.get(term)) for s in summaries]))
+    for term in DEFAULT_TERMS:
+        if any(term in (s.test_losses or {}) for s in summaries):
+            rows.append((f"test {term}", [_number((s.test_losses or {}).get(term)) for s in summaries]))
+    return rows
+
+
+class CompareScreen(Screen[None]):
+    """Curves of the chosen terms for every marked run, and a table with a column per run."""
+
+    BINDINGS = [
+        Binding("escape,c", "app.pop_screen", "Back"),
+        Binding("l", "toggle_log", "Log/linear"),
+        Binding("r", "reload", "Refresh"),
+    ]
+
+    def __init__(self, paths: list[Path]) -> None:
+        super().__init__()
+        self.paths = list(paths)
+        self.details: list[RunDetails] = []
+        self.chosen: list[str] = ["loss"]
+
+    def compose(self) -> ComposeResult:
+        yield Header()
+        with Horizontal(id="compare-top"):
+            with Vertical(id="compare-side"):
+                yield Static("terms [dim](space: show/hide)[/]", classes="side-title")
+                yield SelectionList[str](id="compare-terms")
+            yield LossPlot(id="compare-plot")
+        yield Static(f"comparing {len(self.paths)} runs", id="compare-title", classes="section-title")
+        yield DataTable(id="compare-table", zebra_stripes=True, cursor_type="row")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.sub_title = "compare: " + ", ".join(p.name for p in self.paths)
+        self.query_one(LossPlot).empty_text = "reading the runs..."
+        self.query_one(LossPlot).replot()
+        self._load(self.paths)
+
+    def action_reload(self) -> None:
+        self._load(self.paths)
+
+    def action_toggle_log(self) -> None:
+        plot = self.query_one(LossPlot)
+        plot.show(plot.series, log_scale=not plot.log_scale)
+
+    @work(thread=True, exclusive=True, group="compare")
+    def _load(self, paths: list[Path]) -> None:
+        worker = get_current_worker()
+        details = []
+        for path in paths:
+            if worker.is_cancelled:
+                return
+            details.append(load_details(path))
+        self.post_message(RunsCompared(details))
+
+    def on_runs_compared(self, message: RunsCompared) -> None:
+        self.details = message.details
+        terms: list[str] = []
+        for d in self.details:
+            terms += [t for t in d.summary.history if t not in terms]
+        terms = term_order(terms)
+        self.chosen = [t for t in self.chosen if t in terms] or terms[:1]
+        selector = self.query_one("#compare-terms", SelectionList)
+        with selector.prevent(SelectionList.SelectedChanged):
+            selector.clear_options()
+            selector.add_options([Selection(t, t, t in self.chosen) for t in terms])
+            selector.highlighted = 0 if terms else None
+        table = self.query_one("#compare-table", DataTable)
+        table.clear(columns=True)
+        table.add_column("", key="row")
+        for d in self.details:
+            table.add_column(d.name, key=d.name)
+        for label, cells in compare_rows(self.details):
+            table.add_row(Text(label, style="bold"), *cells, key=label)
+        self._draw()
+
+    def on_selection_list_selected_changed(self, event: SelectionList.SelectedChanged[str]) -> None:
+        self.chosen = term_order(list(event.selection_list.selected))
+        self._draw()
+
+    def _draw(self) -> None:
+        plot = self.query_one(LossPlot)
+        plot.empty_text = "no term chosen" if self.details else "no run"
+        series = []
+        for d in self.details:
+            for term in self.chosen:
+                points = d.summary.history.get(term)
+                if points:
+                    label = d.name if len(self.chosen) == 1 else f"{d.name}:{term}"
+                    series.append(Series(label, points))
+        plot.show(series)
+
+
+def _number(value: float | None, digits: int = 4) -> Text:
+    return Text("-" if value is None else f"{value:.{digits}g}", justify="right")
