@@ -124,7 +124,10 @@ class TinyRun:
                       "--device", "cpu"],
                      ["eval", "tiny", "--metrics", "--metric", "mig,aam", "--fast", "--max-images", "500",
                       "--no-test", "--device", "cpu"]):
-            self.outputs.append(run_dvae(*args, *common))
+            # One thread, at low priority: the app tests run meanwhile on the other core.
+            self.outputs.append(subprocess.run(
+                [sys.executable, "-m", "dvae_cli", *args, *common], capture_output=True, text=True, timeout=600,
+                env={**os.environ, "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}, preexec_fn=lambda: os.nice(10)))
             if self.outputs[-1].returncode != 0:
                 return
 
@@ -296,9 +299,9 @@ def test_lists_every_run_with_its_status_and_broken_ones_with_the_reason(results
     async def scenario(pilot: Pilot, screen: BrowseScreen) -> None:
         rows = table_rows(screen)
         assert list(rows) == sorted([*REFERENCE_RUNS, LIVE, BROKEN])
-        assert rows["VAE_mnist"][1:] == ["VAE_mnist", "mnist", "VAE", "400/400", "finished"]
-        assert rows[LIVE][1:] == [LIVE, "sprites", "btcvae", "3/50", "training"]
-        assert rows[BROKEN][1:] == [BROKEN, "-", "-", "-", "broken"]
+        assert rows["VAE_mnist"][1:] == ["VAE_mnist", "finished", "400/400", "mnist", "VAE"]
+        assert rows[LIVE][1:] == [LIVE, "training", "3/50", "sprites", "btcvae"]
+        assert rows[BROKEN][1:] == [BROKEN, "broken", "-", "-", "-"]
         await select(pilot, screen, BROKEN)
         status = status_text(screen)
         assert "broken_run" in status and "specs.json" in status
@@ -326,17 +329,15 @@ def test_navigation_filter_and_sort(results):
         await until(pilot, lambda: screen.loaded == "btcvae_dsprites")
         await pilot.press("slash", *["backspace"] * 7, *"FACTOR")
         assert table.shown == ["factor_chairs"]                 # loss matches, case-insensitively
-        await pilot.press("escape")
-        screen.query_one(Input).value = ""
-        await pilot.pause()
-        assert len(table.shown) == 6
+        await pilot.press("escape")                             # clears the filter
+        assert len(table.shown) == 6 and screen.focused is table
         await pilot.press("s")                                  # sort by dataset
         assert table.sort_key == "dataset"
         assert table.shown[:2] == ["betaB_celeba", "factor_chairs"] and table.shown[-1] == BROKEN
         await pilot.press("s", "s", "s")                        # ... loss, epochs, status
         assert table.sort_key == "status" and table.shown[0] == LIVE
         columns = list(table.columns.values())
-        header_x = sum(c.get_render_width(table) for c in columns[:4]) + 2
+        header_x = sum(c.get_render_width(table) for c in columns[:3]) + 2
         await pilot.click("#runs", offset=(header_x, 0))        # the "epochs" header
         assert table.sort_key == "epochs"
 
@@ -440,15 +441,15 @@ def test_live_update_of_a_run_being_trained(results):
         assert len(plot.series[0].points) == 3
         with (results / LIVE / TRAIN_LOG).open("a") as log:      # the trainer logs epoch 4
             log.write(_epoch_rows(3))
-        await until(pilot, lambda: table_rows(screen)[LIVE][4] == "4/50", timeout=5)
+        await until(pilot, lambda: table_rows(screen)[LIVE][3] == "4/50", timeout=5)
         await until(pilot, lambda: len(plot.series[0].points) == 4, timeout=5)
         assert plot.series[0].points[-1] == (3, 900 / 4)
         assert screen.query_one(LossCurves).summary is not None
         _live_run(results / "started_now", epochs=1)             # a run that starts while we watch
         await until(pilot, lambda: "started_now" in table_rows(screen), timeout=5)
-        assert table_rows(screen)["started_now"][4:] == ["1/50", "training"]
+        assert table_rows(screen)["started_now"][2:4] == ["training", "1/50"]
         (results / LIVE / LOCK_FILE).unlink()                    # the trainer stops without model.pt
-        await until(pilot, lambda: table_rows(screen)[LIVE][5] == "interrupted", timeout=5)
+        await until(pilot, lambda: table_rows(screen)[LIVE][2] == "interrupted", timeout=5)
         assert "4 of 50 epochs" in overview_text(screen)
 
     browse(results, scenario, poll_interval=0.25)
@@ -558,7 +559,7 @@ def test_a_real_tiny_run_with_real_metrics(results, tiny_run):
     shutil.copytree(tiny_run.folder(), results / "tiny")
 
     async def scenario(pilot: Pilot, screen: BrowseScreen) -> None:
-        assert table_rows(screen)["tiny"][1:] == ["tiny", "sprites", "betaB", "2/2", "finished"]
+        assert table_rows(screen)["tiny"][1:] == ["tiny", "finished", "2/2", "sprites", "betaB"]
         await select(pilot, screen, "tiny")
         assert "dvae run, 2/2 epochs" in overview_text(screen) and "model.pt" in overview_text(screen)
         await pilot.press("2")

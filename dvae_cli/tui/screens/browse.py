@@ -232,7 +232,9 @@ class BrowseScreen(Screen[None]):
             self.query_one(RunTable).focus()
 
     def key_escape(self) -> None:
+        """In the filter box: clear it and go back to the list (enter keeps it)."""
         if self.focused is not None and self.focused.id == "filter":
+            self.query_one("#filter", Input).value = ""
             self.query_one(RunTable).focus()
 
     def action_cycle_sort(self) -> None:

@@ -20,7 +20,7 @@ KEYS: tuple[tuple[str, tuple[tuple[str, str], ...]], ...] = (
     )),
     ("run list", (
         ("up / down", "select a run"),
-        ("/", "filter by name, dataset or loss (enter or escape to go back)"),
+        ("/", "filter by name, dataset or loss (enter: keep the filter, escape: clear it)"),
         ("s", "sort by the next column (click a column header to sort by it, twice to reverse)"),
         ("m", "mark or unmark the run for compare mode"),
         ("c", "compare the marked runs: curves overlaid, metrics side by side"),

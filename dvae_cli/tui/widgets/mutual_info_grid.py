@@ -21,7 +21,8 @@ HIGH = Color(250, 200, 40)
 class MutualInfoGrid(Widget):
     """One row per factor, one column per latent; brighter is more information.
 
-    The largest value of each row is underlined, so the grid reads without colour too.
+    The largest value of each row is underlined, so the grid reads without colour too;
+    negative estimates (Monte-Carlo noise around 0) are shown as 0.00.
     """
 
     DEFAULT_CSS = """
@@ -57,7 +58,7 @@ class MutualInfoGrid(Widget):
                 shade = LOW.blend(HIGH, max(0.0, min(1.0, value / top)))
                 ink = Color(0, 0, 0) if shade.brightness > 0.55 else Color(235, 235, 235)
                 style = Style(bgcolor=shade.rich_color, color=ink.rich_color, underline=j == best, bold=j == best)
-                shown = value if abs(value) >= 0.005 else 0.0  # Monte-Carlo noise around 0 reads as 0.00
+                shown = max(value, 0.0)  # MI >= 0: a negative estimate is Monte-Carlo noise around 0
                 cells.append(Text(f"{shown:.2f}".center(CELL_WIDTH), style=style))
             cells.append(Text(" -" if gap is None else f" {gap:.3f}"))
             table.add_row(*cells)

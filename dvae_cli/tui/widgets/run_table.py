@@ -10,8 +10,9 @@ from dvae_cli.runs.watch import RunChanges
 
 #: Sort orders, cycled with `s`; the columns of the same names sort when clicked.
 SORTS = ("name", "dataset", "loss", "epochs", "status", "updated")
-COLUMNS = (("mark", " "), ("name", "run"), ("dataset", "dataset"), ("loss", "loss"), ("epochs", "epochs"),
-           ("status", "status"))
+#: Status and epochs come first so that they stay in view when the terminal is narrow.
+COLUMNS = (("mark", " "), ("name", "run"), ("status", "status"), ("epochs", "epochs"), ("dataset", "dataset"),
+           ("loss", "loss"))
 STATUS_STYLES = {"finished": "green", "training": "bold yellow", "interrupted": "dark_orange", "broken": "bold red"}
 #: Status order when sorting by status: what needs attention first.
 STATUS_ORDER = {"training": 0, "interrupted": 1, "broken": 2, "finished": 3}
@@ -127,8 +128,8 @@ class RunTable(DataTable[Text]):
         planned = "?" if run.epochs_planned is None else str(run.epochs_planned)
         epochs = "-" if run.status == "broken" else f"{run.epochs_done}/{planned}"
         return (Text(MARK if run.name in self.marked else " ", style="bold magenta"), Text(name),
-                Text(run.dataset), Text(run.loss), Text(epochs, justify="right"),
-                Text(run.status, style=STATUS_STYLES.get(run.status, "")))
+                Text(run.status, style=STATUS_STYLES.get(run.status, "")), Text(epochs, justify="right"),
+                Text(run.dataset), Text(run.loss))
 
 
 def _epochs_key(run: RunSummary) -> tuple[float, int]:
