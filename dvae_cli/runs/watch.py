@@ -187,7 +187,7 @@ class RunWatcher:
             seen.add(name)
             if not force and self._stamps.get(name) == stamp and name not in self._training:
                 continue
-            summary = self.summarize(Path(self.results_dir) / name)
+            summary = self._summarize(Path(self.results_dir) / name)
             self._stamps[name] = stamp
             if summary.status == "training":
                 self._training.add(name)
@@ -204,6 +204,13 @@ class RunWatcher:
             changes.removed.append(name)
         changes.complete = True
         yield changes
+
+    def _summarize(self, path: Path) -> RunSummary:
+        """`summarize`, with any unexpected error turned into a broken run (a watcher never stops)."""
+        try:
+            return self.summarize(path)
+        except Exception as exc:  # noqa: BLE001 - a reader bug must not end the poll
+            return RunSummary(name=path.name, path=path, reason=f"cannot read the folder: {exc!r}")
 
     def poll_all(self, force: bool = False) -> RunChanges:
         """`poll` as one result."""

@@ -92,7 +92,7 @@ def decode_figure(path: Path, max_pixels: int = MAX_PIXELS,
                 converted.thumbnail((max_pixels, max_pixels))
                 figure.frames.append(converted)
                 figure.durations.append(max(float(duration), 20.0) / 1000)
-    except (OSError, ValueError, SyntaxError) as exc:
+    except Exception as exc:  # noqa: BLE001 - Pillow raises many kinds for a bad file; show it, never crash
         figure.error = f"cannot read {Path(path).name}: {exc}"
     return figure
 

@@ -20,7 +20,7 @@ from textual.worker import Worker, get_current_worker
 
 from dvae_cli.runs.summary import RunSummary
 from dvae_cli.runs.watch import RunWatcher
-from dvae_cli.tui.data.details import load_details
+from dvae_cli.tui.data.details import RunDetails, load_details
 from dvae_cli.tui.messages import FigureGenerated, RunLoaded, RunsScanned
 from dvae_cli.tui.screens.compare import CompareScreen
 from dvae_cli.tui.screens.path import PathScreen
@@ -153,7 +153,10 @@ class BrowseScreen(Screen[None]):
 
     @work(thread=True, exclusive=True, group="detail")
     def _load(self, path: Path) -> None:
-        details = load_details(path)
+        try:
+            details = load_details(path)
+        except Exception as exc:  # noqa: BLE001 - a folder we cannot read is shown as broken, never fatal
+            details = RunDetails(RunSummary(name=path.name, path=path, reason=f"cannot read the folder: {exc!r}"))
         if not get_current_worker().is_cancelled:
             self.post_message(RunLoaded(details))
 

@@ -14,6 +14,7 @@ from textual.widgets import DataTable, Footer, Header, SelectionList, Static
 from textual.widgets.selection_list import Selection
 from textual.worker import get_current_worker
 
+from dvae_cli.runs.summary import RunSummary
 from dvae_cli.tui.data.details import RunDetails, load_details
 from dvae_cli.tui.messages import RunsCompared
 from dvae_cli.tui.widgets.loss_curves import DEFAULT_TERMS, term_order
@@ -93,7 +94,11 @@ class CompareScreen(Screen[None]):
         for path in paths:
             if worker.is_cancelled:
                 return
-            details.append(load_details(path))
+            try:
+                details.append(load_details(path))
+            except Exception as exc:  # noqa: BLE001 - shown as a broken run, never fatal
+                details.append(RunDetails(RunSummary(name=path.name, path=path,
+                                                     reason=f"cannot read the folder: {exc!r}")))
         self.post_message(RunsCompared(details))
 
     def on_runs_compared(self, message: RunsCompared) -> None:
