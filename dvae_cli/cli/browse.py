@@ -14,7 +14,7 @@ from dvae_cli.runs.folder import DATA_ENV, RESULTS_ENV, default_results_dir
 def browse_command(
     results_dir: Annotated[Optional[Path], typer.Argument(
         help="The results directory (default: --results-dir, $DVAE_RESULTS_DIR or ./results).",
-        show_default=False)] = None,
+        show_default=False, metavar="RESULTS_DIR")] = None,
     results_dir_option: Annotated[Optional[Path], typer.Option("--results-dir", envvar=RESULTS_ENV,
                                                                show_default="./results")] = None,
     data_dir: Annotated[Optional[Path], typer.Option(
