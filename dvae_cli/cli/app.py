@@ -16,7 +16,7 @@ from dvae_cli import __version__
 from dvae_cli.cli import browse
 from dvae_cli.cli import compare
 from dvae_cli.cli import eval as eval_command
-from dvae_cli.cli import data, experiments, train
+from dvae_cli.cli import data, experiments, plot, train
 from dvae_cli.errors import EXIT_USAGE, DvaeError
 
 DEBUG_ENV = "DVAE_DEBUG"
@@ -32,6 +32,7 @@ app = typer.Typer(
 app.command("train", no_args_is_help=True)(train.train_command)
 app.command("eval", no_args_is_help=True)(eval_command.eval_command)
 app.command("compare")(compare.compare_command)
+app.command("plot", no_args_is_help=True)(plot.plot_command)
 app.command("browse")(browse.browse_command)
 app.add_typer(experiments.app, name="experiments")
 app.add_typer(data.app, name="data")

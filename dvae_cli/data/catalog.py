@@ -26,6 +26,8 @@ class DatasetInfo:
         prepared: The preprocessed cache, relative to the data dir.
         raw: The official files or folders, relative to the data dir ("" if generated).
         has_factors: Whether ground-truth factors of variation are known.
+        background: ``black`` or ``white``: the images' background; figures pad
+            their grids with the other colour (as disentangling-vae does).
     """
 
     name: str
@@ -37,6 +39,7 @@ class DatasetInfo:
     prepared: str
     raw: tuple[str, ...] = ()
     has_factors: bool = False
+    background: str = "black"
 
     def status(self, data_dir: Path) -> tuple[str, Path]:
         """(state, where): ``prepared``, ``official files``, ``generated on first use`` or ``missing``."""
@@ -76,10 +79,10 @@ DATASETS: dict[str, DatasetInfo] = {
                     ("dsprites/dsprites_ndarray_co1sh3sc6or40x32y32_64x64.npz",), has_factors=True),
         DatasetInfo("celeba", (3, 64, 64), 202_599, "CelebA aligned faces, 64x64",
                     "https://mmlab.ie.cuhk.edu.hk/projects/CelebA.html", "celeba", "celeba/celeba-64-v1.npy",
-                    ("celeba/img_align_celeba", "celeba/img_align_celeba.zip")),
+                    ("celeba/img_align_celeba", "celeba/img_align_celeba.zip"), background="white"),
         DatasetInfo("chairs", (1, 64, 64), 86_366, "3D chairs renderings, 64x64 grayscale",
                     "https://www.di.ens.fr/willow/research/seeing3Dchairs/", "chairs", "chairs/chairs-64-v1.npy",
-                    ("chairs/rendered_chairs", "chairs/rendered_chairs.tar")),
+                    ("chairs/rendered_chairs", "chairs/rendered_chairs.tar"), background="white"),
     )
 }
 

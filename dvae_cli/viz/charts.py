@@ -1,0 +1,144 @@
+"""Matplotlib figures of a run's logs and metrics: losses, KL per latent, mutual information."""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Sequence
+from pathlib import Path
+from typing import IO, Any
+
+import numpy as np
+
+from dvae_cli.runs.atomic import write_with
+from dvae_cli.runs.logs import LossHistory
+from dvae_cli.runs.summary import ACTIVE_KL, kl_per_latent
+
+RECON_TERMS = ("recon_loss",)
+TOTAL_TERMS = ("loss",)
+
+
+def _pyplot() -> Any:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    plt.rcParams.update({"font.size": 11, "axes.titlesize": 12, "figure.titlesize": 13})
+    return plt
+
+
+def save_figure(fig: Any, path: Path, dpi: int = 100) -> None:
+    """Write a matplotlib figure as PNG, atomically, and close it."""
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=dpi, bbox_inches="tight")
+    _pyplot().close(fig)
+
+    def write(handle: IO[bytes]) -> None:
+        handle.write(buffer.getvalue())
+
+    write_with(path, write)
+
+
+def term_families(history: LossHistory) -> dict[str, list[str]]:
+    """Group the terms of a history: total, reconstruction, KL, KL per latent, loss-specific."""
+    per_dim = sorted((t for t in history if t.startswith("kl_loss_") and t[8:].isdigit()), key=lambda t: int(t[8:]))
+    families = {
+        "total loss": [t for t in TOTAL_TERMS if t in history],
+        "reconstruction": [t for t in RECON_TERMS if t in history],
+        "KL to the prior": [t for t in ("kl_loss",) if t in history],
+        "KL per latent": per_dim,
+    }
+    known = {t for terms in families.values() for t in terms}
+    families["loss-specific terms"] = sorted(t for t in history if t not in known)
+    return {name: terms for name, terms in families.items() if terms}
+
+
+def losses_figure(history: LossHistory, title: str, path: Path) -> None:
+    """``losses.png``: one panel per family of terms over the epochs."""
+    plt = _pyplot()
+    from matplotlib.ticker import MaxNLocator
+
+    families = term_families(history)
+    if not families:
+        raise ValueError("the history holds no terms")
+    n = len(families)
+    cols = 2 if n > 1 else 1
+    rows = (n + cols - 1) // cols
+    fig, axes = plt.subplots(rows, cols, figsize=(6.4 * cols, 3.6 * rows), squeeze=False)
+    for ax, (family, terms) in zip(axes.flat, families.items(), strict=False):
+        many = len(terms) > 6
+        colours = plt.cm.tab10(np.arange(len(terms)) % 10) if many else [None] * len(terms)
+        for term, colour in zip(terms, colours, strict=True):
+            epochs, values = zip(*history[term], strict=True)
+            label = term.replace("kl_loss_", "z") if family == "KL per latent" else term
+            ax.plot(epochs, values, marker="o" if len(epochs) < 30 else None, markersize=3, label=label,
+                    color=colour)
+        ax.set_title(family)
+        ax.set_xlabel("epoch")
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+        ax.grid(alpha=0.3)
+        if family == "KL per latent":
+            ax.axhline(ACTIVE_KL, color="grey", linestyle=":", linewidth=1)
+            ax.set_ylabel("nats")
+        if many:
+            ax.legend(fontsize=9, loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False)
+        else:
+            ax.legend(fontsize=9, loc="best")
+    for ax in list(axes.flat)[n:]:
+        ax.axis("off")
+    fig.suptitle(title)
+    fig.tight_layout()
+    save_figure(fig, path)
+
+
+def kl_per_dim_figure(history: LossHistory, title: str, path: Path) -> None:
+    """``kl_per_dim.png``: the last epoch's KL of every latent, active ones highlighted."""
+    plt = _pyplot()
+    last = {term: points[-1][1] for term, points in history.items() if points}
+    kl = kl_per_latent(last)
+    if not kl:
+        raise ValueError("train_losses.log has no kl_loss_<j> terms")
+    epoch = max(e for points in history.values() for e, _ in points)
+    fig, ax = plt.subplots(figsize=(max(6.0, 0.55 * len(kl) + 2), 3.8))
+    active = [v > ACTIVE_KL for v in kl]
+    bars = ax.bar([f"z{j}" for j in range(len(kl))], kl, color=["tab:blue" if a else "tab:gray" for a in active])
+    for bar, value in zip(bars, kl, strict=True):
+        ax.annotate(f"{value:.2f}", (bar.get_x() + bar.get_width() / 2, bar.get_height()), ha="center",
+                    va="bottom", fontsize=9, xytext=(0, 2), textcoords="offset points")
+    ax.axhline(ACTIVE_KL, color="grey", linestyle=":", linewidth=1, label=f"active: KL > {ACTIVE_KL}")
+    ax.set_ylabel("KL (nats)")
+    ax.set_title(f"{title}\nKL per latent, epoch {epoch}: {sum(active)} of {len(kl)} active")
+    ax.legend(fontsize=9)
+    ax.margins(y=0.15)
+    fig.tight_layout()
+    save_figure(fig, path)
+
+
+def mutual_info_figure(detail: dict[str, Any], title: str, path: Path) -> None:
+    """``mutual_info.png``: the factors x latents mutual information with each factor's MIG.
+
+    Uses the ``mig`` entry of ``metrics_detail.json`` (else ``mig_discrete``).
+    """
+    plt = _pyplot()
+    key = "mig" if isinstance(detail.get("mig"), dict) else "mig_discrete"
+    entry = detail.get(key)
+    if not isinstance(entry, dict) or "mutual_information" not in entry:
+        raise ValueError("metrics_detail.json has no mutual-information matrix (run dvae eval --metrics)")
+    mi = np.asarray(entry["mutual_information"], dtype=float)
+    factors: Sequence[str] = entry.get("factors") or [f"v{k}" for k in range(mi.shape[0])]
+    latents = detail.get("latent_names") or [f"z{j}" for j in range(mi.shape[1])]
+    per_factor = entry.get("mig_per_factor") or {}
+    fig, ax = plt.subplots(figsize=(max(6.0, 0.7 * mi.shape[1] + 3), 0.6 * mi.shape[0] + 2.2))
+    image = ax.imshow(mi, cmap="viridis", aspect="auto", vmin=0)
+    for (k, j), value in np.ndenumerate(mi):
+        ax.text(j, k, f"{value:.2f}", ha="center", va="center", fontsize=8,
+                color="white" if value < 0.6 * mi.max() else "black")
+    ax.set_xticks(range(mi.shape[1]), latents)
+    ax.set_yticks(range(mi.shape[0]), [f"{f}  (MIG {per_factor[f]:.2f})" if f in per_factor else f
+                                       for f in factors])
+    ax.set_xlabel("latent")
+    fig.colorbar(image, ax=ax, label="mutual information (nats)")
+    protocol = "Chen et al., sampled z" if key == "mig" else "disentanglement_lib, mean z, 20 bins"
+    ax.set_title(f"{title}\nI(v_k; z_j), {protocol}")
+    fig.tight_layout()
+    save_figure(fig, path)
