@@ -19,6 +19,7 @@ install: $(STAMP)
 demo: install
 	$(BIN)/dvae train quickstart --overwrite
 	$(BIN)/dvae eval quickstart --no-test --metrics --fast --max-images 20000
+	$(BIN)/dvae plot quickstart all --show-loss
 	@echo
 	@echo "Results are in results/quickstart/. Next:"
 	@echo "  $(BIN)/dvae eval quickstart --metrics   # test losses and the full metrics (about 15 min on 2 cores)"

@@ -11,6 +11,7 @@ import torch
 
 from dvae_cli import __version__
 from dvae_cli.config import RunSpec
+from dvae_cli.data.catalog import dataset_info
 from dvae_cli.data.in_memory import ImageSource, train_test_split
 from dvae_cli.data.loading import load_dataset
 from dvae_cli.engine.checkpoint import STATE_FILE, save_checkpoint, save_weights
@@ -24,6 +25,8 @@ from dvae_cli.runs.atomic import write_json
 from dvae_cli.runs.folder import RunFolder, check_run_name, prepare_new_run
 from dvae_cli.runs.logs import write_test_log, write_train_log
 from dvae_cli.runs.summary import remove_training_lock, write_training_lock
+from dvae_cli.viz.training_gif import FILE as TRAINING_GIF
+from dvae_cli.viz.training_gif import TrainingGif
 
 Log = Callable[[str], None]
 
@@ -82,7 +85,7 @@ def train_run(spec: RunSpec, results_dir: Path, data_dir: Path, overwrite: bool 
               callbacks: Sequence[Callback] = (), log: Log | None = None) -> TrainResult:
     """Train the run described by `spec` into ``<results_dir>/<spec.name>/``.
 
-    Writes ``specs.json`` first, ``train_losses.log`` after every epoch,
+    Writes ``specs.json`` first, ``train_losses.log`` and ``training.gif`` after every epoch,
     ``model-<epoch>.pt`` every ``checkpoint_every`` epochs, then ``model.pt``,
     ``training_state.pt`` and, unless ``no_test``, ``test_losses.log``.
 
@@ -121,6 +124,9 @@ def train_run(spec: RunSpec, results_dir: Path, data_dir: Path, overwrite: bool 
     trainer = Trainer(model, loss, optimizer, train, spec.batch_size, spec.epochs, spec.seed, device,
                       callbacks=[LossLogWriter(folder),
                                  Checkpointer(folder, spec.checkpoint_every, model, optimizer, loss, spec),
+                                 TrainingGif(folder.path / TRAINING_GIF, model,
+                                             1.0 if dataset_info(spec.dataset).background == "black" else 0.0,
+                                             f"{spec.name} · {spec.loss} · {spec.dataset}"),
                                  *callbacks])
     started = time.perf_counter()
     write_training_lock(folder.path)
