@@ -131,7 +131,8 @@ class _Context:
 
     @property
     def title(self) -> str:
-        return f"{self.folder.name} · {self.spec.loss} · {self.dataset}"
+        borrowed = f" (images: {self.dataset})" if self.dataset != self.spec.dataset else ""
+        return f"{self.folder.name} · {self.spec.loss} · {self.spec.dataset}{borrowed}"
 
     def kl(self) -> list[float]:
         last = {term: points[-1][1] for term, points in self.history.items() if points}
