@@ -102,7 +102,7 @@ def summarize_run(path: Path) -> RunSummary:
     summary.modified = max((_mtime(e) for e in entries), default=_mtime(path))
     try:
         summary.spec = folder.read_spec()
-        summary.origin = "dvae" if "dvae_version" in _raw_keys(folder.specs_path) else "disentangling-vae"
+        summary.origin = "dvae" if "dvae_version" in spec_keys(folder.specs_path) else "disentangling-vae"
         summary.epochs_planned = summary.spec.epochs
         summary.history = folder.train_losses()
         summary.test_losses = folder.test_losses()
@@ -113,7 +113,7 @@ def summarize_run(path: Path) -> RunSummary:
     summary.last_train = last_epoch_values(summary.history)
     summary.epochs_done = 1 + max((e for points in summary.history.values() for e, _ in points), default=-1)
     summary.kl_per_latent = kl_per_latent(summary.last_train)
-    summary.status, summary.reason = _status(path, folder, summary)
+    summary.status, summary.reason = run_status(path, folder, summary)
     return summary
 
 
@@ -205,7 +205,8 @@ def _lock_alive(lock: Path) -> bool:
     return True
 
 
-def _status(path: Path, folder: RunFolder, summary: RunSummary) -> tuple[str, str]:
+def run_status(path: Path, folder: RunFolder, summary: RunSummary) -> tuple[str, str]:
+    """(status, reason) of a readable run folder: training lock, model.pt and epochs logged."""
     lock = path / LOCK_FILE
     if lock.is_file():
         if _lock_alive(lock):
@@ -221,7 +222,8 @@ def _status(path: Path, folder: RunFolder, summary: RunSummary) -> tuple[str, st
     return "interrupted", "no epoch logged and no model.pt"
 
 
-def _raw_keys(specs: Path) -> set[str]:
+def spec_keys(specs: Path) -> set[str]:
+    """The top-level keys of a specs.json (empty if unreadable)."""
     try:
         data = json.loads(specs.read_text(encoding="utf-8"))
     except (OSError, ValueError):

@@ -23,8 +23,8 @@ from dvae_cli.runs.summary import (
     LOCK_FILE,
     METRICS_FILE,
     RunSummary,
-    _raw_keys,
-    _status,
+    spec_keys,
+    run_status,
     kl_per_latent,
     read_metrics,
 )
@@ -118,7 +118,7 @@ def quick_summary(path: Path) -> RunSummary:
     summary.modified = max((_mtime_of(e) for e in entries), default=_mtime_of(path))
     try:
         summary.spec = folder.read_spec()
-        summary.origin = "dvae" if "dvae_version" in _raw_keys(folder.specs_path) else "disentangling-vae"
+        summary.origin = "dvae" if "dvae_version" in spec_keys(folder.specs_path) else "disentangling-vae"
         summary.epochs_planned = summary.spec.epochs
         summary.history = read_last_epoch(folder.train_log_path) if folder.train_log_path.is_file() else {}
         summary.test_losses = folder.test_losses()
@@ -129,7 +129,7 @@ def quick_summary(path: Path) -> RunSummary:
     summary.last_train = last_epoch_values(summary.history)
     summary.epochs_done = 1 + max((e for points in summary.history.values() for e, _ in points), default=-1)
     summary.kl_per_latent = kl_per_latent(summary.last_train)
-    summary.status, summary.reason = _status(path, folder, summary)
+    summary.status, summary.reason = run_status(path, folder, summary)
     return summary
 
 
