@@ -12,6 +12,7 @@ import json
 import os
 import socket
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -88,8 +89,14 @@ class RunSummary:
         return sum(1 for value in self.kl_per_latent if value > ACTIVE_KL)
 
 
-def summarize_run(path: Path) -> RunSummary:
-    """Summarise the run folder at `path`; never raises for a bad folder."""
+def summarize_run(path: Path, read_history: Callable[[Path], LossHistory] | None = None) -> RunSummary:
+    """Summarise the run folder at `path`; never raises for a bad folder.
+
+    Args:
+        path: The run folder.
+        read_history: Reads ``train_losses.log`` (default: the whole history;
+            `dvae_cli.runs.watch` passes a reader of the last epoch only).
+    """
     path = Path(path)
     summary = RunSummary(name=path.name, path=path)
     folder = RunFolder(path)
@@ -104,7 +111,10 @@ def summarize_run(path: Path) -> RunSummary:
         summary.spec = folder.read_spec()
         summary.origin = "dvae" if "dvae_version" in spec_keys(folder.specs_path) else "disentangling-vae"
         summary.epochs_planned = summary.spec.epochs
-        summary.history = folder.train_losses()
+        if read_history is None:
+            summary.history = folder.train_losses()
+        else:
+            summary.history = read_history(folder.train_log_path) if folder.train_log_path.is_file() else {}
         summary.test_losses = folder.test_losses()
         summary.metrics = read_metrics(path / METRICS_FILE)
     except DvaeError as exc:

@@ -15,18 +15,14 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from dvae_cli.errors import CorruptFileError, DvaeError
-from dvae_cli.runs.folder import MODEL, SPECS, TEST_LOG, TRAIN_LOG, RunFolder
-from dvae_cli.runs.logs import TRAIN_LOG_HEADER, LossHistory, last_epoch_values
+from dvae_cli.errors import CorruptFileError
+from dvae_cli.runs.folder import MODEL, SPECS, TEST_LOG, TRAIN_LOG
+from dvae_cli.runs.logs import TRAIN_LOG_HEADER, LossHistory
 from dvae_cli.runs.summary import (
-    FIGURE_SUFFIXES,
     LOCK_FILE,
     METRICS_FILE,
     RunSummary,
-    spec_keys,
-    run_status,
-    kl_per_latent,
-    read_metrics,
+    summarize_run,
 )
 
 #: Bytes read from the end of a train log to find its last epoch (doubled until enough).
@@ -106,31 +102,7 @@ def quick_summary(path: Path) -> RunSummary:
     ``history`` holds only the last logged epoch; ``last_train``, ``epochs_done``,
     ``kl_per_latent`` and ``status`` are the same as `summarize_run`'s.
     """
-    path = Path(path)
-    summary = RunSummary(name=path.name, path=path)
-    folder = RunFolder(path)
-    try:
-        entries = list(path.iterdir())
-    except OSError as exc:
-        summary.reason = f"cannot list the folder: {exc.strerror or exc}"
-        return summary
-    summary.figures = sorted(e.name for e in entries if e.suffix.lower() in FIGURE_SUFFIXES and e.is_file())
-    summary.modified = max((_mtime_of(e) for e in entries), default=_mtime_of(path))
-    try:
-        summary.spec = folder.read_spec()
-        summary.origin = "dvae" if "dvae_version" in spec_keys(folder.specs_path) else "disentangling-vae"
-        summary.epochs_planned = summary.spec.epochs
-        summary.history = read_last_epoch(folder.train_log_path) if folder.train_log_path.is_file() else {}
-        summary.test_losses = folder.test_losses()
-        summary.metrics = read_metrics(path / METRICS_FILE)
-    except DvaeError as exc:
-        summary.reason = str(exc)
-        return summary
-    summary.last_train = last_epoch_values(summary.history)
-    summary.epochs_done = 1 + max((e for points in summary.history.values() for e, _ in points), default=-1)
-    summary.kl_per_latent = kl_per_latent(summary.last_train)
-    summary.status, summary.reason = run_status(path, folder, summary)
-    return summary
+    return summarize_run(path, read_history=read_last_epoch)
 
 
 @dataclass
@@ -241,8 +213,3 @@ def _file_stamp(path: Path) -> FileStamp:
     return info.st_mtime_ns, info.st_size
 
 
-def _mtime_of(path: Path) -> float:
-    try:
-        return path.stat().st_mtime
-    except OSError:
-        return 0.0

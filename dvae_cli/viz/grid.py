@@ -21,9 +21,13 @@ def grid_array(images: torch.Tensor, nrow: int, padding: int = 2, pad_value: flo
 
 def save_grid(path: Path, images: torch.Tensor, nrow: int, padding: int = 2, pad_value: float = 1.0) -> None:
     """Write a grid of images (N, C, H, W) in [0, 1] as a PNG."""
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    write_png(path, grid_array(images, nrow, padding, pad_value))
+
+
+def write_png(path: Path, array: np.ndarray) -> None:
+    """Write a uint8 image (H, W, C) as a PNG, atomically (one channel: grayscale)."""
     import imageio.v3 as iio
 
-    array = grid_array(images, nrow, padding, pad_value)
-    Path(path).parent.mkdir(parents=True, exist_ok=True)
     image = array[:, :, 0] if array.shape[2] == 1 else array
     write_with(path, lambda handle: iio.imwrite(handle, image, extension=".png"))  # type: ignore[call-overload]

@@ -241,10 +241,7 @@ def make_plots(run_path: Path, names: Sequence[str], data_dir: Path | None = Non
 
 def _save_grid(context: _Context, path: Path, images: torch.Tensor, nrow: int, title: str,
                row_labels: Sequence[str] | None = None) -> None:
-    import imageio.v3 as iio
-
-    from dvae_cli.runs.atomic import write_with
-    from dvae_cli.viz.grid import grid_array
+    from dvae_cli.viz.grid import grid_array, write_png
     from dvae_cli.viz.labels import add_row_labels, add_title
     from dvae_cli.viz.traversals import upsample
 
@@ -253,8 +250,7 @@ def _save_grid(context: _Context, path: Path, images: torch.Tensor, nrow: int, t
         array = add_row_labels(array, row_labels, context.pad_value)
     if context.options.title:
         array = add_title(array, title, context.pad_value)
-    image = array[:, :, 0] if array.shape[2] == 1 else array
-    write_with(path, lambda handle: iio.imwrite(handle, image, extension=".png"))  # type: ignore[call-overload]
+    write_png(path, array)
 
 
 def _traversal_labels(context: _Context, latents: Sequence[int]) -> list[str]:
