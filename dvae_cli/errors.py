@@ -19,6 +19,8 @@ class DvaeError(Exception):
     """Base class of every error meant for the user (one line, exit code 2)."""
 
     exit_code: int = EXIT_USAGE
+    #: How the CLI starts the line it prints.
+    label: str = "error"
 
 
 class ConfigError(DvaeError):
@@ -53,6 +55,30 @@ class CorruptFileError(DvaeError):
 
 
 class NonFiniteLossError(DvaeError):
-    """Training produced NaN or inf in a loss term."""
+    """Training produced NaN or inf in a loss term (or in the weights).
+
+    Attributes:
+        term: The first non-finite term (None if it was found in the weights).
+        step: The global step where it first appeared.
+        epoch: The epoch of that step.
+    """
 
     exit_code = EXIT_NONFINITE
+
+    def __init__(self, message: str, term: str | None = None, step: int | None = None,
+                 epoch: int | None = None) -> None:
+        super().__init__(message)
+        self.term, self.step, self.epoch = term, step, epoch
+
+
+class TrainingInterrupted(DvaeError):
+    """Training stopped on SIGINT or SIGTERM after saving its state.
+
+    The exit code is the shell's: 130 for SIGINT, 143 for SIGTERM.
+    """
+
+    label = "interrupted"
+
+    def __init__(self, message: str, exit_code: int = 130) -> None:
+        super().__init__(message)
+        self.exit_code = exit_code

@@ -52,10 +52,10 @@ def root(
     """Train, evaluate, inspect and compare disentangled variational autoencoders."""
 
 
-def error_line(message: str) -> None:
-    """Print ``error: <message>`` on stderr (first line only)."""
+def error_line(message: str, label: str = "error") -> None:
+    """Print ``<label>: <message>`` on stderr (first line only)."""
     first = str(message).strip().splitlines()[0] if str(message).strip() else "unknown error"
-    sys.stderr.write(f"error: {first}\n")
+    sys.stderr.write(f"{label}: {first}\n")
     sys.stderr.flush()
 
 
@@ -71,7 +71,7 @@ def main(argv: list[str] | None = None) -> None:
     except DvaeError as exc:
         if debug:
             raise
-        error_line(str(exc))
+        error_line(str(exc), exc.label)
         sys.exit(exc.exit_code)
     except KeyboardInterrupt:
         sys.stderr.write("interrupted\n")

@@ -119,6 +119,9 @@ class LiveView(Callback):
             self.live.stop()
             self.live = None
 
+    def on_train_abort(self, state: TrainState) -> None:
+        self.on_train_end(state)  # leave the terminal clean for the one-line message
+
     def _render(self, state: TrainState, running: dict[str, float]) -> Group:
         table = Table(title=self.title, title_justify="left", expand=False, box=None, padding=(0, 2))
         table.add_column("term")

@@ -8,9 +8,11 @@ from typing import Annotated, Any, Optional
 
 import typer
 
-from dvae_cli.config import (DEVICES, LOG_LEVELS, LOSSES, MODEL_TYPES, REC_DISTS,
+from dvae_cli.config import (DEVICES, LOG_LEVELS, LOSSES, MODEL_TYPES, REC_DISTS, Resolution,
                              RunSpec, resolve_run)
+from dvae_cli.errors import ConfigError
 from dvae_cli.runs.folder import DATA_ENV, RESULTS_ENV, default_data_dir, default_results_dir
+from dvae_cli.runs.resume import resumable_folder, resumed_spec
 
 _D = RunSpec()  # the defaults shown in --help (experiments.toml's [defaults] match them)
 GENERAL, TRAINING, MODEL, EVAL = "General", "Training", "Model", "Evaluation"
@@ -98,6 +100,12 @@ def train_command(
                                              default="./data", help="Where datasets are cached.")] = None,
     overwrite: Annotated[bool, typer.Option("--overwrite", rich_help_panel=GENERAL,
                                             help="Replace an existing run of the same name.")] = False,
+    resume: Annotated[bool, typer.Option("--resume", rich_help_panel=GENERAL,
+                                         help="Continue an interrupted run from its saved training state "
+                                              "(its specs.json is kept; --epochs may grow).")] = False,
+    detect_anomaly: Annotated[bool, typer.Option("--detect-anomaly", rich_help_panel=GENERAL,
+                                                 help="Debug NaNs with torch's anomaly detection "
+                                                      "(slow).")] = False,
 ) -> None:
     """Train a model and write its results folder."""
     flags = {key: value for key, value in {
@@ -110,8 +118,16 @@ def train_command(
         "log_level": log_level.lower() if log_level else None, "no_progress_bar": no_progress_bar,
         "no_cuda": no_cuda, "device": device, "no_test": no_test, "eval_batchsize": eval_batchsize,
     }.items() if value is not None}
-    resolution = resolve_run(name, experiment, flags)
+    results_dir = results_dir or default_results_dir()
+    if resume:
+        if overwrite:
+            raise ConfigError("--overwrite and --resume contradict each other: choose one")
+        folder = resumable_folder(results_dir, name)
+        spec = resumed_spec(folder, flags, experiment)
+        resolution = Resolution(spec=spec, experiment=spec.experiment, from_name=False, sources={})
+    else:
+        resolution = resolve_run(name, experiment, flags)
     from dvae_cli.cli.train_view import run_training  # imports torch
 
-    run_training(resolution, results_dir or default_results_dir(), data_dir or default_data_dir(),
-                 overwrite=overwrite, interactive=sys.stdout.isatty())
+    run_training(resolution, results_dir, data_dir or default_data_dir(), overwrite=overwrite,
+                 interactive=sys.stdout.isatty(), resume=resume, detect_anomaly=detect_anomaly)

@@ -15,11 +15,13 @@ from dvae_cli.engine.trainer import Callback
 _LEVELS = {"critical": 50, "error": 40, "warning": 30, "info": 20, "debug": 10, "notset": 0}
 
 
-def describe(resolution: Resolution) -> str:
+def describe(resolution: Resolution, resume: bool = False) -> str:
     """The first line of ``dvae train``: which experiment and what it trains."""
     spec = resolution.spec
     weights = ", ".join(f"{k}={getattr(spec, k)}" for k in LOSS_KEY_PARAMS[spec.loss])
     what = f"{spec.loss}{f' ({weights})' if weights else ''} on {spec.dataset}"
+    if resume:
+        return f"Resuming run '{spec.name}' (experiment '{resolution.experiment}'): {what}"
     if resolution.from_name:
         return f"Using experiment '{resolution.experiment}' from experiments.toml: {what}"
     if resolution.experiment != "custom":
@@ -28,11 +30,11 @@ def describe(resolution: Resolution) -> str:
 
 
 def run_training(resolution: Resolution, results_dir: Path, data_dir: Path, overwrite: bool,
-                 interactive: bool) -> TrainResult:
-    """Train with a live view (or epoch lines) and print a summary."""
+                 interactive: bool, resume: bool = False, detect_anomaly: bool = False) -> TrainResult:
+    """Train (or resume) with a live view (or epoch lines) and print a summary."""
     spec = resolution.spec
     console = Console(highlight=False, soft_wrap=True)
-    console.print(describe(resolution), markup=False)
+    console.print(describe(resolution, resume), markup=False)
     show_info = _LEVELS.get(spec.log_level.lower(), 20) <= 20
 
     def log(message: str) -> None:
@@ -45,7 +47,8 @@ def run_training(resolution: Resolution, results_dir: Path, data_dir: Path, over
         view = LiveView(console, f"{spec.name}: {spec.loss} on {spec.dataset}", display_terms)
     else:
         view = EpochLines(console, display_terms)
-    result = train_run(spec, results_dir, data_dir, overwrite=overwrite, callbacks=[view], log=log)
+    result = train_run(spec, results_dir, data_dir, overwrite=overwrite, resume=resume, callbacks=[view],
+                       log=log, detect_anomaly=detect_anomaly)
     print_summary(console, result)
     return result
 

@@ -2,8 +2,11 @@
 
 - ``model.pt``: the VAE's ``state_dict`` alone, as disentangling-vae writes it.
 - ``model-<epoch>.pt`` and ``training_state.pt``: a dict with the format version,
-  the VAE and optimiser states, the loss's own networks and optimiser (FactorVAE's
-  discriminator), the spec, the epoch and the step.
+  the spec and everything `Trainer.state_dict` returns: the VAE and optimiser
+  states, the loss's own networks and optimiser (FactorVAE's discriminator), the
+  epoch, the step and the step within the epoch, the loss history, the running
+  sums of the current epoch and every random generator's state. Training resumes
+  from it bit for bit (``dvae train NAME --resume``).
 
 Loading uses ``torch.load(..., weights_only=True)``: a results folder from the
 internet cannot run code.
@@ -19,12 +22,13 @@ from typing import Any
 import torch
 
 from dvae_cli.config import RunSpec
-from dvae_cli.engine.losses.base import Loss
 from dvae_cli.engine.models import VAE, build_model
 from dvae_cli.errors import ConfigError, CorruptFileError
 from dvae_cli.runs.atomic import write_with
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
+#: Versions `load_checkpoint` reads (1 has no RNG state: it resumes at an epoch start).
+READABLE_VERSIONS = (1, 2)
 STATE_FILE = "training_state.pt"
 
 
@@ -34,19 +38,15 @@ def save_weights(path: Path, model: VAE) -> None:
     write_with(path, lambda handle: torch.save(state, handle))
 
 
-def save_checkpoint(path: Path, model: VAE, optimizer: torch.optim.Optimizer, loss: Loss, spec: RunSpec,
-                    epoch: int, step: int) -> None:
-    """Write a full training checkpoint to `path`."""
-    checkpoint: dict[str, Any] = {
-        "format_version": FORMAT_VERSION,
-        "model": {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()},
-        "optimizer": optimizer.state_dict(),
-        "loss": {k: v.detach().cpu() for k, v in loss.state_dict().items()},
-        "loss_optimizer": loss.auxiliary_optimizer_state(),
-        "spec": spec.to_dict(),
-        "epoch": epoch,
-        "step": step,
-    }
+def save_checkpoint(path: Path, training_state: dict[str, Any], spec: RunSpec) -> None:
+    """Write a full training checkpoint to `path`.
+
+    Args:
+        path: The file (replaced atomically).
+        training_state: What `dvae_cli.engine.trainer.Trainer.state_dict` returns.
+        spec: The run's spec (stored so the checkpoint stands alone).
+    """
+    checkpoint: dict[str, Any] = {"format_version": FORMAT_VERSION, "spec": spec.to_dict(), **training_state}
     write_with(path, lambda handle: torch.save(checkpoint, handle))
 
 
@@ -110,6 +110,10 @@ def load_checkpoint(path: Path) -> dict[str, Any]:
         CorruptFileError: if it is unreadable or not a dvae checkpoint.
     """
     content = read_torch_file(path)
-    if not isinstance(content, dict) or content.get("format_version") != FORMAT_VERSION:
-        raise CorruptFileError(f"{path} is not a dvae checkpoint (format {FORMAT_VERSION})")
+    if not isinstance(content, dict) or content.get("format_version") not in READABLE_VERSIONS:
+        raise CorruptFileError(f"{path} is not a dvae checkpoint (format "
+                               f"{' or '.join(map(str, READABLE_VERSIONS))})")
+    missing = [key for key in ("model", "optimizer", "loss", "epoch", "step") if key not in content]
+    if missing:
+        raise CorruptFileError(f"{path} is an incomplete checkpoint: no {', '.join(missing)}")
     return content

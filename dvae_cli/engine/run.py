@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import torch
 
@@ -14,15 +16,16 @@ from dvae_cli.config import RunSpec
 from dvae_cli.data.catalog import dataset_info
 from dvae_cli.data.in_memory import ImageSource, train_test_split
 from dvae_cli.data.loading import load_dataset
-from dvae_cli.engine.checkpoint import STATE_FILE, save_checkpoint, save_weights
+from dvae_cli.engine.checkpoint import STATE_FILE, load_checkpoint, save_checkpoint, save_weights
 from dvae_cli.engine.device import resolve_device, seed_everything
 from dvae_cli.engine.evaluate import evaluate_losses
-from dvae_cli.engine.losses import Loss, loss_for_spec
-from dvae_cli.engine.models import VAE, build_model
-from dvae_cli.engine.trainer import Callback, Trainer, TrainState
-from dvae_cli.errors import ConfigError, RunExistsError
+from dvae_cli.engine.interrupts import EXIT_CODES, SIGNAL_NAMES, StopFlag
+from dvae_cli.engine.losses import loss_for_spec
+from dvae_cli.engine.models import build_model
+from dvae_cli.engine.trainer import Callback, StopRequested, Trainer, TrainState
+from dvae_cli.errors import ConfigError, CorruptFileError, NonFiniteLossError, RunExistsError, TrainingInterrupted
 from dvae_cli.runs.atomic import write_json
-from dvae_cli.runs.folder import RunFolder, check_run_name, prepare_new_run
+from dvae_cli.runs.folder import RunFolder, check_run_name, default_results_dir, prepare_new_run
 from dvae_cli.runs.logs import write_test_log, write_train_log
 from dvae_cli.runs.summary import remove_training_lock, write_training_lock
 from dvae_cli.viz.training_gif import FILE as TRAINING_GIF
@@ -55,17 +58,49 @@ class LossLogWriter(Callback):
 
 
 class Checkpointer(Callback):
-    """Saves ``model-<epoch>.pt`` when ``epoch % every == 0`` (disentangling-vae's rule)."""
+    """Saves the training state: every `every` epochs, at least every `state_seconds`, and on interrupt.
 
-    def __init__(self, folder: RunFolder, every: int, model: VAE, optimizer: torch.optim.Optimizer, loss: Loss,
-                 spec: RunSpec) -> None:
-        self.folder, self.every = folder, every
-        self.model, self.optimizer, self.loss, self.spec = model, optimizer, loss, spec
+    ``model-<epoch>.pt`` is written when ``epoch % every == 0`` (disentangling-vae's
+    rule) and ``training_state.pt`` with it, both holding the full state; an
+    interrupt or `state_seconds` without a save write ``training_state.pt`` alone.
+    The weights are checked to be finite before anything is written, so a
+    non-finite step never replaces a good checkpoint.
+
+    Attributes:
+        last_saved: (path, epoch, step) of the newest checkpoint written or resumed from.
+    """
+
+    def __init__(self, folder: RunFolder, every: int, trainer: Trainer, spec: RunSpec,
+                 state_seconds: float = 600.0) -> None:
+        self.folder, self.every, self.trainer, self.spec = folder, every, trainer, spec
+        self.state_seconds = state_seconds
+        self.last_saved: tuple[Path, int, int] | None = None
+        self._last_time = time.monotonic()
 
     def on_epoch_end(self, state: TrainState, means: dict[str, float]) -> None:
         if state.epoch % self.every == 0:
-            save_checkpoint(self.folder.checkpoint_path(state.epoch), self.model, self.optimizer, self.loss,
-                            self.spec, state.epoch + 1, state.step)
+            self.save(self.folder.checkpoint_path(state.epoch), self.folder.path / STATE_FILE)
+        elif time.monotonic() - self._last_time >= self.state_seconds:
+            self.save(self.folder.path / STATE_FILE)
+
+    def on_interrupt(self, state: TrainState) -> None:
+        self.save(self.folder.path / STATE_FILE)
+
+    def save(self, *paths: Path) -> None:
+        """Write the current training state to each path (after checking the weights)."""
+        self.trainer.check_finite(weights=True)
+        content = self.trainer.state_dict()
+        for path in paths:
+            save_checkpoint(path, content, self.spec)
+        self.last_saved = (paths[-1], content["epoch"], content["step"])
+        self._last_time = time.monotonic()
+
+    def describe_last(self) -> str:
+        """Where the last good checkpoint is, for messages."""
+        if self.last_saved is None:
+            return "no checkpoint was saved yet"
+        path, epochs_done, step = self.last_saved
+        return f"last good checkpoint: {path} ({epochs_done} epochs done, step {step:,})"
 
 
 def prepare_data(spec: RunSpec, data_dir: Path, log: Log | None = None) -> tuple[ImageSource, ImageSource]:
@@ -81,66 +116,156 @@ def prepare_data(spec: RunSpec, data_dir: Path, log: Log | None = None) -> tuple
     return train, test
 
 
-def train_run(spec: RunSpec, results_dir: Path, data_dir: Path, overwrite: bool = False,
-              callbacks: Sequence[Callback] = (), log: Log | None = None) -> TrainResult:
+def train_run(spec: RunSpec, results_dir: Path, data_dir: Path, overwrite: bool = False, resume: bool = False,
+              callbacks: Sequence[Callback] = (), log: Log | None = None, detect_anomaly: bool = False,
+              handle_signals: bool = True) -> TrainResult:
     """Train the run described by `spec` into ``<results_dir>/<spec.name>/``.
 
     Writes ``specs.json`` first, ``train_losses.log`` and ``training.gif`` after every epoch,
-    ``model-<epoch>.pt`` every ``checkpoint_every`` epochs, then ``model.pt``,
-    ``training_state.pt`` and, unless ``no_test``, ``test_losses.log``.
+    ``model-<epoch>.pt`` and ``training_state.pt`` every ``checkpoint_every`` epochs (and
+    ``training_state.pt`` on SIGINT/SIGTERM), then ``model.pt``, ``training_state.pt`` and,
+    unless ``no_test``, ``test_losses.log``.
 
     Args:
-        spec: A resolved spec (`dvae_cli.config.resolve_run`).
+        spec: A resolved spec (`dvae_cli.config.resolve_run`), or for `resume` the
+            run's own (`dvae_cli.runs.resume.resumed_spec`).
         results_dir: Parent folder of the run folders.
         data_dir: Where datasets are cached.
         overwrite: Replace an existing run of the same name.
+        resume: Continue the existing run from its newest training state; with the
+            same seed on the CPU the result equals an uninterrupted run's bit for bit.
         callbacks: Extra trainer callbacks (e.g. a live view).
         log: Called with one-line progress messages.
+        detect_anomaly: Run under torch's anomaly detection (slow; finds the
+            operation that made a NaN).
+        handle_signals: Catch SIGINT/SIGTERM to stop after the current step and save
+            the state (only possible in the main thread).
 
     Raises:
-        RunExistsError: if the run exists and `overwrite` is False.
-        ConfigError, DatasetUnavailableError, NonFiniteLossError: see their docs.
+        RunExistsError: if the run exists and neither `overwrite` nor `resume` is set.
+        TrainingInterrupted: on SIGINT/SIGTERM, after saving the state (exit 130/143).
+        NonFiniteLossError: naming the step, the term and the last good checkpoint.
+        ConfigError, CorruptFileError, DatasetUnavailableError: see their docs.
     """
     log = log or (lambda message: None)
     spec.validate()
     check_run_name(spec.name)
-    if RunFolder(Path(results_dir) / spec.name).exists() and not overwrite:
-        raise RunExistsError(f"run '{spec.name}' already exists in {results_dir}; "
-                             "use --overwrite to replace it or choose another name")
+    if overwrite and resume:
+        raise ConfigError("--overwrite and --resume contradict each other: choose one")
+    existing = RunFolder(Path(results_dir) / spec.name)
+    if existing.exists() and not (overwrite or resume):
+        raise RunExistsError(f"run '{spec.name}' already exists in {results_dir}; use --resume to continue "
+                             "it, --overwrite to replace it, or choose another name")
+    checkpoint = _resume_checkpoint(existing, log) if resume else None
     device = resolve_device(spec.device, spec.no_cuda)
     seed_everything(spec.seed)
     train, test = prepare_data(spec, data_dir, log)
-    spec.n_train, spec.n_test, spec.dvae_version = len(train), len(test), __version__
-    folder = prepare_new_run(results_dir, spec.name, overwrite)
-    write_json(folder.specs_path, spec.to_dict())
+    if checkpoint is not None:
+        folder = existing
+        for leftover in folder.path.glob(".*.tmp"):  # half-written files of a killed process
+            leftover.unlink(missing_ok=True)
+        _check_resumable(spec, checkpoint, len(train), len(test))
+        write_json(folder.specs_path, spec.to_dict())  # --epochs may have grown
+    else:
+        spec.n_train, spec.n_test, spec.dvae_version = len(train), len(test), __version__
+        folder = prepare_new_run(results_dir, spec.name, overwrite)
+        write_json(folder.specs_path, spec.to_dict())
 
     seed_everything(spec.seed)
     model = build_model(list(spec.img_size or train.img_size), spec.latent_dim, spec.model_type)
     loss = loss_for_spec(spec, len(train))
     optimizer = torch.optim.Adam(model.parameters(), lr=spec.lr)
-    n_params = sum(p.numel() for p in model.parameters())
-    log(f"training on {device}: {len(train):,} images ({len(test):,} for test), "
-        f"{n_params:,} parameters, {spec.epochs} epochs of {len(train) // spec.batch_size:,} steps")
     trainer = Trainer(model, loss, optimizer, train, spec.batch_size, spec.epochs, spec.seed, device,
-                      callbacks=[LossLogWriter(folder),
-                                 Checkpointer(folder, spec.checkpoint_every, model, optimizer, loss, spec),
-                                 TrainingGif(folder.path / TRAINING_GIF, model,
-                                             1.0 if dataset_info(spec.dataset).background == "black" else 0.0,
-                                             f"{spec.name} · {spec.loss} · {spec.dataset}"),
-                                 *callbacks])
+                      detect_anomaly=detect_anomaly)
+    checkpointer = Checkpointer(folder, spec.checkpoint_every, trainer, spec)
+    trainer.callbacks = [LossLogWriter(folder), checkpointer,
+                         TrainingGif(folder.path / TRAINING_GIF, model,
+                                     1.0 if dataset_info(spec.dataset).background == "black" else 0.0,
+                                     f"{spec.name} · {spec.loss} · {spec.dataset}"),
+                         *callbacks]
+    if checkpoint is not None:
+        path, content = checkpoint
+        try:
+            trainer.load_state_dict(content)
+        except (RuntimeError, KeyError, TypeError, ValueError, IndexError, AttributeError) as exc:
+            reason = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:200]
+            raise CorruptFileError(f"{path} does not fit run '{spec.name}' as its specs.json describes it: "
+                                   f"{reason}") from None
+        checkpointer.last_saved = (path, trainer.state.epoch, trainer.state.step)
+        log(f"resuming from {path.name}: epoch {trainer.state.epoch} of {spec.epochs}, "
+            f"step {trainer.state.step_in_epoch:,} of {trainer.state.steps_per_epoch:,} in it")
+    else:
+        n_params = sum(p.numel() for p in model.parameters())
+        log(f"training on {device}: {len(train):,} images ({len(test):,} for test), "
+            f"{n_params:,} parameters, {spec.epochs} epochs of {len(train) // spec.batch_size:,} steps")
+
     started = time.perf_counter()
-    write_training_lock(folder.path)
-    try:
-        history = trainer.fit()
-        save_weights(folder.model_path, model)
-        save_checkpoint(folder.path / STATE_FILE, model, optimizer, loss, spec, spec.epochs, trainer.state.step)
-    finally:
-        remove_training_lock(folder.path)
+    stop = StopFlag() if handle_signals else contextlib.nullcontext(None)
+    with stop as flag:
+        trainer.stop = flag
+        write_training_lock(folder.path)
+        try:
+            history = trainer.fit()
+            save_weights(folder.model_path, model)
+            checkpointer.save(folder.path / STATE_FILE)
+        except StopRequested as exc:
+            raise TrainingInterrupted(_interrupted_message(exc, spec.name, results_dir),
+                                      EXIT_CODES.get(exc.signum, 130)) from None
+        except NonFiniteLossError as exc:
+            hint = "" if detect_anomaly else "; lower --lr, or find the operation with --detect-anomaly"
+            raise NonFiniteLossError(f"{exc}; {checkpointer.describe_last()}{hint}",
+                                     exc.term, exc.step, exc.epoch) from None
+        finally:
+            remove_training_lock(folder.path)
+        stopped_late = bool(flag)
 
     test_losses = None
-    if not spec.no_test:
+    if stopped_late:
+        log("stopped after the last epoch: model.pt is saved; skipping the test losses "
+            f"(dvae eval {spec.name} computes them)")
+    elif not spec.no_test:
         log(f"computing test losses on {len(test):,} images")
         seed_everything(spec.seed)
         test_losses = evaluate_losses(model, loss, test, spec.eval_batchsize, device)
         write_test_log(folder.test_log_path, test_losses)
     return TrainResult(folder, spec, history, test_losses, str(device), time.perf_counter() - started)
+
+
+def _resume_checkpoint(folder: RunFolder, log: Log) -> tuple[Path, dict[str, Any]]:
+    """The newest readable training state of `folder`: ``training_state.pt``, else the last ``model-<e>.pt``."""
+    candidates = [folder.path / STATE_FILE, *reversed(list(folder.checkpoints().values()))]
+    problems = []
+    for path in candidates:
+        if not path.is_file():
+            continue
+        try:
+            content = load_checkpoint(path)
+        except CorruptFileError as exc:
+            problems.append(str(exc))
+            continue
+        if problems:
+            log(f"warning: {problems[0]}; resuming from {path.name} instead")
+        return path, content
+    if problems:
+        raise CorruptFileError(f"run '{folder.name}' cannot be resumed: {problems[0]}")
+    raise CorruptFileError(f"run '{folder.name}' has no training state to resume from "
+                           f"(no {STATE_FILE} or model-<epoch>.pt in {folder.path})")
+
+
+def _check_resumable(spec: RunSpec, checkpoint: tuple[Path, dict[str, Any]], n_train: int, n_test: int) -> None:
+    path, content = checkpoint
+    if spec.n_train is not None and (spec.n_train, spec.n_test) != (n_train, n_test):
+        raise ConfigError(f"dataset '{spec.dataset}' now gives {n_train:,} training images, run "
+                          f"'{spec.name}' was trained on {spec.n_train:,}: it cannot be resumed exactly")
+    done = int(content["epoch"])
+    if spec.epochs < done:
+        raise ConfigError(f"--epochs {spec.epochs} is fewer than the {done} epochs run '{spec.name}' "
+                          f"has done ({path.name})")
+
+
+def _interrupted_message(exc: StopRequested, name: str, results_dir: Path) -> str:
+    state = exc.state
+    where = "" if Path(results_dir) == default_results_dir() else f" --results-dir {results_dir}"
+    return (f"{SIGNAL_NAMES.get(exc.signum, 'stop')} in epoch {state.epoch} after step {state.step:,}: "
+            f"training state saved to {Path(results_dir) / name / STATE_FILE}; "
+            f"resume with: dvae train {name} --resume{where}")

@@ -7,30 +7,37 @@ values asks `TrainState.running_means`, which synchronises once.
 
 from __future__ import annotations
 
-import math
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from typing import Any
 
 import torch
 
 from dvae_cli.data.in_memory import EpochBatches, ImageSource
 from dvae_cli.data.streaming import StreamedImages, stream_batches
+from dvae_cli.engine.device import rng_state, set_rng_state
 from dvae_cli.engine.losses.base import Loss
 from dvae_cli.engine.models import VAE
 from dvae_cli.errors import NonFiniteLossError
 
 
 class RunningMeans:
-    """Running means of named scalar tensors, accumulated on their device."""
+    """Running means of named scalar tensors, accumulated on their device.
+
+    It also remembers, still on the device, the first step whose values were not
+    all finite and which term it was, so that checking costs one synchronisation
+    whenever the trainer asks (`first_non_finite`), not one per step.
+    """
 
     def __init__(self) -> None:
         self.keys: list[str] = []
         self._sum: torch.Tensor | None = None
         self.count = 0
+        self._bad: torch.Tensor | None = None  # (step, index of the term), -1 while all finite
 
-    def add(self, terms: dict[str, torch.Tensor]) -> None:
-        """Add one value of every term (0-d tensors); new keys are appended."""
+    def add(self, terms: dict[str, torch.Tensor], step: int = 0) -> None:
+        """Add one value of every term (0-d tensors) of training step `step`; new keys are appended."""
         for key in terms:
             if key not in self.keys:
                 self.keys.append(key)
@@ -41,6 +48,41 @@ class RunningMeans:
                               for k in self.keys])
         self._sum = values if self._sum is None else self._sum + values
         self.count += 1
+        # [step, flags of the terms...] of the first step with a non-finite term; step -1 until then
+        bad = ~torch.isfinite(values)
+        found = torch.cat([torch.full((1,), step, device=values.device, dtype=torch.long), bad.long()])
+        if self._bad is None:
+            self._bad = torch.full((1,), -1, device=values.device, dtype=torch.long)
+        if self._bad.shape[0] < found.shape[0]:
+            self._bad = torch.cat([self._bad, self._bad.new_zeros(found.shape[0] - self._bad.shape[0])])
+        self._bad = torch.where((self._bad[0] < 0) & bad.any(), found, self._bad)
+
+    def first_non_finite(self) -> tuple[int, str] | None:
+        """(step, terms) of the first non-finite values added since the last reset, or None.
+
+        The terms are named most specific first: the total ``loss`` only if no
+        term it sums is named.
+        """
+        if self._bad is None:
+            return None
+        step, *flags = self._bad.tolist()
+        if step < 0:
+            return None
+        names = [key for key, flag in zip(self.keys, flags, strict=False) if flag]
+        parts = [key for key in names if key != "loss" and not key.startswith("kl_loss_")] or names
+        return step, ", ".join(parts[:3])
+
+    def state_dict(self) -> dict[str, object]:
+        """The sums so far, to resume an epoch part-way."""
+        return {"keys": list(self.keys), "sum": None if self._sum is None else self._sum.detach().cpu(),
+                "count": self.count}
+
+    def load_state_dict(self, state: dict[str, object], device: torch.device) -> None:
+        total = state["sum"]
+        self.keys = list(state["keys"])  # type: ignore[call-overload]
+        self._sum = total.to(device) if isinstance(total, torch.Tensor) else None
+        self.count = int(state["count"])  # type: ignore[call-overload]
+        self._bad = None
 
     def means(self) -> dict[str, float]:
         """The current means as floats (one device synchronisation)."""
@@ -50,7 +92,7 @@ class RunningMeans:
         return dict(zip(self.keys, values, strict=True))
 
     def reset(self) -> None:
-        self._sum, self.count = None, 0
+        self._sum, self.count, self._bad = None, 0, None
 
 
 @dataclass
@@ -92,6 +134,9 @@ class TrainState:
 class Callback:
     """Hooks called by `Trainer.fit`; override what you need."""
 
+    def setup(self, trainer: Trainer) -> None:
+        """Called once when `fit` starts, before `on_train_start`, with the trainer itself."""
+
     def on_train_start(self, state: TrainState) -> None: ...
 
     def on_epoch_start(self, state: TrainState) -> None: ...
@@ -100,7 +145,25 @@ class Callback:
 
     def on_epoch_end(self, state: TrainState, means: dict[str, float]) -> None: ...
 
+    def on_interrupt(self, state: TrainState) -> None:
+        """A stop was requested: the step is finished and the weights are finite."""
+
     def on_train_end(self, state: TrainState) -> None: ...
+
+    def on_train_abort(self, state: TrainState) -> None:
+        """`fit` is leaving with an exception (interrupt, non-finite loss, Ctrl-C twice)."""
+
+
+class StopRequested(Exception):
+    """Raised by `Trainer.fit` after a stop flag was honoured (`on_interrupt` has run)."""
+
+    def __init__(self, signum: int, state: TrainState) -> None:
+        super().__init__(f"stopped by signal {signum}")
+        self.signum, self.state = signum, state
+
+
+#: Steps between checks for non-finite loss terms (each check is one device sync).
+FINITE_CHECK_EVERY = 25
 
 
 class Trainer:
@@ -117,13 +180,16 @@ class Trainer:
         seed: Seeds the per-epoch permutations.
         device: Where to train.
         callbacks: Called in order at each event.
-        start_epoch: First epoch to run (for resuming).
-        start_step: Steps already done (for resuming).
+        stop: Polled after every step (e.g. a `dvae_cli.engine.interrupts.StopFlag`);
+            when true, `fit` calls `on_interrupt` and raises `StopRequested`.
+        detect_anomaly: Run under ``torch.autograd.detect_anomaly`` and check the
+            terms after every step (slow; for debugging).
     """
 
     def __init__(self, model: VAE, loss: Loss, optimizer: torch.optim.Optimizer, data: ImageSource,
                  batch_size: int, epochs: int, seed: int, device: torch.device | str = "cpu",
-                 callbacks: list[Callback] | None = None, start_epoch: int = 0, start_step: int = 0) -> None:
+                 callbacks: list[Callback] | None = None, stop: object | None = None,
+                 detect_anomaly: bool = False) -> None:
         self.device = torch.device(device)
         # channels_last roughly doubles the conv throughput on CPU (benchmarks/)
         self.model = model.to(self.device).to(memory_format=torch.channels_last)
@@ -133,46 +199,87 @@ class Trainer:
         self.batches = EpochBatches(len(data), batch_size, seed)
         self.epochs = epochs
         self.callbacks = list(callbacks or [])
-        self.state = TrainState(epoch=start_epoch, epochs=epochs, step=start_step,
-                                steps_per_epoch=len(self.batches), batch_size=batch_size)
+        self.stop = stop
+        self.detect_anomaly = detect_anomaly
+        self.state = TrainState(epoch=0, epochs=epochs, step=0, steps_per_epoch=len(self.batches),
+                                batch_size=batch_size)
 
     def fit(self) -> dict[str, list[tuple[int, float]]]:
-        """Train from the current epoch to `epochs`; return the per-epoch history.
+        """Train from the current position (epoch and step in it) to `epochs`; return the history.
 
         Raises:
-            NonFiniteLossError: if a term's epoch mean is NaN or infinite.
+            NonFiniteLossError: if a term is NaN or infinite (checked every
+                `FINITE_CHECK_EVERY` steps and at the end of each epoch; the error
+                names the first step and term) or the weights became non-finite.
+            StopRequested: if `stop` became true; the state is consistent and
+                `on_interrupt` has been called.
         """
         state = self.state
         self.model.train()
-        self._emit("on_train_start")
-        for epoch in range(state.epoch, self.epochs):
-            state.epoch, state.step_in_epoch = epoch, 0
-            state.running.reset()
-            self._emit("on_epoch_start")
-            for x in self.epoch_batches(epoch):
-                self.train_step(x)
-                state.step_in_epoch += 1
-                state.images_seen += x.shape[0]
-                self._emit("on_step_end")
-            means = state.running.means()
-            bad = [key for key, value in means.items() if not math.isfinite(value)]
-            if bad:
-                raise NonFiniteLossError(f"non-finite {bad[0]} ({means[bad[0]]}) in epoch {epoch} "
-                                         f"(by step {state.step}); lower --lr or check the data")
-            for key, value in means.items():
-                state.history.setdefault(key, []).append((epoch, value))
-            for callback in self.callbacks:
-                callback.on_epoch_end(state, means)
-        state.epoch = self.epochs
+        try:
+            with torch.autograd.set_detect_anomaly(self.detect_anomaly):
+                self._fit()
+        except BaseException:
+            self._emit("on_train_abort")
+            raise
         self.model.eval()
         self._emit("on_train_end")
         return state.history
 
-    def epoch_batches(self, epoch: int) -> Iterator[torch.Tensor]:
-        """The float batches of `epoch` on the device, in channels-last layout."""
-        indices = self.batches.epoch(epoch)
+    def _fit(self) -> None:
+        state = self.state
+        for callback in self.callbacks:
+            callback.setup(self)
+        self._emit("on_train_start")
+        check_every = 1 if self.detect_anomaly else FINITE_CHECK_EVERY
+        for epoch in range(state.epoch, self.epochs):
+            skip = state.step_in_epoch if epoch == state.epoch else 0
+            if not skip:
+                state.running.reset()
+            state.epoch, state.step_in_epoch = epoch, skip
+            self._emit("on_epoch_start")
+            for x in self.epoch_batches(epoch, skip):
+                self.train_step(x)
+                state.step_in_epoch += 1
+                state.images_seen += x.shape[0]
+                if state.step % check_every == 0:
+                    self.check_finite()
+                self._emit("on_step_end")
+                if self.stop and state.step_in_epoch < state.steps_per_epoch:
+                    self._honour_stop()
+            self.check_finite()
+            means = state.running.means()
+            for key, value in means.items():
+                state.history.setdefault(key, []).append((epoch, value))
+            for callback in self.callbacks:
+                callback.on_epoch_end(state, means)
+            if self.stop and epoch + 1 < self.epochs:
+                self._honour_stop()
+        state.epoch, state.step_in_epoch = self.epochs, 0
+
+    def _honour_stop(self) -> None:
+        self.check_finite(weights=True)
+        self._emit("on_interrupt")
+        raise StopRequested(int(getattr(self.stop, "signum", 0) or 0), self.state)
+
+    def check_finite(self, weights: bool = False) -> None:
+        """Raise `NonFiniteLossError` if a term (or, with `weights`, a parameter) is not finite."""
+        found = self.state.running.first_non_finite()
+        if found is not None:
+            step, term = found
+            epoch = (step - 1) // max(self.state.steps_per_epoch, 1)
+            raise NonFiniteLossError(f"non-finite {term} at step {step:,} (epoch {epoch})", term, step, epoch)
+        if weights:
+            modules = [self.model, self.loss]
+            if not all(bool(torch.isfinite(p).all()) for m in modules for p in m.parameters()):
+                raise NonFiniteLossError(f"the weights became non-finite by step {self.state.step:,}",
+                                         None, self.state.step, self.state.epoch)
+
+    def epoch_batches(self, epoch: int, skip: int = 0) -> Iterator[torch.Tensor]:
+        """The float batches of `epoch` on the device, in channels-last layout, from batch `skip` on."""
+        indices = list(self.batches.epoch(epoch))[skip:]
         if isinstance(self.data, StreamedImages):
-            batches = stream_batches(self.data, list(indices), pin_memory=self.device.type == "cuda")
+            batches = stream_batches(self.data, indices, pin_memory=self.device.type == "cuda")
         else:
             batches = (self.data.batch(index) for index in indices)
         for x in batches:
@@ -183,12 +290,65 @@ class Trainer:
         self.state.step += 1
         result = self.loss(self.model, x, self.state.step)
         self.optimizer.zero_grad(set_to_none=True)
-        result.loss.backward()
+        try:
+            result.loss.backward()
+        except RuntimeError as exc:
+            if self.detect_anomaly and "nan" in str(exc).lower():
+                detail = str(exc).strip().splitlines()[0].rstrip(".")
+                raise NonFiniteLossError(f"non-finite gradient at step {self.state.step:,} (epoch "
+                                         f"{self.state.epoch}): {detail}",
+                                         None, self.state.step, self.state.epoch) from None
+            raise
         terms = {key: value.detach() for key, value in result.terms.items()}
         if self.loss.trains_auxiliary:
             terms.update(self.loss.update_auxiliary(result))
         self.optimizer.step()
-        self.state.running.add(terms)
+        self.state.running.add(terms, self.state.step)
+
+    # ------------------------------------------------------------------ state
+
+    def state_dict(self) -> dict[str, Any]:
+        """Everything needed to continue exactly where training is now.
+
+        The model, its optimiser, the loss's own networks and optimiser, the
+        position (epoch, step, step within the epoch: the permutation of an epoch
+        depends only on the seed and the epoch), the history, the running sums of
+        the current epoch and every random generator's state.
+        """
+        state = self.state
+        epoch, step_in_epoch = state.epoch, state.step_in_epoch
+        if step_in_epoch >= state.steps_per_epoch:  # at the end of an epoch: resume at the next
+            epoch, step_in_epoch = epoch + 1, 0
+        return {
+            "model": {k: v.detach().cpu() for k, v in self.model.state_dict().items()},
+            "optimizer": self.optimizer.state_dict(),
+            "loss": {k: v.detach().cpu() for k, v in self.loss.state_dict().items()},
+            "loss_optimizer": self.loss.auxiliary_optimizer_state(),
+            "epoch": epoch,
+            "step": state.step,
+            "step_in_epoch": step_in_epoch,
+            "history": {k: [list(row) for row in rows] for k, rows in state.history.items()},
+            "running": state.running.state_dict(),
+            "rng": rng_state(),
+        }
+
+    def load_state_dict(self, checkpoint: dict[str, Any]) -> None:
+        """Restore what `state_dict` returned (checkpoints of format 1 resume at an epoch start)."""
+        self.model.load_state_dict(checkpoint["model"])
+        self.optimizer.load_state_dict(checkpoint["optimizer"])
+        self.loss.load_state_dict(checkpoint["loss"])
+        if checkpoint.get("loss_optimizer") is not None:
+            self.loss.load_auxiliary_optimizer_state(checkpoint["loss_optimizer"])
+        state = self.state
+        state.epoch, state.step = int(checkpoint["epoch"]), int(checkpoint["step"])
+        state.step_in_epoch = int(checkpoint.get("step_in_epoch", 0))
+        state.history = {k: [(int(e), float(v)) for e, v in rows]
+                         for k, rows in (checkpoint.get("history") or {}).items()}
+        state.running.reset()
+        if checkpoint.get("running") is not None and state.step_in_epoch:
+            state.running.load_state_dict(checkpoint["running"], self.device)
+        if checkpoint.get("rng") is not None:
+            set_rng_state(checkpoint["rng"])
 
     def _emit(self, event: str) -> None:
         for callback in self.callbacks:

@@ -198,7 +198,8 @@ def remove_training_lock(path: Path) -> None:
         pass
 
 
-def _lock_alive(lock: Path) -> bool:
+def lock_alive(lock: Path) -> bool:
+    """Whether the process that wrote the training lock `lock` still runs (or, elsewhere, beat lately)."""
     try:
         data = json.loads(lock.read_text(encoding="utf-8"))
         pid, host = int(data["pid"]), str(data["host"])
@@ -219,7 +220,7 @@ def run_status(path: Path, folder: RunFolder, summary: RunSummary) -> tuple[str,
     """(status, reason) of a readable run folder: training lock, model.pt and epochs logged."""
     lock = path / LOCK_FILE
     if lock.is_file():
-        if _lock_alive(lock):
+        if lock_alive(lock):
             return "training", ""
         return "interrupted", "the training process is gone"
     if folder.model_path.is_file():

@@ -37,6 +37,17 @@ class TrainingGif(Callback):
         self.path, self.model, self.pad_value, self.title = Path(path), model, pad_value, title
         self.frames: list[np.ndarray] = []
 
+    def on_train_start(self, state: TrainState) -> None:
+        """On resume, keep the frames of the epochs already done."""
+        if state.epoch > 0 and not self.frames and self.path.is_file():
+            import imageio.v3 as iio
+
+            try:
+                frames = iio.imread(self.path, index=None)
+            except Exception:  # noqa: BLE001 - a damaged GIF only costs the old frames
+                return
+            self.frames = [np.ascontiguousarray(frame[..., :3]) for frame in frames[:state.epoch]]
+
     def on_epoch_end(self, state: TrainState, means: dict[str, float]) -> None:
         from dvae_cli.viz.grid import grid_array
         from dvae_cli.viz.labels import add_title
@@ -52,5 +63,11 @@ class TrainingGif(Callback):
             self.model.train(was_training)
         frame = grid_array(images, nrow=STEPS, pad_value=self.pad_value)
         label = f"{self.title} · epoch {state.epoch}" if self.title else f"epoch {state.epoch}"
-        self.frames.append(add_title(frame, label, self.pad_value))
+        frame = add_title(frame, label, self.pad_value)
+        if self.frames and self.frames[0].shape != frame.shape:  # frames read back from the GIF are RGB
+            if self.frames[0].shape[:2] != frame.shape[:2]:
+                self.frames = []
+            elif frame.shape[2] == 1:
+                frame = np.repeat(frame, 3, axis=2)
+        self.frames.append(frame)
         write_gif(self.path, self.frames, FPS)

@@ -36,7 +36,9 @@ def reconstruction_loss(x: torch.Tensor, recon: torch.Tensor, rec_dist: str = "b
     """
     batch_size = x.shape[0]
     if rec_dist == "bernoulli":
-        total = F.binary_cross_entropy(recon, x, reduction="sum")
+        # F.binary_cross_entropy's formula (logs clamped at -100), written out so that a NaN
+        # reconstruction gives a NaN loss the trainer reports instead of a range error
+        total = -(x * torch.log(recon).clamp(min=-100) + (1 - x) * torch.log(1 - recon).clamp(min=-100)).sum()
     elif rec_dist == "gaussian":
         total = 255.0 * F.mse_loss(recon, x, reduction="sum")
     elif rec_dist == "laplace":
