@@ -35,6 +35,7 @@ REC_DISTS: tuple[str, ...] = ("bernoulli", "laplace", "gaussian")
 MODEL_TYPES: tuple[str, ...] = ("Burgess",)
 DEVICES: tuple[str, ...] = ("auto", "cpu", "cuda")
 BTCVAE_SAMPLINGS: tuple[str, ...] = ("mss", "mws")
+PRECISIONS: tuple[str, ...] = ("fp32", "bf16")
 LOG_LEVELS: tuple[str, ...] = ("critical", "error", "warning", "info", "debug", "notset")
 
 #: The hyper-parameters that characterise each loss (shown by `experiments list`

@@ -8,14 +8,14 @@ from typing import Annotated, Any, Optional
 
 import typer
 
-from dvae_cli.config import (DEVICES, LOG_LEVELS, LOSSES, MODEL_TYPES, REC_DISTS, Resolution,
+from dvae_cli.config import (DEVICES, LOG_LEVELS, LOSSES, MODEL_TYPES, PRECISIONS, REC_DISTS, Resolution,
                              RunSpec, resolve_run)
-from dvae_cli.errors import ConfigError
+from dvae_cli.errors import ConfigError, UnknownNameError
 from dvae_cli.runs.folder import DATA_ENV, RESULTS_ENV, default_data_dir, default_results_dir
 from dvae_cli.runs.resume import resumable_folder, resumed_spec
 
 _D = RunSpec()  # the defaults shown in --help (experiments.toml's [defaults] match them)
-GENERAL, TRAINING, MODEL, EVAL = "General", "Training", "Model", "Evaluation"
+GENERAL, TRAINING, MODEL, EVAL, SPEED = "General", "Training", "Model", "Evaluation", "Speed and scale"
 BETAH, BETAB, FACTOR, BTCVAE = "betaH loss", "betaB loss", "factor loss", "btcvae loss"
 
 
@@ -106,6 +106,11 @@ def train_command(
     detect_anomaly: Annotated[bool, typer.Option("--detect-anomaly", rich_help_panel=GENERAL,
                                                  help="Debug NaNs with torch's anomaly detection "
                                                       "(slow).")] = False,
+    compile_model: Annotated[bool, typer.Option("--compile", rich_help_panel=SPEED,
+                                                help="torch.compile the model (pays off on long GPU "
+                                                     "runs; see benchmarks/).")] = False,
+    precision: Annotated[str, typer.Option("--precision", rich_help_panel=SPEED,
+                                           help="fp32, or bf16 autocast (for GPUs with bfloat16).")] = "fp32",
 ) -> None:
     """Train a model and write its results folder."""
     flags = {key: value for key, value in {
@@ -119,6 +124,8 @@ def train_command(
         "no_cuda": no_cuda, "device": device, "no_test": no_test, "eval_batchsize": eval_batchsize,
     }.items() if value is not None}
     results_dir = results_dir or default_results_dir()
+    if precision not in PRECISIONS:
+        raise UnknownNameError("precision", precision, PRECISIONS)
     if resume:
         if overwrite:
             raise ConfigError("--overwrite and --resume contradict each other: choose one")
@@ -130,4 +137,5 @@ def train_command(
     from dvae_cli.cli.train_view import run_training  # imports torch
 
     run_training(resolution, results_dir, data_dir or default_data_dir(), overwrite=overwrite,
-                 interactive=sys.stdout.isatty(), resume=resume, detect_anomaly=detect_anomaly)
+                 interactive=sys.stdout.isatty(), resume=resume, detect_anomaly=detect_anomaly,
+                 compile_model=compile_model, precision=precision)

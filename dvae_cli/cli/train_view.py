@@ -30,7 +30,8 @@ def describe(resolution: Resolution, resume: bool = False) -> str:
 
 
 def run_training(resolution: Resolution, results_dir: Path, data_dir: Path, overwrite: bool,
-                 interactive: bool, resume: bool = False, detect_anomaly: bool = False) -> TrainResult:
+                 interactive: bool, resume: bool = False, detect_anomaly: bool = False,
+                 compile_model: bool = False, precision: str = "fp32") -> TrainResult:
     """Train (or resume) with a live view (or epoch lines) and print a summary."""
     spec = resolution.spec
     console = Console(highlight=False, soft_wrap=True)
@@ -48,7 +49,7 @@ def run_training(resolution: Resolution, results_dir: Path, data_dir: Path, over
     else:
         view = EpochLines(console, display_terms)
     result = train_run(spec, results_dir, data_dir, overwrite=overwrite, resume=resume, callbacks=[view],
-                       log=log, detect_anomaly=detect_anomaly)
+                       log=log, detect_anomaly=detect_anomaly, compile_model=compile_model, precision=precision)
     print_summary(console, result)
     return result
 

@@ -118,7 +118,7 @@ def prepare_data(spec: RunSpec, data_dir: Path, log: Log | None = None) -> tuple
 
 def train_run(spec: RunSpec, results_dir: Path, data_dir: Path, overwrite: bool = False, resume: bool = False,
               callbacks: Sequence[Callback] = (), log: Log | None = None, detect_anomaly: bool = False,
-              handle_signals: bool = True) -> TrainResult:
+              handle_signals: bool = True, compile_model: bool = False, precision: str = "fp32") -> TrainResult:
     """Train the run described by `spec` into ``<results_dir>/<spec.name>/``.
 
     Writes ``specs.json`` first, ``train_losses.log`` and ``training.gif`` after every epoch,
@@ -140,6 +140,8 @@ def train_run(spec: RunSpec, results_dir: Path, data_dir: Path, overwrite: bool 
             operation that made a NaN).
         handle_signals: Catch SIGINT/SIGTERM to stop after the current step and save
             the state (only possible in the main thread).
+        compile_model: ``torch.compile`` the model (see `Trainer`).
+        precision: ``fp32`` or ``bf16`` autocast (see `Trainer`).
 
     Raises:
         RunExistsError: if the run exists and neither `overwrite` nor `resume` is set.
@@ -176,7 +178,7 @@ def train_run(spec: RunSpec, results_dir: Path, data_dir: Path, overwrite: bool 
     loss = loss_for_spec(spec, len(train))
     optimizer = torch.optim.Adam(model.parameters(), lr=spec.lr)
     trainer = Trainer(model, loss, optimizer, train, spec.batch_size, spec.epochs, spec.seed, device,
-                      detect_anomaly=detect_anomaly)
+                      detect_anomaly=detect_anomaly, compile_model=compile_model, precision=precision)
     checkpointer = Checkpointer(folder, spec.checkpoint_every, trainer, spec)
     trainer.callbacks = [LossLogWriter(folder), checkpointer,
                          TrainingGif(folder.path / TRAINING_GIF, model,
