@@ -97,6 +97,8 @@ class RunSpec:
     device: str = "auto"
     no_cuda: bool = False
     factor_doubled: bool = False
+    #: Processes that trained the run (torchrun); `batch_size` is per process.
+    world_size: int = 1
     # evaluation
     no_test: bool = False
     eval_batchsize: int = 1000
@@ -188,7 +190,7 @@ class RunSpec:
 def spec_fields() -> dict[str, type]:
     """Map each settable `RunSpec` field to its Python type (int, float, str, bool)."""
     return {f.name: _field_type(f) for f in dataclasses.fields(RunSpec)
-            if f.name not in ("extra", "name", "img_size", "n_train", "n_test", "dvae_version")}
+            if f.name not in ("extra", "name", "img_size", "n_train", "n_test", "dvae_version", "world_size")}
 
 
 # --------------------------------------------------------------------------- catalogue

@@ -53,7 +53,9 @@ def root(
 
 
 def error_line(message: str, label: str = "error") -> None:
-    """Print ``<label>: <message>`` on stderr (first line only)."""
+    """Print ``<label>: <message>`` on stderr (first line only; in a distributed run, rank 0 only)."""
+    if os.environ.get("RANK", "0") != "0":
+        return
     first = str(message).strip().splitlines()[0] if str(message).strip() else "unknown error"
     sys.stderr.write(f"{label}: {first}\n")
     sys.stderr.flush()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 from typing import Annotated, Any, Optional
@@ -111,6 +112,9 @@ def train_command(
                                                      "runs; see benchmarks/).")] = False,
     precision: Annotated[str, typer.Option("--precision", rich_help_panel=SPEED,
                                            help="fp32, or bf16 autocast (for GPUs with bfloat16).")] = "fp32",
+    nproc: Annotated[int, typer.Option("--nproc", rich_help_panel=SPEED,
+                                       help="Train with N processes on this machine (torch.distributed; "
+                                            "the batch size is per process).")] = 1,
 ) -> None:
     """Train a model and write its results folder."""
     flags = {key: value for key, value in {
@@ -123,6 +127,13 @@ def train_command(
         "log_level": log_level.lower() if log_level else None, "no_progress_bar": no_progress_bar,
         "no_cuda": no_cuda, "device": device, "no_test": no_test, "eval_batchsize": eval_batchsize,
     }.items() if value is not None}
+    if nproc < 1:
+        raise ConfigError(f"--nproc must be a positive integer, got {nproc}")
+    if nproc > 1 and "WORLD_SIZE" not in os.environ:
+        from dvae_cli.engine.launch import launch, strip_nproc
+
+        argv = sys.argv[1:]
+        raise typer.Exit(launch(nproc, strip_nproc(argv[argv.index("train") + 1:] if "train" in argv else argv)))
     results_dir = results_dir or default_results_dir()
     if precision not in PRECISIONS:
         raise UnknownNameError("precision", precision, PRECISIONS)

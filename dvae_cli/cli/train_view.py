@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 from rich.console import Console
@@ -34,7 +35,8 @@ def run_training(resolution: Resolution, results_dir: Path, data_dir: Path, over
                  compile_model: bool = False, precision: str = "fp32") -> TrainResult:
     """Train (or resume) with a live view (or epoch lines) and print a summary."""
     spec = resolution.spec
-    console = Console(highlight=False, soft_wrap=True)
+    rank = os.environ.get("RANK", "0")
+    console = Console(highlight=False, soft_wrap=True, quiet=rank != "0")  # rank 0 speaks for all
     console.print(describe(resolution, resume), markup=False)
     show_info = _LEVELS.get(spec.log_level.lower(), 20) <= 20
 

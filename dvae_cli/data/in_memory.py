@@ -197,25 +197,34 @@ class EpochBatches:
 
     The permutation of epoch e depends only on (seed, e), so a run can resume at
     any epoch. The last incomplete batch is dropped (the losses that compare
-    samples within a batch need full batches).
+    samples within a batch need full batches). With several processes, each step
+    takes ``batch_size * world_size`` consecutive indices of the permutation and
+    rank r gets its r-th slice: the shards are disjoint and together they are what
+    one process would see with the global batch.
 
     Args:
         n: Number of training images.
-        batch_size: Images per batch.
+        batch_size: Images per batch (per rank).
         seed: The run's seed.
+        rank: This process's rank.
+        world_size: Number of processes.
     """
 
-    def __init__(self, n: int, batch_size: int, seed: int) -> None:
-        if batch_size > n:
-            raise ValueError(f"batch size {batch_size} is larger than the training set ({n} images)")
+    def __init__(self, n: int, batch_size: int, seed: int, rank: int = 0, world_size: int = 1) -> None:
+        if batch_size * world_size > n:
+            raise ValueError(f"batch size {batch_size} x {world_size} processes is larger than the training "
+                             f"set ({n} images)")
         self.n, self.batch_size, self.seed = n, batch_size, seed
+        self.rank, self.world_size = rank, world_size
 
     def __len__(self) -> int:
-        return self.n // self.batch_size
+        return self.n // (self.batch_size * self.world_size)
 
     def epoch(self, epoch: int) -> Iterator[torch.Tensor]:
-        """Yield the index batches of `epoch` (0-based)."""
+        """Yield this rank's index batches of `epoch` (0-based)."""
         generator = torch.Generator().manual_seed(self.seed * 100_003 + epoch)
         order = torch.randperm(self.n, generator=generator)
-        for start in range(0, len(self) * self.batch_size, self.batch_size):
-            yield order[start:start + self.batch_size]
+        step = self.batch_size * self.world_size
+        for start in range(0, len(self) * step, step):
+            first = start + self.rank * self.batch_size
+            yield order[first:first + self.batch_size]

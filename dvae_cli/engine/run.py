@@ -18,6 +18,7 @@ from dvae_cli.data.in_memory import ImageSource, train_test_split
 from dvae_cli.data.loading import load_dataset
 from dvae_cli.engine.checkpoint import STATE_FILE, load_checkpoint, save_checkpoint, save_weights
 from dvae_cli.engine.device import resolve_device, seed_everything
+from dvae_cli.engine.distributed import Distributed
 from dvae_cli.engine.evaluate import evaluate_losses
 from dvae_cli.engine.interrupts import EXIT_CODES, SIGNAL_NAMES, StopFlag
 from dvae_cli.engine.losses import loss_for_spec
@@ -88,7 +89,7 @@ class Checkpointer(Callback):
 
     def save(self, *paths: Path) -> None:
         """Write the current training state to each path (after checking the weights)."""
-        self.trainer.check_finite(weights=True)
+        self.trainer.check_weights()
         content = self.trainer.state_dict()
         for path in paths:
             save_checkpoint(path, content, self.spec)
@@ -152,6 +153,9 @@ def train_run(spec: RunSpec, results_dir: Path, data_dir: Path, overwrite: bool 
     log = log or (lambda message: None)
     spec.validate()
     check_run_name(spec.name)
+    dist = Distributed.from_env()
+    if not dist.is_main:  # only rank 0 writes, logs and shows anything
+        log, callbacks = (lambda message: None), ()
     if overwrite and resume:
         raise ConfigError("--overwrite and --resume contradict each other: choose one")
     existing = RunFolder(Path(results_dir) / spec.name)
@@ -159,78 +163,109 @@ def train_run(spec: RunSpec, results_dir: Path, data_dir: Path, overwrite: bool 
         raise RunExistsError(f"run '{spec.name}' already exists in {results_dir}; use --resume to continue "
                              "it, --overwrite to replace it, or choose another name")
     checkpoint = _resume_checkpoint(existing, log) if resume else None
-    device = resolve_device(spec.device, spec.no_cuda)
+    if checkpoint is not None and spec.world_size != dist.world_size:
+        raise ConfigError(f"run '{spec.name}' was trained by {spec.world_size} process(es); resume it with "
+                          f"as many (this is {dist.world_size})")
+    device = dist.device(resolve_device(spec.device, spec.no_cuda))
+    dist.start(device)  # every rank has passed the checks above before rank 0 writes anything
+    try:
+        return _train(spec, Path(results_dir), data_dir, overwrite, checkpoint, list(callbacks), log,
+                      detect_anomaly, handle_signals, compile_model, precision, dist, device)
+    finally:
+        dist.stop()
+
+
+def _train(spec: RunSpec, results_dir: Path, data_dir: Path, overwrite: bool,
+           checkpoint: tuple[Path, dict[str, Any]] | None, callbacks: list[Callback], log: Log,
+           detect_anomaly: bool, handle_signals: bool, compile_model: bool, precision: str,
+           dist: Distributed, device: torch.device) -> TrainResult:
     seed_everything(spec.seed)
-    train, test = prepare_data(spec, data_dir, log)
+    with dist.rank_zero_first():  # rank 0 generates or downloads a missing dataset, the others then read it
+        train, test = prepare_data(spec, data_dir, log)
+    folder = RunFolder(results_dir / spec.name)
     if checkpoint is not None:
-        folder = existing
-        for leftover in folder.path.glob(".*.tmp"):  # half-written files of a killed process
-            leftover.unlink(missing_ok=True)
         _check_resumable(spec, checkpoint, len(train), len(test))
-        write_json(folder.specs_path, spec.to_dict())  # --epochs may have grown
     else:
         spec.n_train, spec.n_test, spec.dvae_version = len(train), len(test), __version__
-        folder = prepare_new_run(results_dir, spec.name, overwrite)
-        write_json(folder.specs_path, spec.to_dict())
+        spec.world_size = dist.world_size
+    if dist.is_main:
+        if checkpoint is not None:
+            for leftover in folder.path.glob(".*.tmp"):  # half-written files of a killed process
+                leftover.unlink(missing_ok=True)
+        else:
+            folder = prepare_new_run(results_dir, spec.name, overwrite)
+        write_json(folder.specs_path, spec.to_dict())  # on resume, --epochs may have grown
 
     seed_everything(spec.seed)
     model = build_model(list(spec.img_size or train.img_size), spec.latent_dim, spec.model_type)
     loss = loss_for_spec(spec, len(train))
     optimizer = torch.optim.Adam(model.parameters(), lr=spec.lr)
     trainer = Trainer(model, loss, optimizer, train, spec.batch_size, spec.epochs, spec.seed, device,
-                      detect_anomaly=detect_anomaly, compile_model=compile_model, precision=precision)
+                      detect_anomaly=detect_anomaly, compile_model=compile_model, precision=precision, dist=dist)
     checkpointer = Checkpointer(folder, spec.checkpoint_every, trainer, spec)
-    trainer.callbacks = [LossLogWriter(folder), checkpointer,
-                         TrainingGif(folder.path / TRAINING_GIF, model,
-                                     1.0 if dataset_info(spec.dataset).background == "black" else 0.0,
-                                     f"{spec.name} · {spec.loss} · {spec.dataset}"),
-                         *callbacks]
+    if dist.is_main:
+        trainer.callbacks = [LossLogWriter(folder), checkpointer,
+                             TrainingGif(folder.path / TRAINING_GIF, model,
+                                         1.0 if dataset_info(spec.dataset).background == "black" else 0.0,
+                                         f"{spec.name} · {spec.loss} · {spec.dataset}"),
+                             *callbacks]
     if checkpoint is not None:
-        path, content = checkpoint
-        try:
-            trainer.load_state_dict(content)
-        except (RuntimeError, KeyError, TypeError, ValueError, IndexError, AttributeError) as exc:
-            reason = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:200]
-            raise CorruptFileError(f"{path} does not fit run '{spec.name}' as its specs.json describes it: "
-                                   f"{reason}") from None
-        checkpointer.last_saved = (path, trainer.state.epoch, trainer.state.step)
-        log(f"resuming from {path.name}: epoch {trainer.state.epoch} of {spec.epochs}, "
-            f"step {trainer.state.step_in_epoch:,} of {trainer.state.steps_per_epoch:,} in it")
+        _restore(trainer, checkpointer, checkpoint, spec, log)
     else:
         n_params = sum(p.numel() for p in model.parameters())
-        log(f"training on {device}: {len(train):,} images ({len(test):,} for test), "
-            f"{n_params:,} parameters, {spec.epochs} epochs of {len(train) // spec.batch_size:,} steps")
+        log(f"training on {device}{f' x {dist.world_size} processes' if dist.enabled else ''}: "
+            f"{len(train):,} images ({len(test):,} for test), {n_params:,} parameters, {spec.epochs} epochs "
+            f"of {trainer.state.steps_per_epoch:,} steps")
+    if dist.rank > 0:  # the same weights everywhere, but each rank its own noise
+        torch.manual_seed(spec.seed + 7919 * dist.rank + trainer.state.step)
 
     started = time.perf_counter()
-    stop = StopFlag() if handle_signals else contextlib.nullcontext(None)
+    stop = StopFlag(notice=dist.is_main) if handle_signals else contextlib.nullcontext(None)
     with stop as flag:
         trainer.stop = flag
-        write_training_lock(folder.path)
+        if dist.is_main:
+            write_training_lock(folder.path)
         try:
             history = trainer.fit()
-            save_weights(folder.model_path, model)
-            checkpointer.save(folder.path / STATE_FILE)
+            if dist.is_main:
+                save_weights(folder.model_path, model)
+                checkpointer.save(folder.path / STATE_FILE)
         except StopRequested as exc:
-            raise TrainingInterrupted(_interrupted_message(exc, spec.name, results_dir),
+            raise TrainingInterrupted(_interrupted_message(exc, spec, results_dir),
                                       EXIT_CODES.get(exc.signum, 130)) from None
         except NonFiniteLossError as exc:
             hint = "" if detect_anomaly else "; lower --lr, or find the operation with --detect-anomaly"
             raise NonFiniteLossError(f"{exc}; {checkpointer.describe_last()}{hint}",
                                      exc.term, exc.step, exc.epoch) from None
         finally:
-            remove_training_lock(folder.path)
+            if dist.is_main:
+                remove_training_lock(folder.path)
         stopped_late = bool(flag)
 
     test_losses = None
     if stopped_late:
         log("stopped after the last epoch: model.pt is saved; skipping the test losses "
             f"(dvae eval {spec.name} computes them)")
-    elif not spec.no_test:
+    elif not spec.no_test and dist.is_main:
         log(f"computing test losses on {len(test):,} images")
         seed_everything(spec.seed)
         test_losses = evaluate_losses(model, loss, test, spec.eval_batchsize, device)
         write_test_log(folder.test_log_path, test_losses)
     return TrainResult(folder, spec, history, test_losses, str(device), time.perf_counter() - started)
+
+
+def _restore(trainer: Trainer, checkpointer: Checkpointer, checkpoint: tuple[Path, dict[str, Any]],
+             spec: RunSpec, log: Log) -> None:
+    path, content = checkpoint
+    try:
+        trainer.load_state_dict(content)
+    except (RuntimeError, KeyError, TypeError, ValueError, IndexError, AttributeError) as exc:
+        reason = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:200]
+        raise CorruptFileError(f"{path} does not fit run '{spec.name}' as its specs.json describes it: "
+                               f"{reason}") from None
+    checkpointer.last_saved = (path, trainer.state.epoch, trainer.state.step)
+    log(f"resuming from {path.name}: epoch {trainer.state.epoch} of {spec.epochs}, "
+        f"step {trainer.state.step_in_epoch:,} of {trainer.state.steps_per_epoch:,} in it")
 
 
 def _resume_checkpoint(folder: RunFolder, log: Log) -> tuple[Path, dict[str, Any]]:
@@ -265,9 +300,10 @@ def _check_resumable(spec: RunSpec, checkpoint: tuple[Path, dict[str, Any]], n_t
                           f"has done ({path.name})")
 
 
-def _interrupted_message(exc: StopRequested, name: str, results_dir: Path) -> str:
-    state = exc.state
+def _interrupted_message(exc: StopRequested, spec: RunSpec, results_dir: Path) -> str:
+    state, name = exc.state, spec.name
     where = "" if Path(results_dir) == default_results_dir() else f" --results-dir {results_dir}"
+    where += f" --nproc {spec.world_size}" if spec.world_size > 1 else ""
     return (f"{SIGNAL_NAMES.get(exc.signum, 'stop')} in epoch {state.epoch} after step {state.step:,}: "
             f"training state saved to {Path(results_dir) / name / STATE_FILE}; "
             f"resume with: dvae train {name} --resume{where}")

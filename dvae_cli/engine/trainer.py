@@ -18,6 +18,7 @@ from dvae_cli.config import PRECISIONS
 from dvae_cli.data.in_memory import EpochBatches, ImageSource
 from dvae_cli.data.streaming import StreamedImages, stream_batches
 from dvae_cli.engine.device import rng_state, set_rng_state
+from dvae_cli.engine.distributed import Distributed
 from dvae_cli.engine.losses.base import Loss
 from dvae_cli.engine.models import VAE
 from dvae_cli.errors import NonFiniteLossError, UnknownNameError
@@ -94,6 +95,12 @@ class RunningMeans:
 
     def reset(self) -> None:
         self._sum, self.count, self._bad = None, 0, None
+
+    def reduce(self, dist: Distributed) -> None:
+        """Sum the running sums over the ranks, so `means` averages every rank's steps."""
+        if dist.enabled and self._sum is not None:
+            self._sum = dist.sum(self._sum.clone())
+            self.count *= dist.world_size
 
 
 @dataclass
@@ -189,19 +196,25 @@ class Trainer:
             checkpoints are those of the plain model).
         precision: ``fp32``, or ``bf16`` for bfloat16 autocast of the forward pass
             (the weights and the optimiser stay float32).
+        dist: This process's place in a multi-process run (None: a single process).
+            Each rank trains on its shard of every global batch; the checks for
+            non-finite terms and for a stop request become collective and happen
+            every `FINITE_CHECK_EVERY` steps and at each epoch's end.
     """
 
     def __init__(self, model: VAE, loss: Loss, optimizer: torch.optim.Optimizer, data: ImageSource,
                  batch_size: int, epochs: int, seed: int, device: torch.device | str = "cpu",
                  callbacks: list[Callback] | None = None, stop: object | None = None,
-                 detect_anomaly: bool = False, compile_model: bool = False, precision: str = "fp32") -> None:
+                 detect_anomaly: bool = False, compile_model: bool = False, precision: str = "fp32",
+                 dist: Distributed | None = None) -> None:
         self.device = torch.device(device)
         # channels_last roughly doubles the conv throughput on CPU (benchmarks/)
         self.model = model.to(self.device).to(memory_format=torch.channels_last)
         self.loss = loss.to(self.device)
         self.optimizer = optimizer
         self.data = data.to(self.device)
-        self.batches = EpochBatches(len(data), batch_size, seed)
+        self.dist = dist or Distributed()
+        self.batches = EpochBatches(len(data), batch_size, seed, self.dist.rank, self.dist.world_size)
         self.epochs = epochs
         self.callbacks = list(callbacks or [])
         self.stop = stop
@@ -209,8 +222,11 @@ class Trainer:
         if precision not in PRECISIONS:
             raise UnknownNameError("precision", precision, PRECISIONS)
         self.precision = precision
-        #: What the loss calls: the model itself, or its compiled form.
-        self.forward_model: VAE = torch.compile(self.model) if compile_model else self.model  # type: ignore[assignment]
+        if self.dist.enabled:
+            self.loss.gradient_sync = self.dist.average_gradients
+        #: What the loss calls: the model, wrapped in DDP when distributed, compiled with `compile_model`.
+        wrapped = self.dist.wrap(self.model, self.device)
+        self.forward_model: VAE = torch.compile(wrapped) if compile_model else wrapped  # type: ignore[assignment]
         self.state = TrainState(epoch=0, epochs=epochs, step=0, steps_per_epoch=len(self.batches),
                                 batch_size=batch_size)
 
@@ -251,39 +267,55 @@ class Trainer:
             for x in self.epoch_batches(epoch, skip):
                 self.train_step(x)
                 state.step_in_epoch += 1
-                state.images_seen += x.shape[0]
-                if state.step % check_every == 0:
+                state.images_seen += x.shape[0] * self.dist.world_size
+                at_check = state.step % check_every == 0
+                if at_check:
                     self.check_finite()
                 self._emit("on_step_end")
-                if self.stop and state.step_in_epoch < state.steps_per_epoch:
-                    self._honour_stop()
+                if state.step_in_epoch < state.steps_per_epoch and (at_check or not self.dist.enabled):
+                    self._maybe_stop()
             self.check_finite()
+            state.running.reduce(self.dist)
             means = state.running.means()
             for key, value in means.items():
                 state.history.setdefault(key, []).append((epoch, value))
             for callback in self.callbacks:
                 callback.on_epoch_end(state, means)
-            if self.stop and epoch + 1 < self.epochs:
-                self._honour_stop()
+            if epoch + 1 < self.epochs:
+                self._maybe_stop()
         state.epoch, state.step_in_epoch = self.epochs, 0
 
-    def _honour_stop(self) -> None:
-        self.check_finite(weights=True)
+    def _maybe_stop(self) -> None:
+        """Honour a stop request (of any rank): check, call `on_interrupt`, raise `StopRequested`."""
+        signum = int(getattr(self.stop, "signum", 0) or (1 if self.stop else 0))
+        if self.dist.enabled:
+            signum = self.dist.max(signum, self.device)
+        if not signum:
+            return
+        self.check_finite()
+        self.check_weights()
         self._emit("on_interrupt")
-        raise StopRequested(int(getattr(self.stop, "signum", 0) or 0), self.state)
+        raise StopRequested(signum, self.state)
 
-    def check_finite(self, weights: bool = False) -> None:
-        """Raise `NonFiniteLossError` if a term (or, with `weights`, a parameter) is not finite."""
+    def check_finite(self) -> None:
+        """Raise `NonFiniteLossError` if a term was not finite (collective when distributed)."""
         found = self.state.running.first_non_finite()
+        elsewhere = self.dist.max(found[0] if found else 0, self.device) if self.dist.enabled else 0
         if found is not None:
             step, term = found
             epoch = (step - 1) // max(self.state.steps_per_epoch, 1)
             raise NonFiniteLossError(f"non-finite {term} at step {step:,} (epoch {epoch})", term, step, epoch)
-        if weights:
-            modules = [self.model, self.loss]
-            if not all(bool(torch.isfinite(p).all()) for m in modules for p in m.parameters()):
-                raise NonFiniteLossError(f"the weights became non-finite by step {self.state.step:,}",
-                                         None, self.state.step, self.state.epoch)
+        if elsewhere:
+            epoch = (elsewhere - 1) // max(self.state.steps_per_epoch, 1)
+            raise NonFiniteLossError(f"non-finite loss on another rank at step {elsewhere:,} (epoch {epoch})",
+                                     None, elsewhere, epoch)
+
+    def check_weights(self) -> None:
+        """Raise `NonFiniteLossError` if a weight of the model or of the loss is not finite."""
+        modules = [self.model, self.loss]
+        if not all(bool(torch.isfinite(p).all()) for m in modules for p in m.parameters()):
+            raise NonFiniteLossError(f"the weights became non-finite by step {self.state.step:,}",
+                                     None, self.state.step, self.state.epoch)
 
     def epoch_batches(self, epoch: int, skip: int = 0) -> Iterator[torch.Tensor]:
         """The float batches of `epoch` on the device, in channels-last layout, from batch `skip` on."""

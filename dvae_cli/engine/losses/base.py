@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import abc
 from dataclasses import dataclass, field
+from collections.abc import Callable
 from typing import Any, ClassVar
 
 import torch
@@ -61,6 +62,13 @@ class Loss(nn.Module, abc.ABC):
         super().__init__()
         self.rec_dist = rec_dist
         self.reg_anneal = reg_anneal
+        #: Averages a network's gradients over the processes of a distributed run (set by the trainer).
+        self.gradient_sync: Callable[[nn.Module], None] | None = None
+
+    def sync_gradients(self, module: nn.Module) -> None:
+        """Call before stepping an auxiliary optimiser: average `module`'s gradients over the ranks."""
+        if self.gradient_sync is not None:
+            self.gradient_sync(module)
 
     def forward(self, model: VAE, x: torch.Tensor, step: int | None = None) -> LossResult:
         """Run `model` on the batch `x` (B, C, H, W) and compute the loss."""

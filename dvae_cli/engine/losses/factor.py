@@ -107,6 +107,7 @@ class FactorLoss(Loss):
                                              result.auxiliary_inputs["z_perm"])
         self.disc_optimizer.zero_grad(set_to_none=True)
         disc_loss.backward()
+        self.sync_gradients(self.discriminator)
         self.disc_optimizer.step()
         return {"discrim_loss": disc_loss.detach()}
 
