@@ -92,6 +92,7 @@ class ImageData:
         self.factors = factors
         self.colors = colors
         self.noise = noise
+        self._shifts = _BIT_SHIFTS
         if factors is not None and len(factors.classes) != len(pixels):
             raise ValueError("one row of factor classes per image is needed")
         if colors is not None and colors.shape != (len(pixels), 3):
@@ -134,7 +135,9 @@ class ImageData:
         shape = (rows.shape[0], self.stored_channels, height, width)
         if self.packed:
             count = int(np.prod(shape[1:]))
-            bits = (rows.unsqueeze(-1) >> _BIT_SHIFTS.to(rows.device)) & 1
+            if self._shifts.device != rows.device:
+                self._shifts = _BIT_SHIFTS.to(rows.device)
+            bits = (rows.unsqueeze(-1) >> self._shifts) & 1
             x = bits.reshape(rows.shape[0], -1)[:, :count].reshape(shape).float()
         else:
             x = rows.float().div_(255.0)
@@ -220,10 +223,16 @@ class EpochBatches:
     def __len__(self) -> int:
         return self.n // (self.batch_size * self.world_size)
 
-    def epoch(self, epoch: int) -> Iterator[torch.Tensor]:
-        """Yield this rank's index batches of `epoch` (0-based)."""
+    def epoch(self, epoch: int, device: torch.device | str | None = None) -> Iterator[torch.Tensor]:
+        """Yield this rank's index batches of `epoch` (0-based), as views of one tensor on `device`.
+
+        The permutation is drawn on the CPU (the same on every device) and moved once
+        per epoch, so a step copies nothing from the host.
+        """
         generator = torch.Generator().manual_seed(self.seed * 100_003 + epoch)
         order = torch.randperm(self.n, generator=generator)
+        if device is not None:
+            order = order.to(device)
         step = self.batch_size * self.world_size
         for start in range(0, len(self) * step, step):
             first = start + self.rank * self.batch_size

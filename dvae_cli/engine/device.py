@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import os
 import random
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -58,3 +60,30 @@ def set_rng_state(state: dict[str, Any]) -> None:
     cuda = state.get("cuda") or []
     if cuda and torch.cuda.is_available() and len(cuda) == torch.cuda.device_count():
         torch.cuda.set_rng_state_all(cuda)
+
+
+def available_cpus() -> int:
+    """CPUs this process may use: its affinity mask, capped by a cgroup v2 CPU quota (containers)."""
+    try:
+        count = len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):
+        count = os.cpu_count() or 1
+    try:
+        quota, period = Path("/sys/fs/cgroup/cpu.max").read_text().split()[:2]
+        if quota != "max":
+            count = min(count, max(1, int(int(quota) // int(period))))
+    except (OSError, ValueError):
+        pass
+    return max(1, count)
+
+
+def configure_threads(processes_here: int = 1) -> int:
+    """Cap torch's intra-op threads at the CPUs available (shared by `processes_here` processes).
+
+    torch counts the machine's cores, which oversubscribes a container limited to a
+    few of them (and the ranks of a multi-process run on one machine). Returns the
+    number of threads set.
+    """
+    threads = max(1, min(torch.get_num_threads(), available_cpus() // max(processes_here, 1)))
+    torch.set_num_threads(threads)
+    return threads

@@ -21,6 +21,7 @@ import torch
 import torch.distributed as dist
 from torch import nn
 
+from dvae_cli.engine.device import configure_threads
 from dvae_cli.errors import ConfigError
 
 
@@ -76,8 +77,7 @@ class Distributed:
         if device.type == "cuda":
             torch.cuda.set_device(device)
         else:  # share the cores between this machine's ranks instead of oversubscribing them
-            local_world = int(os.environ.get("LOCAL_WORLD_SIZE", "1"))
-            torch.set_num_threads(max(1, (os.cpu_count() or 1) // max(local_world, 1)))
+            configure_threads(int(os.environ.get("LOCAL_WORLD_SIZE", "1")))
         dist.init_process_group("nccl" if device.type == "cuda" else "gloo", rank=self.rank,
                                 world_size=self.world_size)
 

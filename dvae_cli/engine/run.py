@@ -17,7 +17,7 @@ from dvae_cli.data.catalog import dataset_info
 from dvae_cli.data.in_memory import ImageSource, train_test_split
 from dvae_cli.data.loading import load_dataset
 from dvae_cli.engine.checkpoint import STATE_FILE, load_checkpoint, save_checkpoint, save_weights
-from dvae_cli.engine.device import resolve_device, seed_everything
+from dvae_cli.engine.device import configure_threads, resolve_device, seed_everything
 from dvae_cli.engine.distributed import Distributed
 from dvae_cli.engine.evaluate import evaluate_losses
 from dvae_cli.engine.interrupts import EXIT_CODES, SIGNAL_NAMES, StopFlag
@@ -167,6 +167,8 @@ def train_run(spec: RunSpec, results_dir: Path, data_dir: Path, overwrite: bool 
         raise ConfigError(f"run '{spec.name}' was trained by {spec.world_size} process(es); resume it with "
                           f"as many (this is {dist.world_size})")
     device = dist.device(resolve_device(spec.device, spec.no_cuda))
+    if device.type == "cpu" and not dist.enabled:
+        configure_threads()
     dist.start(device)  # every rank has passed the checks above before rank 0 writes anything
     try:
         return _train(spec, Path(results_dir), data_dir, overwrite, checkpoint, list(callbacks), log,

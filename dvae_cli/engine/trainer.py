@@ -319,11 +319,12 @@ class Trainer:
 
     def epoch_batches(self, epoch: int, skip: int = 0) -> Iterator[torch.Tensor]:
         """The float batches of `epoch` on the device, in channels-last layout, from batch `skip` on."""
-        indices = list(self.batches.epoch(epoch))[skip:]
         if isinstance(self.data, StreamedImages):
+            indices = list(self.batches.epoch(epoch))[skip:]
             batches = stream_batches(self.data, indices, pin_memory=self.device.type == "cuda")
         else:
-            batches = (self.data.batch(index) for index in indices)
+            on_device = list(self.batches.epoch(epoch, self.device))[skip:]
+            batches = (self.data.batch(index) for index in on_device)
         for x in batches:
             yield x.to(self.device, non_blocking=True).contiguous(memory_format=torch.channels_last)
 
