@@ -48,6 +48,9 @@ LOSS_KEY_PARAMS: dict[str, tuple[str, ...]] = {
     "btcvae": ("btcvae_A", "btcvae_B", "btcvae_G", "btcvae_sampling"),
 }
 
+#: A bound that keeps a hostile or mistyped specs.json from allocating gigabytes.
+MAX_LATENT_DIM = 4096
+
 CATALOGUE_ENV = "DVAE_EXPERIMENTS"
 CATALOGUE_FILENAME = "experiments.toml"
 CUSTOM_EXPERIMENT = "custom"
@@ -131,6 +134,8 @@ class RunSpec:
             value = getattr(self, key)
             if not isinstance(value, int) or isinstance(value, bool) or value <= 0:
                 raise ConfigError(f"{_flag(key)} must be a positive integer, got {value!r}")
+        if self.latent_dim > MAX_LATENT_DIM:
+            raise ConfigError(f"--latent-dim must be at most {MAX_LATENT_DIM}, got {self.latent_dim}")
         for key in ("lr", "lr_disc"):
             value = getattr(self, key)
             if not _finite(value) or value <= 0:
@@ -266,15 +271,23 @@ def load_catalogue(path: Path | None = None) -> Catalogue:
 
     Raises:
         CorruptFileError: if the file is missing, not TOML, or has an unknown key
-            or a value of the wrong type (the message names the section and key).
+            or a value of the wrong type or out of range (the message names the
+            file, the section and the key).
     """
     path = Path(path) if path is not None else catalogue_path()
     try:
         raw = tomllib.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
         raise CorruptFileError(f"experiments file not found: {path} (set ${CATALOGUE_ENV})") from None
-    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
-        raise CorruptFileError(f"cannot read experiments file {path}: {exc}") from None
+    except UnicodeDecodeError as exc:
+        raise CorruptFileError(f"cannot read experiments file {path}: not UTF-8 text ({exc.reason} at byte "
+                               f"{exc.start})") from None
+    except OSError as exc:
+        raise CorruptFileError(f"cannot read experiments file {path}: {exc.strerror or exc}") from None
+    except RecursionError:
+        raise CorruptFileError(f"cannot read experiments file {path}: nested too deeply") from None
+    except ValueError as exc:  # TOMLDecodeError, or an integer past Python's limit of digits
+        raise CorruptFileError(f"cannot read experiments file {path}: {str(exc).split(';')[0]}") from None
     unknown_sections = set(raw) - {"defaults", "datasets", "losses", "experiments"}
     if unknown_sections:
         raise CorruptFileError(f"{path}: unknown section(s) {sorted(unknown_sections)}; "
@@ -284,15 +297,16 @@ def load_catalogue(path: Path | None = None) -> Catalogue:
     def check(section: str, table: Any, allow_description: bool = False) -> dict[str, Any]:
         if not isinstance(table, dict):
             raise CorruptFileError(f"{path}: [{section}] must be a table")
-        out = {}
+        out: dict[str, Any] = {}
         for key, value in table.items():
             if key == "description" and allow_description:
                 out[key] = str(value)
                 continue
             if key not in fields:
-                raise CorruptFileError(f"{path}: [{section}] unknown parameter '{key}'")
+                raise CorruptFileError(f"{path}: [{section}] unknown parameter {_quoted(key)}")
             try:
                 out[key] = _coerce(key, value, fields[key])
+                RunSpec(**{key: out[key]}).validate()  # the value alone (e.g. epochs = 0, loss = "foo")
             except ConfigError as exc:
                 raise CorruptFileError(f"{path}: [{section}] {exc}") from None
         return out
@@ -301,18 +315,19 @@ def load_catalogue(path: Path | None = None) -> Catalogue:
         tables = raw.get(name, {})
         if not isinstance(tables, dict):
             raise CorruptFileError(f"{path}: [{name}] must be a table of tables")
-        return {k: check(f"{name}.{k}", v, allow_description) for k, v in tables.items()}
+        return {k: check(f"{name}.{_shown(k)}", v, allow_description) for k, v in tables.items()}
 
     catalogue = Catalogue(path=path, defaults=check("defaults", raw.get("defaults", {})),
                           datasets=group("datasets"), losses=group("losses"),
                           experiments=group("experiments", allow_description=True))
     for name in catalogue.datasets:
         if name not in DATASET_NAMES:
-            raise CorruptFileError(f"{path}: [datasets.{name}] is not a dataset; "
+            raise CorruptFileError(f"{path}: [datasets.{_shown(name)}] is not a dataset; "
                                    f"choose from: {', '.join(DATASET_NAMES)}")
     for name in catalogue.losses:
         if name not in LOSSES:
-            raise CorruptFileError(f"{path}: [losses.{name}] is not a loss; choose from: {', '.join(LOSSES)}")
+            raise CorruptFileError(f"{path}: [losses.{_shown(name)}] is not a loss; "
+                                   f"choose from: {', '.join(LOSSES)}")
     return catalogue
 
 
@@ -391,6 +406,15 @@ def _choice(kind: str, value: str, choices: tuple[str, ...]) -> None:
         raise UnknownNameError(kind, value, choices)
 
 
+def _shown(name: str) -> str:
+    """`name` with control characters escaped, so that a message stays on one line."""
+    return name if name.isprintable() else repr(name)[1:-1]
+
+
+def _quoted(name: str) -> str:
+    return f"'{_shown(name)}'"
+
+
 def _flag(key: str) -> str:
     return "--" + key.replace("_", "-")
 
@@ -420,7 +444,9 @@ def _coerce(key: str, value: Any, typ: type) -> Any:
         if isinstance(value, float) and value.is_integer():
             return int(value)
     elif typ is float:
-        if isinstance(value, (int, float)) and not isinstance(value, bool):
+        if isinstance(value, float):
+            return value
+        if isinstance(value, int) and not isinstance(value, bool) and abs(value) <= sys.float_info.max:
             return float(value)
     elif typ is str:
         if isinstance(value, str):

@@ -35,7 +35,8 @@ class UnknownNameError(ConfigError):
         self.kind, self.value, self.choices = kind, value, choices
         close = difflib.get_close_matches(str(value), choices, n=1, cutoff=0.6)
         hint = f" (did you mean '{close[0]}'?)" if close else ""
-        super().__init__(f"unknown {kind} '{value}'{hint}; choose from: {', '.join(choices)}")
+        shown = str(value) if str(value).isprintable() else repr(str(value))[1:-1]  # keep the message one line
+        super().__init__(f"unknown {kind} '{shown}'{hint}; choose from: {', '.join(choices)}")
 
 
 class DatasetUnavailableError(DvaeError):

@@ -7,6 +7,7 @@ from typing import Annotated, Optional
 
 import typer
 
+from dvae_cli.data.catalog import dataset_info, metrics_dataset
 from dvae_cli.errors import ConfigError
 from dvae_cli.metrics.names import MetricSettings, parse_metric_names
 from dvae_cli.runs.folder import DATA_ENV, RESULTS_ENV, RunFolder, default_data_dir, default_results_dir
@@ -58,7 +59,11 @@ def eval_command(
     if no_test and not metric_names:
         raise ConfigError("--no-test without --metrics leaves nothing to compute")
     folder = RunFolder.find(name, results_dir or default_results_dir())
-    spec = folder.read_spec()  # a broken specs.json fails here, before torch is imported
+    spec = folder.read_spec(validate=True)  # a broken specs.json fails here, before torch is imported
+    if metric_names:  # a dataset without factors fails before the test losses load (or download) anything
+        metrics_dataset(dataset or spec.dataset, spec.img_size)
+    elif dataset is not None:
+        dataset_info(dataset)
     from rich.console import Console
 
     console = Console(highlight=False)

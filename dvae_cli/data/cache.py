@@ -9,6 +9,9 @@ from __future__ import annotations
 
 import os
 import re
+import tokenize
+import zipfile
+import zlib
 from collections.abc import Callable
 from pathlib import Path
 
@@ -17,12 +20,17 @@ import torch
 
 from dvae_cli.data.in_memory import Factors, ImageData
 from dvae_cli.data.streaming import StreamedImages
-from dvae_cli.errors import ConfigError
+from dvae_cli.errors import ConfigError, DatasetUnavailableError
 from dvae_cli.runs.atomic import write_with
 
 #: Bytes of images allowed in memory (e.g. "8G"); default: half of the available memory.
 MAX_MEMORY_ENV = "DVAE_MAX_MEMORY"
 _UNITS = {"": 1, "K": 1 << 10, "M": 1 << 20, "G": 1 << 30, "T": 1 << 40}
+#: What ``numpy.load`` raises for a damaged .npy or .npz file (its header is parsed
+#: as a Python literal; an .npz is a zip archive, possibly deflated).
+NPY_ERRORS: tuple[type[BaseException], ...] = (OSError, EOFError, ValueError, OverflowError, SyntaxError,
+                                               tokenize.TokenError, zipfile.BadZipFile, zlib.error,
+                                               NotImplementedError)
 
 
 def parse_bytes(text: str) -> int:
@@ -70,17 +78,23 @@ def cached_shape(path: Path) -> tuple[int, ...] | None:
     """The shape of a cached uint8 array, read from its header (None if missing or unreadable)."""
     try:
         array = np.load(path, mmap_mode="r", allow_pickle=False)
-    except (OSError, ValueError, EOFError):
+    except NPY_ERRORS:
         return None
     return tuple(array.shape) if array.dtype == np.uint8 and array.ndim == 4 else None
 
 
 def open_images(name: str, path: Path, img_size: tuple[int, int, int], factors: Factors | None = None,
                 log: Callable[[str], None] | None = None) -> ImageData | StreamedImages:
-    """The cached images in memory, or memory-mapped for streaming if they exceed the budget."""
+    """The cached images in memory, or memory-mapped for streaming if they exceed the budget.
+
+    Raises:
+        DatasetUnavailableError: if `path` is not a uint8 array of (N, *img_size) images.
+    """
     shape = cached_shape(path)
     if shape is None or tuple(shape[1:]) != tuple(img_size):
-        raise ValueError(f"{path} is not a cache of {img_size} images")
+        found = "cannot be read as a uint8 (N, C, H, W) array" if shape is None else f"holds shape {shape}"
+        raise DatasetUnavailableError(f"{path} is not a cache of {'x'.join(map(str, img_size))} images ({found}); "
+                                      "delete it to prepare the dataset again")
     size = int(np.prod(shape))
     if size > memory_budget():
         if log:

@@ -6,10 +6,11 @@ the CLI, the experiment catalogue and the run-folder readers need.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from dvae_cli.errors import UnknownNameError
+from dvae_cli.errors import ConfigError, UnknownNameError
 
 
 @dataclass(frozen=True)
@@ -99,3 +100,30 @@ def dataset_info(name: str) -> DatasetInfo:
         return DATASETS[name]
     except KeyError:
         raise UnknownNameError("dataset", name, DATASET_NAMES) from None
+
+
+def datasets_with_factors() -> tuple[str, ...]:
+    """The datasets whose ground-truth factors are known (the ones disentanglement metrics need)."""
+    return tuple(name for name, info in DATASETS.items() if info.has_factors)
+
+
+def metrics_dataset(name: str, img_size: Sequence[int] | None = None) -> DatasetInfo:
+    """The `DatasetInfo` of `name`, checked to suit disentanglement metrics (before anything is loaded).
+
+    Args:
+        name: The dataset to score on.
+        img_size: The (channels, height, width) the run's model takes, if known.
+
+    Raises:
+        UnknownNameError: if `name` is not a dataset.
+        ConfigError: if it has no ground-truth factors (naming those that have), or
+            images of another size than `img_size`.
+    """
+    info = dataset_info(name)
+    if not info.has_factors:
+        raise ConfigError(f"dataset '{name}' has no ground-truth factors, so no disentanglement metrics; "
+                          f"use -d with one of: {', '.join(datasets_with_factors())}")
+    if img_size is not None and list(info.img_size) != list(img_size):
+        raise ConfigError(f"dataset '{name}' has {list(info.img_size)} images but the run's model takes "
+                          f"{list(img_size)}; choose a dataset of that size with -d")
+    return info

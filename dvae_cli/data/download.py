@@ -16,8 +16,11 @@ import tarfile
 import urllib.error
 import urllib.request
 import zipfile
+import zlib
 from collections.abc import Callable
 from pathlib import Path
+
+from dvae_cli.errors import DatasetUnavailableError
 
 #: Set to 1 to never try the network (clusters, CI): missing files are an error at once.
 OFFLINE_ENV = "DVAE_OFFLINE"
@@ -101,25 +104,26 @@ def download(url: str, dest: Path, md5: str | None = None, progress: Progress | 
 def extract(archive: Path, dest_dir: Path) -> None:
     """Extract a zip or tar archive into `dest_dir` (via a temporary folder, then rename).
 
-    Members that would land outside `dest_dir` are refused.
+    Members that would land outside `dest_dir`, and tar members other than files and
+    folders (links, devices), are refused.
+
+    Raises:
+        DatasetUnavailableError: naming the archive, if it is damaged, not a zip or
+            tar archive, or holds a refused member.
     """
     archive, dest_dir = Path(archive), Path(dest_dir)
     tmp = dest_dir.with_name(dest_dir.name + ".extracting")
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir(parents=True)
     try:
-        if zipfile.is_zipfile(archive):
-            with zipfile.ZipFile(archive) as zipped:
-                for name in zipped.namelist():
-                    _check_member(tmp, name)
-                zipped.extractall(tmp)
-        else:
-            with tarfile.open(archive) as tarred:
-                for member in tarred.getmembers():
-                    _check_member(tmp, member.name)
-                    if member.issym() or member.islnk():
-                        raise DownloadError(f"{archive}: refusing the link {member.name}")
-                tarred.extractall(tmp)
+        try:
+            _extract_into(archive, tmp)
+        except (DownloadError, tarfile.TarError, zipfile.BadZipFile, zlib.error, EOFError, OSError, ValueError,
+                NotImplementedError, RuntimeError) as exc:  # RuntimeError: an encrypted zip member
+            lines = str(exc).strip().splitlines()
+            reason = lines[0].rstrip(":") if lines else type(exc).__name__
+            raise DatasetUnavailableError(f"cannot extract {archive}: {reason}; delete it and place the "
+                                          "official file again") from None
         dest_dir.mkdir(parents=True, exist_ok=True)
         for entry in tmp.iterdir():
             target = dest_dir / entry.name
@@ -130,7 +134,22 @@ def extract(archive: Path, dest_dir: Path) -> None:
         shutil.rmtree(tmp, ignore_errors=True)
 
 
+def _extract_into(archive: Path, folder: Path) -> None:
+    if zipfile.is_zipfile(archive):
+        with zipfile.ZipFile(archive) as zipped:
+            for name in zipped.namelist():
+                _check_member(folder, name)
+            zipped.extractall(folder)
+    else:
+        with tarfile.open(archive) as tarred:
+            for member in tarred.getmembers():
+                _check_member(folder, member.name)
+                if not (member.isfile() or member.isdir()):
+                    raise DownloadError(f"refusing the member {member.name!r} (not a file or a folder)")
+            tarred.extractall(folder)
+
+
 def _check_member(root: Path, name: str) -> None:
     target = (root / name).resolve()
     if root.resolve() not in target.parents and target != root.resolve():
-        raise DownloadError(f"archive member {name!r} would be written outside {root}")
+        raise DownloadError(f"the member {name!r} would be written outside the folder")

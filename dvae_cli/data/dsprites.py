@@ -19,7 +19,9 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from numpy.lib.npyio import NpzFile
 
+from dvae_cli.data.cache import NPY_ERRORS
 from dvae_cli.data.download import DownloadError, download
 from dvae_cli.data.in_memory import Factors, ImageData, pack_binary
 from dvae_cli.data.sprites import FACTOR_NAMES
@@ -69,14 +71,24 @@ def read_official(path: Path, progress: Callable[[int, int], None] | None = None
             missing = {"imgs", "latents_values", "latents_classes"} - set(archive.files)
             if missing:
                 raise DatasetUnavailableError(f"{path} lacks the arrays {sorted(missing)}")
-            classes = np.asarray(archive["latents_classes"], dtype=np.int64)
-            values = np.asarray(archive["latents_values"], dtype=np.float64)
-            imgs = archive["imgs"]
-    except (OSError, ValueError, zipfile.BadZipFile, EOFError) as exc:
-        raise DatasetUnavailableError(f"cannot read {path}: {exc}; delete it to download it again") from None
+            imgs, classes, values = archive["imgs"], archive["latents_classes"], archive["latents_values"]
+    except zipfile.BadZipFile:
+        raise DatasetUnavailableError(f"cannot read {path}: not an .npz (zip) archive; delete it to download it "
+                                      "again") from None
+    except NPY_ERRORS as exc:
+        reason = str(exc).split(". ")[0] or type(exc).__name__
+        raise DatasetUnavailableError(f"cannot read {path}: {reason}; delete it to download it again") from None
     if imgs.ndim != 3 or imgs.shape[1:] != (IMG, IMG) or classes.shape != (len(imgs), 6) \
             or values.shape != classes.shape:
         raise DatasetUnavailableError(f"{path}: unexpected shapes imgs {imgs.shape}, latents {classes.shape}")
+    if imgs.dtype.kind not in "biu" or classes.dtype.kind not in "biu" or values.dtype.kind not in "biuf":
+        raise DatasetUnavailableError(f"{path}: unexpected types imgs {imgs.dtype}, latents_classes "
+                                      f"{classes.dtype}, latents_values {values.dtype}")
+    if not len(imgs):
+        raise DatasetUnavailableError(f"{path} holds no images")
+    if classes.min() < 0 or classes.max() > 255:
+        raise DatasetUnavailableError(f"{path}: latents_classes outside 0..255 ({classes.min()}..{classes.max()})")
+    classes, values = classes.astype(np.int64), values.astype(np.float64)
     packed = np.empty((len(imgs), IMG * IMG // 8), dtype=np.uint8)
     for start in range(0, len(imgs), CHUNK):
         packed[start:start + CHUNK] = pack_binary(imgs[start:start + CHUNK])
@@ -101,14 +113,38 @@ def load(name: str, data_dir: Path, log: Callable[[str], None] | None = None,
     """The official dSprites images and factors (prepared once into a packed cache)."""
     cache = Path(data_dir) / dataset_info("dsprites").prepared
     factor_cache = folder(data_dir) / "dsprites-factors.npz"
-    if not (cache.is_file() and factor_cache.is_file()):
+    prepared = read_prepared(cache, factor_cache)
+    if prepared is None:
         source = fetch(data_dir, progress=progress, log=log)
         if log:
             log(f"packing {source} into {cache}")
         packed, classes, values = read_official(source, progress=progress)
         write_with(factor_cache, lambda handle: np.savez(handle, classes=classes.astype(np.uint8), values=values))
         write_with(cache, lambda handle: np.save(handle, packed))
-    packed = np.load(cache)
-    with np.load(factor_cache, allow_pickle=False) as stored:
-        factors = factors_from_latents(stored["classes"].astype(np.int64), stored["values"])
-    return ImageData(name, torch.from_numpy(packed), (1, IMG, IMG), packed=True, factors=factors)
+        prepared = packed, classes, values
+    packed, classes, values = prepared
+    return ImageData(name, torch.from_numpy(packed), (1, IMG, IMG), packed=True,
+                     factors=factors_from_latents(classes, values))
+
+
+def read_prepared(cache: Path, factor_cache: Path) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
+    """(packed images, classes, values) of the prepared files; None if either is missing or damaged."""
+    try:
+        packed = np.load(cache, allow_pickle=False)
+        if isinstance(packed, NpzFile):  # a zip where the .npy should be
+            packed.close()
+            return None
+        stored = np.load(factor_cache, allow_pickle=False)
+        if not isinstance(stored, NpzFile):
+            return None
+        with stored:
+            classes, values = stored["classes"], stored["values"]
+    except NPY_ERRORS:
+        return None
+    except KeyError:  # not the arrays dvae writes
+        return None
+    if packed.dtype != np.uint8 or packed.ndim != 2 or packed.shape[1] != IMG * IMG // 8 or not len(packed) \
+            or classes.dtype != np.uint8 or classes.shape != (len(packed), 6) or values.shape != classes.shape \
+            or values.dtype.kind != "f":
+        return None
+    return packed, classes.astype(np.int64), values.astype(np.float64)

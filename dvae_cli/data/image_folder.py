@@ -4,12 +4,17 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
 
+from dvae_cli.errors import CorruptFileError, DatasetUnavailableError
+
 WORKERS = 2
 BATCH = 256
+#: The source size a worker reports for a file it cannot decode.
+UNREADABLE = (-1, -1)
 
 
 def _to_uint8(image: object) -> torch.Tensor:
@@ -20,46 +25,101 @@ def _to_uint8(image: object) -> torch.Tensor:
     return torch.from_numpy(array.transpose(2, 0, 1).copy())
 
 
-def _to_rgb(image: object) -> object:
-    return image.convert("RGB")  # type: ignore[attr-defined]
+def _load_rgb(path: str) -> Any:
+    """ImageFolder's loader (PIL, converted to RGB), or None for a file PIL cannot decode."""
+    from PIL import Image
+
+    try:
+        with open(path, "rb") as handle:
+            return Image.open(handle).convert("RGB")
+    except Exception:  # PIL raises OSError, ValueError, SyntaxError, DecompressionBombError, ...
+        return None
+
+
+class _Prepare:
+    """ImageFolder transform: PIL image -> (uint8 (C, size, size), its source (width, height)).
+
+    Each image is centre-cropped to a square of side ``min(crop, width, height)`` and
+    resized to `size` (antialiased bicubic), so the official files get the
+    reference's crop and images that are already `size` x `size` are kept as they
+    are. An image smaller than `size` on a side (or unreadable) comes back as zeros
+    with its size (or `UNREADABLE`); `preprocess_folder` reports it.
+    """
+
+    def __init__(self, crop: int, size: int, grayscale: bool) -> None:
+        self.crop, self.size, self.grayscale = crop, size, grayscale
+
+    def __call__(self, image: Any) -> tuple[torch.Tensor, torch.Tensor]:
+        from torchvision.transforms import InterpolationMode
+        from torchvision.transforms import functional as F
+
+        channels = 1 if self.grayscale else 3
+        width, height = image.size if image is not None else UNREADABLE
+        if min(width, height) < self.size:
+            return torch.zeros((channels, self.size, self.size), dtype=torch.uint8), torch.tensor([width, height])
+        if self.grayscale:
+            image = F.to_grayscale(image, 1)
+        side = min(self.crop, width, height)
+        image = F.center_crop(image, [side, side])
+        image = F.resize(image, [self.size, self.size], interpolation=InterpolationMode.BICUBIC, antialias=True)
+        return _to_uint8(image), torch.tensor([width, height])
+
+
+def _folder(root: Path, transform: Callable[[Any], Any] | None = None) -> Any:
+    """torchvision's ImageFolder over `root`.
+
+    Raises:
+        DatasetUnavailableError: if `root` holds no sub-folder with image files.
+    """
+    from torchvision.datasets import ImageFolder
+
+    try:
+        return ImageFolder(str(root), transform=transform, loader=_load_rgb)
+    except (FileNotFoundError, NotADirectoryError) as exc:
+        raise DatasetUnavailableError(f"no image files in the sub-folders of {root} ({exc})") from None
 
 
 def list_images(root: Path) -> list[str]:
     """Image files under `root`'s sub-folders, sorted, as ImageFolder finds them."""
-    from torchvision.datasets import ImageFolder
-
-    return [path for path, _ in ImageFolder(str(root)).samples]
+    return [path for path, _ in _folder(root).samples]
 
 
 def preprocess_folder(root: Path, crop: int, size: int, grayscale: bool,
                       progress: Callable[[int, int], None] | None = None,
                       workers: int = WORKERS) -> np.ndarray:
-    """Centre-crop to `crop` x `crop`, resize to `size` x `size` (antialiased) every image.
+    """Centre-crop to a square of side ``min(crop, width, height)``, resize to `size` x `size` every image.
 
     Args:
         root: A folder whose sub-folders hold the images (ImageFolder's layout).
-        crop: Side of the centre crop, in source pixels.
+        crop: Side of the centre crop, in source pixels (smaller images are cropped
+            to their shorter side; images of `size` x `size` are kept as they are).
         size: Output side.
         grayscale: Convert to one channel (else RGB).
         progress: Called with (images done, total).
 
     Returns:
         uint8 array (N, C, size, size) in the sorted order of the files.
-    """
-    from torchvision import transforms
-    from torchvision.datasets import ImageFolder
 
-    transform = transforms.Compose([
-        transforms.Grayscale(1) if grayscale else transforms.Lambda(_to_rgb),
-        transforms.CenterCrop(crop),
-        transforms.Resize(size, interpolation=transforms.InterpolationMode.BICUBIC, antialias=True),
-        transforms.Lambda(_to_uint8),
-    ])
-    dataset = ImageFolder(str(root), transform=transform)
+    Raises:
+        DatasetUnavailableError: if there are no image files, or an image is smaller
+            than `size` x `size` (the message names it, its size and the sizes allowed).
+        CorruptFileError: if an image file cannot be decoded.
+    """
+    dataset = _folder(root, _Prepare(crop, size, grayscale))
     loader = torch.utils.data.DataLoader(dataset, batch_size=BATCH, num_workers=workers, shuffle=False)
     out = np.empty((len(dataset), 1 if grayscale else 3, size, size), dtype=np.uint8)
     done = 0
-    for images, _ in loader:
+    for (images, sizes), _ in loader:
+        bad = (sizes.min(dim=1).values < size).nonzero()
+        if len(bad):
+            index = done + int(bad[0])
+            path = dataset.samples[index][0]
+            width, height = (int(v) for v in sizes[int(bad[0])])
+            if (width, height) == UNREADABLE:
+                raise CorruptFileError(f"cannot read image {path}: not an image file PIL can decode")
+            raise DatasetUnavailableError(
+                f"image {path} is {width}x{height}; images must be {size}x{size}, or larger (they are "
+                f"centre-cropped to a square of at most {crop}x{crop} and resized to {size}x{size})")
         out[done:done + len(images)] = images.numpy()
         done += len(images)
         if progress is not None:

@@ -17,7 +17,10 @@ split then holds out the test set.
 from __future__ import annotations
 
 import gzip
+import math
 import shutil
+import struct
+import zlib
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -33,6 +36,9 @@ from dvae_cli.data.catalog import dataset_info
 from dvae_cli.errors import DatasetUnavailableError
 
 SIZE = 32
+#: Magic numbers of the idx files: unsigned bytes in 3 dimensions (images) or 1 (labels).
+IDX_IMAGES, IDX_LABELS = 0x0803, 0x0801
+SOURCE_SIZE = 28
 
 
 def _torchvision_class(name: str) -> Any:
@@ -98,16 +104,57 @@ def _gunzip(archive: Path, target: Path) -> None:
     try:
         with gzip.open(archive, "rb") as src, open(part, "wb") as dst:
             shutil.copyfileobj(src, dst)
-    except (OSError, EOFError) as exc:
+    except (OSError, EOFError, zlib.error) as exc:
         part.unlink(missing_ok=True)
         raise DatasetUnavailableError(f"{archive} is damaged ({exc}); delete it and run again") from None
     part.replace(target)
 
 
+def check_idx(path: Path, labels: bool) -> int:
+    """The number of items of an extracted idx file, checked before torchvision reads it.
+
+    Raises:
+        DatasetUnavailableError: naming the file, if it is not an idx file of 28x28
+            uint8 images (or of uint8 labels), or its size differs from its header's.
+    """
+    magic, dims, what = (IDX_LABELS, 1, "labels") if labels else (IDX_IMAGES, 3, "images")
+    try:
+        size = path.stat().st_size
+        with path.open("rb") as handle:
+            header = handle.read(4 * (dims + 1))
+    except OSError as exc:
+        raise DatasetUnavailableError(f"cannot read {path}: {exc.strerror or exc}") from None
+    if len(header) < 4 * (dims + 1):
+        raise DatasetUnavailableError(f"{path} is not an idx file of {what}: only {size} bytes; "
+                                      "delete it and run again")
+    found, *shape = struct.unpack(f">{dims + 1}I", header)
+    if found != magic:
+        raise DatasetUnavailableError(f"{path} is not an idx file of {what} (magic number {found:#x}, expected "
+                                      f"{magic:#x}); delete it and run again")
+    if not labels and shape[1:] != [SOURCE_SIZE, SOURCE_SIZE]:
+        raise DatasetUnavailableError(f"{path} holds {shape[1]}x{shape[2]} images, not {SOURCE_SIZE}x{SOURCE_SIZE}")
+    expected = len(header) + math.prod(shape)
+    if size != expected:
+        raise DatasetUnavailableError(f"{path} has {size} bytes but its header announces {expected}: it is damaged "
+                                      "or cut short; delete it and run again")
+    return shape[0]
+
+
 def preprocess(name: str, data_dir: Path) -> np.ndarray:
-    """Read train + test with torchvision and resize to 32x32: uint8 (N, 1, 32, 32)."""
+    """Read train + test with torchvision and resize to 32x32: uint8 (N, 1, 32, 32).
+
+    Raises:
+        DatasetUnavailableError: naming the file, if an idx file is not in the official format.
+    """
     cls = _torchvision_class(name)
     root = str(Path(data_dir))
+    folder = raw_folder(name, data_dir)
+    for prefix in ("train", "t10k"):
+        n_images = check_idx(folder / f"{prefix}-images-idx3-ubyte", labels=False)
+        n_labels = check_idx(folder / f"{prefix}-labels-idx1-ubyte", labels=True)
+        if n_images != n_labels:
+            raise DatasetUnavailableError(f"{folder / f'{prefix}-labels-idx1-ubyte'} holds {n_labels} labels for "
+                                          f"{n_images} images; delete the {prefix} files and run again")
     parts = []
     for train in (True, False):
         try:

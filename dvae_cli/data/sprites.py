@@ -25,6 +25,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from dvae_cli.data.cache import NPY_ERRORS
 from dvae_cli.data.in_memory import Factors, ImageData, pack_binary
 from dvae_cli.data.catalog import dataset_info
 from dvae_cli.runs.atomic import write_with
@@ -156,18 +157,24 @@ def image_colors(n: int = N_IMAGES) -> torch.Tensor:
     return torch.from_numpy(rng.integers(128, 256, size=(n, 3), dtype=np.uint8))
 
 
+def read_packed(path: Path) -> np.ndarray | None:
+    """The cached bit-packed grid at `path`; None if it is missing or damaged (it is then regenerated)."""
+    try:
+        packed = np.load(path, allow_pickle=False)
+    except NPY_ERRORS:
+        return None
+    if isinstance(packed, np.ndarray) and packed.dtype == np.uint8 and packed.shape == (N_IMAGES, IMG * IMG // 8):
+        return packed
+    if hasattr(packed, "close"):  # an .npz archive
+        packed.close()
+    return None
+
+
 def load_packed(data_dir: Path, progress: Callable[[int, int], None] | None = None,
                 log: Callable[[str], None] | None = None) -> np.ndarray:
     """The bit-packed grid (737280, 512), generated on first use and cached under `data_dir`."""
     path = cache_path(data_dir)
-    packed = None
-    if path.is_file():
-        try:
-            packed = np.load(path)
-        except (OSError, ValueError):
-            packed = None  # a damaged cache is regenerated
-        if packed is not None and packed.shape != (N_IMAGES, IMG * IMG // 8):
-            packed = None
+    packed = read_packed(path)
     if packed is None:
         start = time.perf_counter()
         if log:

@@ -59,6 +59,11 @@ def read_torch_file(path: Path, map_location: str | torch.device = "cpu") -> Any
     except (RuntimeError, EOFError, OSError, ValueError, pickle.UnpicklingError, zipfile.BadZipFile,
             KeyError, AttributeError, TypeError, IndexError) as exc:
         reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        if "zip archive" in reason or "central directory" in reason or isinstance(exc, (EOFError,
+                                                                                      zipfile.BadZipFile)):
+            reason = "it is truncated or not a PyTorch file"
+        elif "Weights only" in reason or "weights_only" in reason or "Unsupported global" in reason:
+            reason = "it holds Python objects beyond tensors, which dvae does not load (weights_only)"
         raise CorruptFileError(f"cannot load {path}: {reason[:200]}") from None
 
 
@@ -66,7 +71,8 @@ def model_state(content: Any, path: Path) -> dict[str, torch.Tensor]:
     """The VAE ``state_dict`` inside a loaded ``model.pt`` or checkpoint."""
     if isinstance(content, dict) and "format_version" in content and isinstance(content.get("model"), dict):
         content = content["model"]
-    if not isinstance(content, dict) or not all(isinstance(v, torch.Tensor) for v in content.values()):
+    if not isinstance(content, dict) or not all(isinstance(k, str) and isinstance(v, torch.Tensor)
+                                                for k, v in content.items()):
         raise CorruptFileError(f"{path} does not hold model weights")
     return content
 
@@ -80,6 +86,8 @@ def load_model(path: Path, spec: RunSpec, device: str | torch.device = "cpu") ->
     """
     if spec.img_size is None:
         raise CorruptFileError("specs.json has no 'img_size': cannot rebuild the model")
+    if not isinstance(spec.img_size, (list, tuple)) or len(spec.img_size) != 3:
+        raise CorruptFileError(f"specs.json: 'img_size' must be [channels, height, width], got {spec.img_size!r}")
     try:
         model = build_model(spec.img_size, spec.latent_dim, spec.model_type)
     except ConfigError as exc:

@@ -20,12 +20,11 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from dvae_cli.data.catalog import DATASETS, dataset_info
+from dvae_cli.data.catalog import metrics_dataset
 from dvae_cli.data.loading import load_dataset
 from dvae_cli.engine.checkpoint import load_model
 from dvae_cli.engine.device import resolve_device
 from dvae_cli.engine.models import VAE
-from dvae_cli.errors import ConfigError
 from dvae_cli.metrics.suite import DEFAULT_METRICS, MetricSettings, MetricsReport, compute_metrics
 from dvae_cli.runs.atomic import write_json
 from dvae_cli.runs.folder import RunFolder
@@ -87,14 +86,7 @@ def evaluate_metrics(folder: RunFolder, data_dir: Path, dataset: str | None = No
     spec = folder.read_spec()
     settings = settings or MetricSettings(seed=spec.seed)
     name = dataset or spec.dataset
-    info = dataset_info(name)
-    if not info.has_factors:
-        with_factors = ", ".join(d for d, i in DATASETS.items() if i.has_factors)
-        raise ConfigError(f"dataset '{name}' has no ground-truth factors, so no disentanglement metrics; "
-                          f"use -d with one of: {with_factors}")
-    if spec.img_size is not None and list(info.img_size) != list(spec.img_size):
-        raise ConfigError(f"dataset '{name}' has {list(info.img_size)} images but the run's model takes "
-                          f"{list(spec.img_size)}; choose a dataset of that size with -d")
+    metrics_dataset(name, spec.img_size)
     torch_device = resolve_device(device)
     model = load_model(folder.model_path, spec, torch_device)
     data = load_dataset(name, data_dir, log=log)

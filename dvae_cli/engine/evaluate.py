@@ -18,7 +18,7 @@ from dvae_cli.engine.checkpoint import STATE_FILE, load_checkpoint, load_model
 from dvae_cli.engine.device import resolve_device, seed_everything
 from dvae_cli.engine.losses import FactorLoss, Loss, loss_for_spec
 from dvae_cli.engine.models import VAE
-from dvae_cli.errors import ConfigError
+from dvae_cli.errors import ConfigError, CorruptFileError
 from dvae_cli.runs.folder import RunFolder
 from dvae_cli.runs.logs import write_test_log
 
@@ -93,8 +93,12 @@ def evaluate_run(folder: RunFolder, data_dir: Path, dataset: str | None = None, 
         batch_size: Images per evaluation batch (default: the run's ``eval_batchsize``).
         write: Write ``test_losses.log``.
         log: Called with progress messages.
+
+    Raises:
+        CorruptFileError: if ``specs.json`` or ``model.pt`` is unreadable or invalid.
+        ConfigError, DatasetUnavailableError: a dataset that does not fit or is not there.
     """
-    spec = folder.read_spec()
+    spec = folder.read_spec(validate=True)
     torch_device = resolve_device(device)
     model = load_model(folder.model_path, spec, torch_device)
     data, n_train = test_data(spec, data_dir, dataset, log)
@@ -103,7 +107,11 @@ def evaluate_run(folder: RunFolder, data_dir: Path, dataset: str | None = None, 
     if isinstance(loss, FactorLoss):
         state_path = folder.path / STATE_FILE
         if state_path.is_file():
-            loss.load_state_dict(load_checkpoint(state_path)["loss"])
+            try:
+                loss.load_state_dict(load_checkpoint(state_path)["loss"])
+            except (RuntimeError, TypeError, ValueError, KeyError, AttributeError) as exc:
+                reason = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:200]
+                raise CorruptFileError(f"{state_path}: its discriminator does not fit the run: {reason}") from None
         else:
             loss.use_discriminator = False
             notes.append("no saved discriminator (disentangling-vae does not save it): "

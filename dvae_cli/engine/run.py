@@ -26,7 +26,7 @@ from dvae_cli.engine.models import build_model
 from dvae_cli.engine.trainer import Callback, StopRequested, Trainer, TrainState
 from dvae_cli.errors import ConfigError, CorruptFileError, NonFiniteLossError, RunExistsError, TrainingInterrupted
 from dvae_cli.runs.atomic import write_json
-from dvae_cli.runs.folder import RunFolder, check_run_name, default_results_dir, prepare_new_run
+from dvae_cli.runs.folder import RunFolder, check_run_name, check_writable, default_results_dir, prepare_new_run
 from dvae_cli.runs.logs import write_test_log, write_train_log
 from dvae_cli.runs.summary import remove_training_lock, write_training_lock
 from dvae_cli.viz.training_gif import FILE as TRAINING_GIF
@@ -162,6 +162,8 @@ def train_run(spec: RunSpec, results_dir: Path, data_dir: Path, overwrite: bool 
     if existing.exists() and not (overwrite or resume):
         raise RunExistsError(f"run '{spec.name}' already exists in {results_dir}; use --resume to continue "
                              "it, --overwrite to replace it, or choose another name")
+    if dist.is_main:
+        check_writable(existing.path if resume else Path(results_dir))  # before hours of data preparation
     checkpoint = _resume_checkpoint(existing, log) if resume else None
     if checkpoint is not None and spec.world_size != dist.world_size:
         raise ConfigError(f"run '{spec.name}' was trained by {spec.world_size} process(es); resume it with "

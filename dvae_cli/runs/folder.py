@@ -10,7 +10,6 @@ The layout is a superset of disentangling-vae's:
 
 from __future__ import annotations
 
-import json
 import os
 import re
 import shutil
@@ -19,6 +18,7 @@ from pathlib import Path
 
 from dvae_cli.config import RunSpec
 from dvae_cli.errors import ConfigError, CorruptFileError, RunExistsError, RunNotFoundError
+from dvae_cli.runs.jsonfile import read_json
 from dvae_cli.runs.logs import LossHistory, read_test_log, read_train_log
 
 SPECS = "specs.json"
@@ -67,16 +67,21 @@ class RunFolder:
             RunNotFoundError: naming the closest existing runs.
         """
         direct = Path(name)
-        if (direct / SPECS).is_file() and not (Path(results_dir) / name / SPECS).is_file():
-            return cls(direct)
         folder = cls(Path(results_dir) / name)
-        if not folder.path.is_dir():
+        try:
+            if (direct / SPECS).is_file() and not (folder.path / SPECS).is_file():
+                return cls(direct)
+            found = folder.path.is_dir()
+        except OSError:  # e.g. a name too long for the file system
+            found = False
+        if not found:
             runs = list_run_names(results_dir)
             from dvae_cli.errors import UnknownNameError
 
+            shown = name if name.isprintable() else repr(name)[1:-1]  # one line, whatever was typed
             if runs:
-                raise RunNotFoundError(str(UnknownNameError(f"run in {results_dir}", name, runs)))
-            raise RunNotFoundError(f"no run '{name}': {results_dir} holds no runs")
+                raise RunNotFoundError(str(UnknownNameError(f"run in {results_dir}", shown, runs)))
+            raise RunNotFoundError(f"no run '{shown}': {results_dir} holds no runs")
         return folder
 
     @property
@@ -115,26 +120,31 @@ class RunFolder:
     def exists(self) -> bool:
         return self.path.is_dir() and any(self.path.iterdir())
 
-    def read_spec(self) -> RunSpec:
+    def read_spec(self, validate: bool = False) -> RunSpec:
         """Read ``specs.json`` (dvae's or disentangling-vae's).
 
+        Args:
+            validate: Also check every value (`RunSpec.validate`), as the commands
+                that rebuild the model and its loss need.
+
         Raises:
-            CorruptFileError: if it is missing, not JSON, or has values of the wrong type.
+            CorruptFileError: if it is missing, not JSON, has values of the wrong type
+                or, with `validate`, an invalid value (the message names the file).
         """
         try:
-            data = json.loads(self.specs_path.read_text(encoding="utf-8"))
+            data = read_json(self.specs_path)
         except FileNotFoundError:
             raise CorruptFileError(f"{self.specs_path} is missing: {self.path} is not a run folder") from None
-        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-            raise CorruptFileError(f"cannot read {self.specs_path}: {exc}") from None
         if not isinstance(data, dict):
             raise CorruptFileError(f"{self.specs_path}: expected a JSON object")
         try:
             spec = RunSpec.from_dict(data)
             if spec.img_size is not None and (
                     not isinstance(spec.img_size, list) or len(spec.img_size) != 3
-                    or not all(isinstance(v, int) for v in spec.img_size)):
+                    or not all(isinstance(v, int) and not isinstance(v, bool) for v in spec.img_size)):
                 raise ConfigError(f"'img_size' must be [channels, height, width], got {spec.img_size!r}")
+            if validate:
+                spec.validate()
         except (ConfigError, TypeError) as exc:
             raise CorruptFileError(f"{self.specs_path}: {exc}") from None
         return spec
@@ -158,6 +168,27 @@ def list_run_names(results_dir: Path) -> list[str]:
     if not results_dir.is_dir():
         return []
     return sorted(p.name for p in results_dir.iterdir() if (p / SPECS).is_file())
+
+
+def check_writable(results_dir: Path) -> None:
+    """Check that `results_dir` (or, if missing, the folder it would be created in) can be written.
+
+    Nothing is left behind: a probe file is created and removed.
+
+    Raises:
+        ConfigError: naming the folder and the system's reason.
+    """
+    existing = Path(results_dir)
+    while not existing.exists() and existing != existing.parent:  # creating it is the training's job
+        existing = existing.parent
+    try:
+        if not existing.is_dir():
+            raise NotADirectoryError(20, f"{existing} is not a directory")
+        probe = existing / f".dvae-write-test-{os.getpid()}"
+        probe.write_bytes(b"")
+        probe.unlink()
+    except OSError as exc:
+        raise ConfigError(f"cannot write to results dir {results_dir}: {exc.strerror or exc}") from None
 
 
 def prepare_new_run(results_dir: Path, name: str, overwrite: bool) -> RunFolder:

@@ -13,13 +13,13 @@ from __future__ import annotations
 
 import csv
 import io
-import json
 import math
 from collections.abc import Mapping
 from pathlib import Path
 
 from dvae_cli.errors import CorruptFileError
 from dvae_cli.runs.atomic import write_json, write_text
+from dvae_cli.runs.jsonfile import as_float, read_json
 
 TRAIN_LOG_HEADER = ("Epoch", "Loss", "Value")
 
@@ -56,14 +56,24 @@ def read_train_log(path: Path) -> LossHistory:
     """
     try:
         text = Path(path).read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise CorruptFileError(f"cannot read {path}: {exc}") from None
+    except UnicodeDecodeError as exc:
+        raise CorruptFileError(f"{path} is not UTF-8 text ({exc.reason} at byte {exc.start})") from None
+    except OSError as exc:
+        raise CorruptFileError(f"cannot read {path}: {exc.strerror or exc}") from None
     lines = text.splitlines()
     if not lines or tuple(part.strip() for part in lines[0].split(",")) != TRAIN_LOG_HEADER:
         raise CorruptFileError(f"{path}: expected the header 'Epoch,Loss,Value'")
     history: LossHistory = {}
     complete = text.endswith("\n")
-    for number, row in enumerate(csv.reader(lines[1:]), start=2):
+    rows = csv.reader(lines[1:])
+    while True:
+        try:
+            row = next(rows)
+        except StopIteration:
+            break
+        except csv.Error as exc:
+            raise CorruptFileError(f"{path}: line {rows.line_num + 1} is not CSV ({exc})") from None
+        number = rows.line_num + 1
         if not row:
             continue
         try:
@@ -73,7 +83,9 @@ def read_train_log(path: Path) -> LossHistory:
         except (ValueError, IndexError):
             if number == len(lines) and not complete:
                 break  # a row being written right now
-            raise CorruptFileError(f"{path}: line {number} is not 'epoch,term,value': {','.join(row)!r}") from None
+            shown = ",".join(row)
+            shown = shown if len(shown) <= 80 else shown[:80] + "..."
+            raise CorruptFileError(f"{path}: line {number} is not 'epoch,term,value': {shown!r}") from None
         history.setdefault(term, []).append((epoch, value))
     return history
 
@@ -90,13 +102,13 @@ def read_test_log(path: Path) -> dict[str, float]:
         CorruptFileError: if it is not a JSON object of numbers.
     """
     try:
-        data = json.loads(Path(path).read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise CorruptFileError(f"cannot read {path}: {exc}") from None
-    if not isinstance(data, dict) or not all(
-            isinstance(v, (int, float)) and not isinstance(v, bool) for v in data.values()):
+        data = read_json(path)
+    except FileNotFoundError:
+        raise CorruptFileError(f"{path} is missing") from None
+    losses = {str(k): as_float(v) for k, v in data.items()} if isinstance(data, dict) else {}
+    if not isinstance(data, dict) or any(v is None for v in losses.values()):
         raise CorruptFileError(f"{path}: expected a JSON object mapping loss names to numbers")
-    return {str(k): float(v) for k, v in data.items()}
+    return {k: v for k, v in losses.items() if v is not None}
 
 
 def last_epoch_values(history: LossHistory) -> dict[str, float]:

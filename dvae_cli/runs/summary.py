@@ -8,7 +8,6 @@ summarised as ``broken`` with the reason.
 
 from __future__ import annotations
 
-import json
 import os
 import socket
 import time
@@ -20,6 +19,7 @@ from typing import Any
 from dvae_cli.config import RunSpec
 from dvae_cli.errors import DvaeError
 from dvae_cli.runs.folder import SPECS, RunFolder
+from dvae_cli.runs.jsonfile import as_float, read_json
 from dvae_cli.runs.logs import LossHistory, last_epoch_values
 
 METRICS_FILE = "metrics.log"
@@ -153,19 +153,20 @@ def read_metrics(path: Path) -> dict[str, float] | None:
     if not path.is_file():
         return None
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise CorruptFileError(f"cannot read {path}: {exc}") from None
+        data = read_json(path)
+    except FileNotFoundError:
+        return None
     if not isinstance(data, dict):
         raise CorruptFileError(f"{path}: expected a JSON object")
-    return {str(k): float(v) for k, v in data.items() if isinstance(v, (int, float)) and not isinstance(v, bool)}
+    numbers = {str(k): as_float(v) for k, v in data.items()}
+    return {k: v for k, v in numbers.items() if v is not None}
 
 
 def read_metrics_detail(path: Path) -> dict[str, Any] | None:
     """The ``metrics_detail.json`` content, or None if missing or unreadable."""
     try:
-        data = json.loads(Path(path).read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError):
+        data = read_json(path)
+    except (OSError, DvaeError):
         return None
     return data if isinstance(data, dict) else None
 
@@ -201,11 +202,11 @@ def remove_training_lock(path: Path) -> None:
 def lock_alive(lock: Path) -> bool:
     """Whether the process that wrote the training lock `lock` still runs (or, elsewhere, beat lately)."""
     try:
-        data = json.loads(lock.read_text(encoding="utf-8"))
-        pid, host = int(data["pid"]), str(data["host"])
-    except (OSError, ValueError, KeyError, TypeError):
+        data = read_json(lock)
+        pid, host = data["pid"], data["host"]
+    except (OSError, DvaeError, KeyError, TypeError, IndexError):
         return time.time() - _mtime(lock) < STALE_SECONDS
-    if host != socket.gethostname():
+    if host != socket.gethostname() or not isinstance(pid, int) or isinstance(pid, bool) or pid <= 0:
         return time.time() - _mtime(lock) < STALE_SECONDS
     try:
         os.kill(pid, 0)
@@ -213,6 +214,8 @@ def lock_alive(lock: Path) -> bool:
         return False
     except PermissionError:
         return True
+    except OverflowError:  # no process has such a number
+        return False
     return True
 
 
@@ -236,8 +239,8 @@ def run_status(path: Path, folder: RunFolder, summary: RunSummary) -> tuple[str,
 def spec_keys(specs: Path) -> set[str]:
     """The top-level keys of a specs.json (empty if unreadable)."""
     try:
-        data = json.loads(specs.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
+        data = read_json(specs)
+    except (OSError, DvaeError):
         return set()
     return set(data) if isinstance(data, dict) else set()
 

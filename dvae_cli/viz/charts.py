@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import io
-from collections.abc import Sequence
 from pathlib import Path
 from typing import IO, Any
 
 import numpy as np
 
 from dvae_cli.runs.atomic import write_with
+from dvae_cli.runs.jsonfile import as_float
 from dvae_cli.runs.logs import LossHistory
 from dvae_cli.runs.summary import ACTIVE_KL, kl_per_latent
 
@@ -114,20 +114,36 @@ def kl_per_dim_figure(history: LossHistory, title: str, path: Path) -> None:
     save_figure(fig, path)
 
 
+def _names(given: Any, count: int, prefix: str) -> list[Any]:
+    """`given` if it is a list of `count` names, else ``<prefix>0``, ``<prefix>1``, ..."""
+    return given if isinstance(given, list) and len(given) == count else [f"{prefix}{k}" for k in range(count)]
+
+
 def mutual_info_figure(detail: dict[str, Any], title: str, path: Path) -> None:
     """``mutual_info.png``: the factors x latents mutual information with each factor's MIG.
 
     Uses the ``mig`` entry of ``metrics_detail.json`` (else ``mig_discrete``).
+
+    Raises:
+        ValueError: if there is no such entry, or its matrix is not a table of numbers.
     """
-    plt = _pyplot()
     key = "mig" if isinstance(detail.get("mig"), dict) else "mig_discrete"
     entry = detail.get(key)
     if not isinstance(entry, dict) or "mutual_information" not in entry:
         raise ValueError("metrics_detail.json has no mutual-information matrix (run dvae eval --metrics)")
-    mi = np.asarray(entry["mutual_information"], dtype=float)
-    factors: Sequence[str] = entry.get("factors") or [f"v{k}" for k in range(mi.shape[0])]
-    latents = detail.get("latent_names") or [f"z{j}" for j in range(mi.shape[1])]
-    per_factor = entry.get("mig_per_factor") or {}
+    try:
+        mi = np.asarray(entry["mutual_information"], dtype=float)
+    except (TypeError, ValueError, OverflowError):
+        mi = np.empty(0)
+    if mi.ndim != 2 or 0 in mi.shape:
+        raise ValueError(f"the '{key}' mutual-information matrix is not a non-empty factors x latents table "
+                         "of numbers")
+    factors = [str(f) for f in _names(entry.get("factors"), mi.shape[0], "v")]
+    latents = [str(z) for z in _names(detail.get("latent_names"), mi.shape[1], "z")]
+    given = entry.get("mig_per_factor")
+    numbers = {str(k): as_float(v) for k, v in given.items()} if isinstance(given, dict) else {}
+    per_factor = {k: v for k, v in numbers.items() if v is not None}
+    plt = _pyplot()
     fig, ax = plt.subplots(figsize=(max(6.0, 0.7 * mi.shape[1] + 3), 0.6 * mi.shape[0] + 2.2))
     image = ax.imshow(mi, cmap="viridis", aspect="auto", vmin=0)
     for (k, j), value in np.ndenumerate(mi):

@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 
 from dvae_cli.compare.table import Row
-from dvae_cli.errors import DvaeError
+from dvae_cli.errors import CorruptFileError, DvaeError
 from dvae_cli.runs.summary import RunSummary
 
 Log = Callable[[str], None]
@@ -124,14 +124,26 @@ def _draw_gif(summary: RunSummary, data_dir: Path | None, log: Log) -> Path | No
 
 
 def read_gif(path: Path) -> list[np.ndarray]:
-    """The frames of a GIF as RGB uint8 arrays (H, W, 3)."""
+    """The frames of a GIF as RGB uint8 arrays (H, W, 3).
+
+    Raises:
+        CorruptFileError: naming the file, if it cannot be decoded or holds no image.
+    """
     import imageio.v3 as iio
 
-    frames = np.asarray(iio.imread(path, index=None))
-    if frames.ndim == 3:  # grayscale frames (F, H, W) or a single RGB frame (H, W, C)
+    try:
+        frames = np.asarray(iio.imread(path, index=None, plugin="pillow"))
+    except Exception as exc:  # noqa: BLE001 - imageio's plugins raise many kinds for a damaged file
+        lines = str(exc).strip().splitlines()
+        raise CorruptFileError(f"cannot read {path}: {lines[0] if lines else type(exc).__name__}") from None
+    if frames.ndim == 2:  # one grayscale frame
+        frames = frames[None, :, :, None]
+    elif frames.ndim == 3:  # grayscale frames (F, H, W) or a single RGB frame (H, W, C)
         frames = frames[None] if frames.shape[-1] in (3, 4) else frames[..., None]
-    if frames.shape[-1] == 1:
-        frames = np.repeat(frames, 3, axis=-1)
+    if frames.ndim != 4 or frames.shape[-1] not in (1, 2, 3, 4) or 0 in frames.shape:
+        raise CorruptFileError(f"cannot read {path}: frames of shape {frames.shape} are not images")
+    if frames.shape[-1] <= 2:  # gray, or gray and alpha
+        frames = np.repeat(frames[..., :1], 3, axis=-1)
     return [frame[..., :3].astype(np.uint8) for frame in frames]
 
 
@@ -183,7 +195,10 @@ def write_traversal_grid(rows: Sequence[Row], path: Path, data_dir: Path | None 
     for position, row in grid.items():
         gif = ensure_gif(row, data_dir, say)
         if gif is not None:
-            gifs[position] = read_gif(gif)
+            try:
+                gifs[position] = read_gif(gif)
+            except CorruptFileError as exc:
+                say(f"skipped: {exc}")
     if not gifs:
         say(f"skipped {path.name}: no run has or can draw {GIF_FILE}")
         return None

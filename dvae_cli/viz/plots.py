@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from dvae_cli.config import RunSpec
-from dvae_cli.errors import ConfigError, DatasetUnavailableError, DvaeError, UnknownNameError
+from dvae_cli.errors import ConfigError, CorruptFileError, DatasetUnavailableError, DvaeError, UnknownNameError
 from dvae_cli.runs.folder import RunFolder
 from dvae_cli.runs.logs import LossHistory
 from dvae_cli.runs.summary import DETAIL_FILE, kl_per_latent, read_metrics_detail
@@ -35,6 +35,9 @@ PLOTS: dict[str, bool] = {
     "mutual-info": False,
 }
 PLOT_NAMES: tuple[str, ...] = (*PLOTS, "all")
+#: The plots that draw with the model (the others need only the logs or the data).
+MODEL_PLOTS: tuple[str, ...] = ("generate-samples", "reconstruct", "traversals", "reconstruct-traverse",
+                                "gif-traversals")
 #: Frames of ``posterior_traversals.gif`` (the reference's ``n_per_gif``) and its speed.
 GIF_FRAMES = 15
 GIF_FPS = 12
@@ -221,6 +224,8 @@ def make_plots(run_path: Path, names: Sequence[str], data_dir: Path | None = Non
     plots = parse_plot_names(names)
     skip_missing = "all" in names
     context = _Context(RunFolder(Path(run_path)), options, data_dir, log)
+    if any(plot in MODEL_PLOTS for plot in plots) and context.folder.model_path.is_file():
+        context.model()  # a broken model.pt fails before any figure is written
     written = []
     for plot in plots:
         path = context.folder.path / output_name(plot, options)
@@ -370,7 +375,10 @@ def _mutual_info(context: _Context, path: Path) -> None:
     detail: dict[str, Any] | None = read_metrics_detail(context.folder.path / DETAIL_FILE)
     if detail is None or not any(isinstance(detail.get(k), dict) for k in ("mig", "mig_discrete")):
         raise PlotSkipped(f"no {DETAIL_FILE} with a mutual-information matrix (run dvae eval --metrics first)")
-    mutual_info_figure(detail, context.title, path)
+    try:
+        mutual_info_figure(detail, context.title, path)
+    except ValueError as exc:
+        raise CorruptFileError(f"{context.folder.path / DETAIL_FILE}: {exc}") from None
 
 
 _DRAW: dict[str, Callable[[_Context, Path], None]] = {

@@ -13,6 +13,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from dvae_cli.errors import DvaeError
+from dvae_cli.runs.jsonfile import as_float, read_json
 from dvae_cli.runs.summary import DETAIL_FILE, METRICS_FILE, RunSummary, read_metrics_detail, summarize_run
 
 #: Spec keys shown in each group of the Overview, in order.
@@ -146,21 +148,21 @@ def mutual_info(detail: dict[str, Any] | None) -> MutualInfo | None:
             continue
         try:
             values = [[float(v) for v in row] for row in matrix]
-        except (TypeError, ValueError):
+        except (TypeError, ValueError, OverflowError):
             continue
         width = len(values[0])
         if width == 0 or any(len(row) != width for row in values):
             continue
-        factors = [str(f) for f in entry.get("factors") or []]
+        factors = [str(f) for f in _list(entry.get("factors"))]
         if len(factors) != len(values):
             factors = [f"v{k}" for k in range(len(values))]
-        latents = [str(z) for z in detail.get("latent_names") or []]
+        latents = [str(z) for z in _list(detail.get("latent_names"))]
         if len(latents) != width:
             latents = [f"z{j}" for j in range(width)]
         per_factor = entry.get("mig_per_factor")
         gap: list[float | None] = [None] * len(factors)
         if isinstance(per_factor, dict):
-            gap = [_number(per_factor.get(f)) for f in factors]
+            gap = [as_float(per_factor.get(f)) for f in factors]
         return MutualInfo(source, factors, latents, values, gap)
     return None
 
@@ -192,13 +194,13 @@ def format_value(value: Any) -> str:
     return str(value)
 
 
-def _number(value: Any) -> float | None:
-    return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else None
+def _list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else []
 
 
 def _read_json_object(path: Path) -> dict[str, Any] | None:
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError):
+        data = read_json(path)
+    except (OSError, DvaeError):
         return None
     return data if isinstance(data, dict) else None
