@@ -174,8 +174,8 @@ ROWS = [
     # 6. a run that exists
     Row("existing-run", ("train", "tiny", *TINY_TRAIN), ("run 'tiny' already exists", "--overwrite")),
     # 7. a results dir that cannot be written
-    Row("results-under-a-file", ("train", "r", *TINY_TRAIN), ("cannot write to results dir", "a-file/results",
-                                                              "a-file is not a directory"), setup=_results_under_a_file),
+    Row("results-under-a-file", ("train", "r", *TINY_TRAIN),
+        ("cannot write to results dir", "a-file/results", "a-file is not a directory"), setup=_results_under_a_file),
     Row("results-in-proc", ("train", "r", *TINY_TRAIN), ("cannot write to results dir /proc/dvae-test-results",),
         setup=_results_in_proc, marks=(pytest.mark.skipif(not Path("/proc/self").is_dir(), reason="no /proc"),)),
     Row("results-read-only", ("train", "r", *TINY_TRAIN), ("cannot write to results dir", "Permission denied"),

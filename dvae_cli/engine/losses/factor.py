@@ -95,8 +95,10 @@ class FactorLoss(Loss):
         loss = terms["recon_loss"] + terms["kl_loss"] + anneal * self.gamma * tc
         with torch.no_grad():
             z_perm = permute_dims(model.sample_latent(x_perm))
+        # The discriminator's own step runs outside any autocast region, in float32:
+        # codes from a bf16 forward pass are cast up here.
         return LossResult(loss=loss, terms={"loss": loss, "tc_loss": tc, **terms}, batch_size=half,
-                          auxiliary_inputs={"z_real": output.sample.detach(), "z_perm": z_perm})
+                          auxiliary_inputs={"z_real": output.sample.detach().float(), "z_perm": z_perm.float()})
 
     def compute(self, x: torch.Tensor, output: Any, step: int | None) -> LossResult:
         raise NotImplementedError("the factor loss runs the model itself; call it as loss(model, x, step)")
