@@ -1,0 +1,288 @@
+"""Training throughput benchmark (run by hand): dvae's engine versus the usual DataLoader loop.
+
+    .venv/bin/python benchmarks/train.py [--losses VAE,betaH,betaB,factor,btcvae] [--batch-sizes 64,256]
+        [--steps 30] [--warmup 5] [--rounds 3] [--variants fp32,channels_last_off,compile,bf16]
+        [--threads N] [--device cpu] [--data-dir /tmp/dvbench/data]
+
+Prints one table: training images/s on the 64x64 `sprites` training split (90 %, 663,552
+images) for each loss and batch size, dvae's engine against a baseline measured in the
+same run, their ratio (goal of issue #9: >= 2x on 2 CPU cores), and the peak RSS of each.
+The batch is the number of images a step takes (``factor`` spends half of them on the
+VAE and half on its discriminator; a resolved spec doubles its ``--batch-size``).
+
+- engine: the real path, `Trainer.train_step` over `Trainer.epoch_batches` (what
+  `Trainer.fit` runs, without callbacks): uint8 data in memory, one gather and one
+  float conversion per batch, channels_last, loss terms kept on the device.
+- baseline: the usual pattern of training scripts: a `torch.utils.data.DataLoader`
+  over a per-item `Dataset` whose `__getitem__` unpacks one image to float32, the
+  default collate, ``shuffle=True``, ``num_workers=0`` (the target machine has 2
+  cores, both busy with the model's intra-op threads: a worker process would take
+  one from them; ``benchmarks/data.py`` measures 2 workers), the same model (default
+  memory format), the same loss, and an eager loop: zero_grad, backward, (FactorVAE's
+  discriminator step), step, and ``.item()`` of every loss term per step to log them.
+
+Engine variants (``--variants``; extra rows against the same baseline measurements):
+
+- fp32: the Trainer as ``dvae train`` builds it.
+- channels_last_off: the same Trainer, then its model converted back to
+  ``torch.contiguous_format`` and each batch made contiguous after `epoch_batches`
+  (the Trainer has no switch for it, and a channels_last input alone would make the
+  convolutions pick channels_last again).
+- compile: ``Trainer(compile_model=True)`` (torch.compile; compilation happens in the warm-up).
+- bf16: ``Trainer(precision="bf16")`` (bfloat16 autocast of the forward pass).
+
+Method: for each (loss, batch), the baseline and every variant are built from the same
+seed (same initial weights), each runs ``--warmup`` steps, then in each of ``--rounds``
+rounds every one of them measures ``--steps`` steps in turn (the order rotates), so
+that the machine's drifts hit all of them; the table shows the median images/s. Peak
+RSS: the process's high-water mark over that contender's measured steps (reset before
+each; see `benchmarks/rss.py`), i.e. the dataset and libraries plus what the loop adds.
+"""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+import statistics
+import sys
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import numpy as np
+import torch
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from benchmarks.rss import PeakRss, current_rss_mb  # noqa: E402
+
+if TYPE_CHECKING:
+    from dvae_cli.data.in_memory import ImageData
+    from dvae_cli.engine.losses import Loss
+    from dvae_cli.engine.models import VAE
+
+LOSS_NAMES = ("VAE", "betaH", "betaB", "factor", "btcvae")
+VARIANTS = ("fp32", "channels_last_off", "compile", "bf16")
+BASELINE = "baseline"
+
+
+class PerItemImages(torch.utils.data.Dataset):
+    """The usual pattern: one image per `__getitem__`, unpacked and converted to float32 there."""
+
+    def __init__(self, pixels: np.ndarray, img_size: tuple[int, int, int], packed: bool) -> None:
+        self.pixels, self.img_size, self.packed = pixels, img_size, packed
+        self.count = int(np.prod(img_size))
+
+    def __len__(self) -> int:
+        return len(self.pixels)
+
+    def __getitem__(self, k: int) -> torch.Tensor:
+        if self.packed:
+            image = np.unpackbits(self.pixels[k])[:self.count].reshape(self.img_size).astype(np.float32)
+        else:
+            image = self.pixels[k].reshape(self.img_size).astype(np.float32) / 255.0
+        return torch.from_numpy(image)
+
+
+@dataclass
+class Contender:
+    """One training loop under test: `run(n)` trains n steps of `batch_size` images."""
+
+    label: str
+    run: Callable[[int], None]
+    rates: list[float] = field(default_factory=list)
+    peaks: list[float] = field(default_factory=list)
+    #: Why it could not train (building or its warm-up raised), reported instead of numbers.
+    error: str | None = None
+
+    @property
+    def rate(self) -> float:
+        return statistics.median(self.rates)
+
+    @property
+    def peak(self) -> float:
+        return max(self.peaks)
+
+
+def build(loss_name: str, n_train: int, img_size: tuple[int, int, int], seed: int
+          ) -> tuple[VAE, Loss, torch.optim.Optimizer]:
+    """A fresh model, loss and Adam as ``dvae train`` builds them (same weights for the same seed)."""
+    from dvae_cli.config import resolve_run
+    from dvae_cli.engine.losses import loss_for_spec
+    from dvae_cli.engine.models import build_model
+
+    spec = resolve_run("bench", None, {"loss": loss_name, "dataset": "sprites"}).spec
+    torch.manual_seed(seed)
+    model = build_model(list(img_size), spec.latent_dim, spec.model_type)
+    loss = loss_for_spec(spec, n_train)
+    optimizer = torch.optim.Adam(model.parameters(), lr=spec.lr)
+    return model, loss, optimizer
+
+
+def engine(train: ImageData, loss_name: str, batch_size: int, variant: str, device: torch.device,
+           seed: int) -> Contender:
+    """dvae's Trainer: `train_step` over `epoch_batches`, epoch after epoch."""
+    from dvae_cli.engine.trainer import Trainer
+
+    model, loss, optimizer = build(loss_name, len(train), train.img_size, seed)
+    trainer = Trainer(model=model, loss=loss, optimizer=optimizer, data=train, batch_size=batch_size, epochs=1,
+                      seed=seed, device=device, compile_model=variant == "compile",
+                      precision="bf16" if variant == "bf16" else "fp32")
+
+    def batches() -> Iterator[torch.Tensor]:
+        for epoch in itertools.count():
+            for x in trainer.epoch_batches(epoch):
+                yield x.contiguous() if variant == "channels_last_off" else x
+
+    if variant == "channels_last_off":
+        trainer.model.to(memory_format=torch.contiguous_format)   # parameters are converted in place
+    stream = batches()
+
+    def run(steps: int) -> None:
+        for _ in range(steps):
+            trainer.train_step(next(stream))
+
+    return Contender(variant, run)
+
+
+def baseline(train: ImageData, loss_name: str, batch_size: int, device: torch.device, seed: int) -> Contender:
+    """A DataLoader over a per-item Dataset and an eager loop that logs every term with `.item()`."""
+    model, loss, optimizer = build(loss_name, len(train), train.img_size, seed)
+    model.to(device)
+    loss.to(device)
+    dataset = PerItemImages(train.pixels.numpy(), train.img_size, train.packed)
+    loader = torch.utils.data.DataLoader(dataset, batch_size=batch_size, shuffle=True, num_workers=0, drop_last=True,
+                                         pin_memory=device.type == "cuda",
+                                         generator=torch.Generator().manual_seed(seed))
+    stream = itertools.chain.from_iterable(loader for _ in itertools.count())
+    model.train()
+    step = 0
+    logged: dict[str, float] = {}
+
+    def run(steps: int) -> None:
+        nonlocal step
+        for _ in range(steps):
+            x = next(stream).to(device, non_blocking=True)
+            step += 1
+            result = loss(model, x, step)
+            optimizer.zero_grad()
+            result.loss.backward()
+            terms = dict(result.terms)
+            if loss.trains_auxiliary:
+                terms.update(loss.update_auxiliary(result))
+            optimizer.step()
+            logged.update({key: value.item() for key, value in terms.items()})
+
+    return Contender(BASELINE, run)
+
+
+def measure(contender: Contender, steps: int, batch_size: int, device: torch.device, rss: PeakRss) -> None:
+    """Time `steps` steps of `contender`; append its images/s and peak RSS (MB)."""
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+    rss.reset()
+    start = time.perf_counter()
+    contender.run(steps)
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+    seconds = time.perf_counter() - start
+    contender.peaks.append(rss.peak_mb())
+    contender.rates.append(steps * batch_size / seconds)
+
+
+def compare(train: ImageData, loss_name: str, batch_size: int, variants: list[str], args: argparse.Namespace,
+            device: torch.device, rss: PeakRss) -> list[Contender]:
+    """The baseline and every engine variant of one (loss, batch), measured in alternation."""
+    contenders = [baseline(train, loss_name, batch_size, device, args.seed)]
+    contenders[0].run(args.warmup)
+    for variant in variants:
+        try:
+            contender = engine(train, loss_name, batch_size, variant, device, args.seed)
+            contender.run(args.warmup)
+        except Exception as exc:  # an engine failure is a result: report it and measure the others
+            contender = Contender(variant, lambda steps: None, error=f"{type(exc).__name__}: {exc}")
+        contenders.append(contender)
+    working = [contender for contender in contenders if contender.error is None]
+    for round_ in range(args.rounds):
+        shift = round_ % len(working)
+        for contender in working[shift:] + working[:shift]:
+            measure(contender, args.steps, batch_size, device, rss)
+    return contenders
+
+
+def names(text: str, choices: tuple[str, ...], what: str) -> list[str]:
+    chosen = [name.strip() for name in text.split(",") if name.strip()]
+    unknown = [name for name in chosen if name not in choices]
+    if unknown or not chosen:
+        raise SystemExit(f"error: unknown {what} {', '.join(unknown) or '(none given)'}; "
+                         f"choose from: {', '.join(choices)}")
+    return chosen
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--losses", default=",".join(LOSS_NAMES), help="comma-separated")
+    parser.add_argument("--batch-sizes", default="64,256", help="comma-separated images per step")
+    parser.add_argument("--steps", type=int, default=30, help="measured steps per measurement")
+    parser.add_argument("--warmup", type=int, default=5, help="steps before the first measurement")
+    parser.add_argument("--rounds", type=int, default=3, help="alternating measurements per contender (median)")
+    parser.add_argument("--variants", default="fp32", help=f"comma-separated, of: {','.join(VARIANTS)}")
+    parser.add_argument("--threads", type=int, default=None, help="torch threads (default: what the engine sets)")
+    parser.add_argument("--device", default="cpu", help="cpu or cuda")
+    parser.add_argument("--data-dir", type=Path, default=Path("/tmp/dvbench/data"))
+    parser.add_argument("--seed", type=int, default=1234)
+    args = parser.parse_args()
+    losses = names(args.losses, LOSS_NAMES, "loss")
+    variants = names(args.variants, VARIANTS, "variant")
+    batch_sizes = [int(b) for b in args.batch_sizes.split(",")]
+
+    from dvae_cli.data.in_memory import train_test_split
+    from dvae_cli.data.loading import load_dataset
+    from dvae_cli.engine.device import configure_threads
+
+    device = torch.device(args.device)
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise SystemExit("error: --device cuda: no CUDA device is available")
+    threads = configure_threads()
+    if args.threads:
+        torch.set_num_threads(args.threads)
+        threads = args.threads
+    train, _ = train_test_split(load_dataset("sprites", args.data_dir), 0.1)
+    data_rss = current_rss_mb()
+    rss = PeakRss()
+
+    header = (f"{'loss':<7}{'batch':>6}  {'variant':<18}{'engine img/s':>13}{'baseline img/s':>15}{'ratio':>8}"
+              f"{'engine RSS':>12}{'baseline RSS':>14}")
+    print(header)
+    print("-" * len(header))
+    fp32_ratios = []
+    for batch_size in batch_sizes:
+        for loss_name in losses:
+            base, *ours = compare(train, loss_name, batch_size, variants, args, device, rss)
+            for contender in ours:
+                if contender.error is not None:
+                    print(f"{loss_name:<7}{batch_size:>6}  {contender.label:<18}failed: "
+                          f"{contender.error.splitlines()[0][:100]}", flush=True)
+                    continue
+                ratio = contender.rate / base.rate
+                if contender.label == "fp32":
+                    fp32_ratios.append(ratio)
+                print(f"{loss_name:<7}{batch_size:>6}  {contender.label:<18}{contender.rate:>13,.0f}"
+                      f"{base.rate:>15,.0f}{ratio:>7.2f}x{contender.peak:>9,.0f} MB{base.peak:>11,.0f} MB",
+                      flush=True)
+    print("-" * len(header))
+    print(f"{device.type}, {threads} torch threads, torch {torch.__version__}; {len(train):,} training images; "
+          f"median of {args.rounds} alternating rounds of {args.steps} steps after {args.warmup} warm-up steps")
+    print(f"RSS: process peak during the measured steps (after loading the data the process held "
+          f"{data_rss:,.0f} MB){'' if rss.resettable else '; lifetime peak (could not reset it)'}")
+    if fp32_ratios:
+        geomean = float(np.exp(np.mean(np.log(fp32_ratios))))
+        print(f"engine fp32 / baseline: min {min(fp32_ratios):.2f}x, geometric mean {geomean:.2f}x "
+              f"(goal of issue #9: >= 2x on 2 CPU cores)")
+
+
+if __name__ == "__main__":
+    main()
