@@ -23,6 +23,7 @@ from dvae_cli.engine.evaluate import evaluate_losses
 from dvae_cli.engine.interrupts import EXIT_CODES, SIGNAL_NAMES, StopFlag
 from dvae_cli.engine.losses import loss_for_spec
 from dvae_cli.engine.models import build_model
+from dvae_cli.engine.optim import adam
 from dvae_cli.engine.trainer import Callback, StopRequested, Trainer, TrainState
 from dvae_cli.errors import ConfigError, CorruptFileError, NonFiniteLossError, RunExistsError, TrainingInterrupted
 from dvae_cli.runs.atomic import write_json
@@ -203,7 +204,7 @@ def _train(spec: RunSpec, results_dir: Path, data_dir: Path, overwrite: bool,
     seed_everything(spec.seed)
     model = build_model(list(spec.img_size or train.img_size), spec.latent_dim, spec.model_type)
     loss = loss_for_spec(spec, len(train))
-    optimizer = torch.optim.Adam(model.parameters(), lr=spec.lr)
+    optimizer = adam(model.parameters(), lr=spec.lr)
     trainer = Trainer(model, loss, optimizer, train, spec.batch_size, spec.epochs, spec.seed, device,
                       detect_anomaly=detect_anomaly, compile_model=compile_model, precision=precision, dist=dist)
     checkpointer = Checkpointer(folder, spec.checkpoint_every, trainer, spec)

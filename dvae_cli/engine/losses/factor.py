@@ -14,6 +14,7 @@ from torch.nn import functional as F
 from dvae_cli.engine.losses._terms import linear_annealing, permute_dims
 from dvae_cli.engine.losses.base import Loss, LossResult, base_terms
 from dvae_cli.engine.models import VAE
+from dvae_cli.engine.optim import adam
 
 DISC_HIDDEN = 1000
 DISC_SLOPE = 0.2
@@ -77,8 +78,7 @@ class FactorLoss(Loss):
         super().__init__(rec_dist=rec_dist, reg_anneal=reg_anneal)
         self.gamma = float(factor_G)
         self.discriminator = Discriminator(latent_dim)
-        self.disc_optimizer = torch.optim.Adam(self.discriminator.parameters(), lr=lr_disc,
-                                               betas=DISC_BETAS)
+        self.disc_optimizer = adam(self.discriminator.parameters(), lr=lr_disc, betas=DISC_BETAS)
         self.use_discriminator = True
 
     def forward(self, model: VAE, x: torch.Tensor, step: int | None = None) -> LossResult:
