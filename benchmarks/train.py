@@ -12,14 +12,19 @@ VAE and half on its discriminator; a resolved spec doubles its ``--batch-size``)
 
 - engine: the real path, `Trainer.train_step` over `Trainer.epoch_batches` (what
   `Trainer.fit` runs, without callbacks): uint8 data in memory, one gather and one
-  float conversion per batch, channels_last, loss terms kept on the device.
+  float conversion per batch, channels_last, loss terms kept on the device, fused
+  Adam (`dvae_cli.engine.optim.adam`), and a process whose malloc keeps freed memory
+  (`dvae_cli.engine.device.keep_freed_memory`, which a CPU Trainer sets).
 - baseline: the usual pattern of training scripts: a `torch.utils.data.DataLoader`
   over a per-item `Dataset` whose `__getitem__` unpacks one image to float32, the
   default collate, ``shuffle=True``, ``num_workers=0`` (the target machine has 2
   cores, both busy with the model's intra-op threads: a worker process would take
   one from them; ``benchmarks/data.py`` measures 2 workers), the same model (default
-  memory format), the same loss, and an eager loop: zero_grad, backward, (FactorVAE's
-  discriminator step), step, and ``.item()`` of every loss term per step to log them.
+  memory format), the same loss, ``torch.optim.Adam`` with its defaults, and an eager
+  loop: zero_grad, backward, (FactorVAE's discriminator step), step, and ``.item()``
+  of every loss term per step to log them.
+  It runs in a process of its own with the C library's default allocator: the
+  allocator setting is process-wide, so the two could not share a process.
 
 Engine variants (``--variants``; extra rows against the same baseline measurements):
 
@@ -30,24 +35,31 @@ Engine variants (``--variants``; extra rows against the same baseline measuremen
   convolutions pick channels_last again).
 - compile: ``Trainer(compile_model=True)`` (torch.compile; compilation happens in the warm-up).
 - bf16: ``Trainer(precision="bf16")`` (bfloat16 autocast of the forward pass).
+- baseline_kept_memory: the baseline's loop (plain Adam included) in the engine's
+  process, i.e. with the engine's allocator setting: how much of the ratio is the
+  allocator and how much the rest.
 
 Method: for each (loss, batch), the baseline and every variant are built from the same
 seed (same initial weights), each runs ``--warmup`` steps, then in each of ``--rounds``
-rounds every one of them measures ``--steps`` steps in turn (the order rotates), so
-that the machine's drifts hit all of them; the table shows the median images/s. Peak
-RSS: the process's high-water mark over that contender's measured steps (reset before
-each; see `benchmarks/rss.py`), i.e. the dataset and libraries plus what the loop adds.
+rounds every one of them measures ``--steps`` steps in turn (the order rotates; one
+runs while the other process waits), so that the machine's drifts hit all of them; the
+table shows the median images/s. Peak RSS: the high-water mark of the contender's
+process over its measured steps (reset before each; see `benchmarks/rss.py`), i.e.
+the dataset and libraries plus what the loop adds.
 """
 
 from __future__ import annotations
 
 import argparse
+import gc
 import itertools
+import multiprocessing
 import statistics
 import sys
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -65,8 +77,9 @@ if TYPE_CHECKING:
     from dvae_cli.engine.models import VAE
 
 LOSS_NAMES = ("VAE", "betaH", "betaB", "factor", "btcvae")
-VARIANTS = ("fp32", "channels_last_off", "compile", "bf16")
+VARIANTS = ("fp32", "channels_last_off", "compile", "bf16", "baseline_kept_memory")
 BASELINE = "baseline"
+BASELINE_KEPT_MEMORY = "baseline_kept_memory"
 
 
 class PerItemImages(torch.utils.data.Dataset):
@@ -107,18 +120,24 @@ class Contender:
         return max(self.peaks)
 
 
-def build(loss_name: str, n_train: int, img_size: tuple[int, int, int], seed: int
+def build(loss_name: str, n_train: int, img_size: tuple[int, int, int], seed: int, plain_adam: bool = False
           ) -> tuple[VAE, Loss, torch.optim.Optimizer]:
-    """A fresh model, loss and Adam as ``dvae train`` builds them (same weights for the same seed)."""
+    """A fresh model, loss and Adam as ``dvae train`` builds them (same weights for the same seed).
+
+    With `plain_adam`, the VAE's optimiser is ``torch.optim.Adam`` with its defaults
+    (the usual script's) instead of dvae's fused one; a loss's own optimiser (FactorVAE's
+    discriminator) is part of the loss and the same for both.
+    """
     from dvae_cli.config import resolve_run
     from dvae_cli.engine.losses import loss_for_spec
     from dvae_cli.engine.models import build_model
+    from dvae_cli.engine.optim import adam
 
     spec = resolve_run("bench", None, {"loss": loss_name, "dataset": "sprites"}).spec
     torch.manual_seed(seed)
     model = build_model(list(img_size), spec.latent_dim, spec.model_type)
     loss = loss_for_spec(spec, n_train)
-    optimizer = torch.optim.Adam(model.parameters(), lr=spec.lr)
+    optimizer = torch.optim.Adam(model.parameters(), lr=spec.lr) if plain_adam else adam(model.parameters(), spec.lr)
     return model, loss, optimizer
 
 
@@ -150,7 +169,7 @@ def engine(train: ImageData, loss_name: str, batch_size: int, variant: str, devi
 
 def baseline(train: ImageData, loss_name: str, batch_size: int, device: torch.device, seed: int) -> Contender:
     """A DataLoader over a per-item Dataset and an eager loop that logs every term with `.item()`."""
-    model, loss, optimizer = build(loss_name, len(train), train.img_size, seed)
+    model, loss, optimizer = build(loss_name, len(train), train.img_size, seed, plain_adam=True)
     model.to(device)
     loss.to(device)
     dataset = PerItemImages(train.pixels.numpy(), train.img_size, train.packed)
@@ -193,23 +212,102 @@ def measure(contender: Contender, steps: int, batch_size: int, device: torch.dev
     contender.rates.append(steps * batch_size / seconds)
 
 
-def compare(train: ImageData, loss_name: str, batch_size: int, variants: list[str], args: argparse.Namespace,
-            device: torch.device, rss: PeakRss) -> list[Contender]:
-    """The baseline and every engine variant of one (loss, batch), measured in alternation."""
-    contenders = [baseline(train, loss_name, batch_size, device, args.seed)]
-    contenders[0].run(args.warmup)
-    for variant in variants:
-        try:
-            contender = engine(train, loss_name, batch_size, variant, device, args.seed)
-            contender.run(args.warmup)
-        except Exception as exc:  # an engine failure is a result: report it and measure the others
-            contender = Contender(variant, lambda steps: None, error=f"{type(exc).__name__}: {exc}")
-        contenders.append(contender)
+def serve(conn: Connection, args: argparse.Namespace) -> None:
+    """A worker process: load the data, then build and measure contenders on request.
+
+    Requests: ``("build", loss, batch, label)`` -> None or the error text;
+    ``("measure", label, steps)`` -> (images/s, peak RSS MB); ``("clear",)``;
+    ``("stop",)``. The first reply is (training images, torch threads, RSS after loading).
+    """
+    from dvae_cli.data.in_memory import train_test_split
+    from dvae_cli.data.loading import load_dataset
+    from dvae_cli.engine.device import configure_threads, keep_freed_memory
+
+    device = torch.device(args.device)
+    threads = configure_threads()
+    if args.threads:
+        torch.set_num_threads(args.threads)
+        threads = args.threads
+    train, _ = train_test_split(load_dataset("sprites", args.data_dir), 0.1)
+    rss = PeakRss()
+    conn.send((len(train), threads, current_rss_mb()))
+    contenders: dict[str, Contender] = {}
+    batch_size = 0
+    while True:
+        request = conn.recv()
+        if request[0] == "build":
+            _, loss_name, batch_size, label = request
+            try:
+                if label == BASELINE:
+                    contender = baseline(train, loss_name, batch_size, device, args.seed)
+                elif label == BASELINE_KEPT_MEMORY:
+                    keep_freed_memory()   # what a Trainer does to its process on the CPU
+                    contender = baseline(train, loss_name, batch_size, device, args.seed)
+                    contender.label = label
+                else:
+                    contender = engine(train, loss_name, batch_size, label, device, args.seed)
+                contender.run(args.warmup)
+            except Exception as exc:  # an engine failure is a result: report it and measure the others
+                conn.send(f"{type(exc).__name__}: {exc}")
+                continue
+            contenders[label] = contender
+            conn.send(None)
+        elif request[0] == "measure":
+            _, label, steps = request
+            contender = contenders[label]
+            measure(contender, steps, batch_size, device, rss)
+            conn.send((contender.rates[-1], contender.peaks[-1]))
+        elif request[0] == "clear":
+            contenders.clear()
+            gc.collect()
+        else:
+            return
+
+
+class Worker:
+    """The parent's end of a `serve` process."""
+
+    def __init__(self, args: argparse.Namespace) -> None:
+        context = multiprocessing.get_context("spawn")
+        self.conn, child = context.Pipe()
+        self.process = context.Process(target=serve, args=(child, args), daemon=True)
+        self.process.start()
+        self.n_train, self.threads, self.data_rss = self.conn.recv()
+
+    def ask(self, *request: object) -> object:
+        self.conn.send(request)
+        return self.conn.recv()
+
+    def tell(self, *request: object) -> None:
+        self.conn.send(request)
+
+    def stop(self) -> None:
+        self.conn.send(("stop",))
+        self.process.join()
+
+
+def compare(workers: dict[str, Worker], loss_name: str, batch_size: int, variants: list[str],
+            args: argparse.Namespace) -> list[Contender]:
+    """The baseline (in its own process) and every engine variant of one (loss, batch), measured in alternation.
+
+    Only one contender runs at a time; the others' processes wait.
+    """
+    labels = [BASELINE, *variants]
+    contenders = []
+    for label in labels:
+        worker = workers[BASELINE if label == BASELINE else "engine"]
+        error = worker.ask("build", loss_name, batch_size, label)
+        contenders.append(Contender(label, lambda steps: None, error=error))  # type: ignore[arg-type]
     working = [contender for contender in contenders if contender.error is None]
     for round_ in range(args.rounds):
         shift = round_ % len(working)
         for contender in working[shift:] + working[:shift]:
-            measure(contender, args.steps, batch_size, device, rss)
+            worker = workers[BASELINE if contender.label == BASELINE else "engine"]
+            rate, peak = worker.ask("measure", contender.label, args.steps)  # type: ignore[misc]
+            contender.rates.append(rate)
+            contender.peaks.append(peak)
+    for worker in workers.values():
+        worker.tell("clear")
     return contenders
 
 
@@ -239,20 +337,12 @@ def main() -> None:
     variants = names(args.variants, VARIANTS, "variant")
     batch_sizes = [int(b) for b in args.batch_sizes.split(",")]
 
-    from dvae_cli.data.in_memory import train_test_split
-    from dvae_cli.data.loading import load_dataset
-    from dvae_cli.engine.device import configure_threads
-
     device = torch.device(args.device)
     if device.type == "cuda" and not torch.cuda.is_available():
         raise SystemExit("error: --device cuda: no CUDA device is available")
-    threads = configure_threads()
-    if args.threads:
-        torch.set_num_threads(args.threads)
-        threads = args.threads
-    train, _ = train_test_split(load_dataset("sprites", args.data_dir), 0.1)
-    data_rss = current_rss_mb()
-    rss = PeakRss()
+    # one process for the baseline, one for the engine: a Trainer changes how its process allocates memory
+    workers = {BASELINE: Worker(args), "engine": Worker(args)}
+    engine_worker = workers["engine"]
 
     header = (f"{'loss':<7}{'batch':>6}  {'variant':<18}{'engine img/s':>13}{'baseline img/s':>15}{'ratio':>8}"
               f"{'engine RSS':>12}{'baseline RSS':>14}")
@@ -261,7 +351,7 @@ def main() -> None:
     fp32_ratios = []
     for batch_size in batch_sizes:
         for loss_name in losses:
-            base, *ours = compare(train, loss_name, batch_size, variants, args, device, rss)
+            base, *ours = compare(workers, loss_name, batch_size, variants, args)
             for contender in ours:
                 if contender.error is not None:
                     print(f"{loss_name:<7}{batch_size:>6}  {contender.label:<18}failed: "
@@ -273,11 +363,14 @@ def main() -> None:
                 print(f"{loss_name:<7}{batch_size:>6}  {contender.label:<18}{contender.rate:>13,.0f}"
                       f"{base.rate:>15,.0f}{ratio:>7.2f}x{contender.peak:>9,.0f} MB{base.peak:>11,.0f} MB",
                       flush=True)
+    for worker in workers.values():
+        worker.stop()
     print("-" * len(header))
-    print(f"{device.type}, {threads} torch threads, torch {torch.__version__}; {len(train):,} training images; "
+    print(f"{device.type}, {engine_worker.threads} torch threads, torch {torch.__version__}; "
+          f"{engine_worker.n_train:,} training images; "
           f"median of {args.rounds} alternating rounds of {args.steps} steps after {args.warmup} warm-up steps")
-    print(f"RSS: process peak during the measured steps (after loading the data the process held "
-          f"{data_rss:,.0f} MB){'' if rss.resettable else '; lifetime peak (could not reset it)'}")
+    print(f"RSS: peak of the contender's process during its measured steps (after loading the data each "
+          f"process held {engine_worker.data_rss:,.0f} MB)")
     if fp32_ratios:
         geomean = float(np.exp(np.mean(np.log(fp32_ratios))))
         print(f"engine fp32 / baseline: min {min(fp32_ratios):.2f}x, geometric mean {geomean:.2f}x "
