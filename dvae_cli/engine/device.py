@@ -107,8 +107,10 @@ def keep_freed_memory() -> bool:
     page-faults through freshly zeroed pages again: about a third of a step's time on
     2 cores (``benchmarks/train.py``; tcmalloc and jemalloc avoid it the same way).
     With mmap off for allocations and no trimming, the buffers are reused; the process
-    keeps its peak memory until it exits. Process-wide and not undone. Returns False
-    (and changes nothing) where the C library is not glibc.
+    keeps its peak memory until it exits. Process-wide and not undone; a CPU `Trainer`
+    and the CPU evaluation passes (test losses, encoding for the metrics) call it: the
+    test-loss pass takes half the time. Returns False (and changes nothing) where the
+    C library is not glibc.
     """
     if not sys.platform.startswith("linux") or platform.libc_ver()[0] != "glibc":
         return False

@@ -15,7 +15,7 @@ from dvae_cli.data.catalog import dataset_info
 from dvae_cli.data.in_memory import ImageSource, train_test_split
 from dvae_cli.data.loading import load_dataset
 from dvae_cli.engine.checkpoint import STATE_FILE, load_checkpoint, load_model
-from dvae_cli.engine.device import resolve_device, seed_everything
+from dvae_cli.engine.device import keep_freed_memory, resolve_device, seed_everything
 from dvae_cli.engine.losses import FactorLoss, Loss, loss_for_spec
 from dvae_cli.engine.models import VAE
 from dvae_cli.errors import ConfigError, CorruptFileError
@@ -33,6 +33,8 @@ def evaluate_losses(model: VAE, loss: Loss, data: ImageSource, batch_size: int =
     weighted by its size.
     """
     model = model.to(device).to(memory_format=torch.channels_last).eval()
+    if torch.device(device).type == "cpu":
+        keep_freed_memory()   # batches of 1000 re-fault ~130 MB of activations each otherwise
     loss = loss.to(device)
     n = len(data)
     n_batches = max(1, -(-n // batch_size))
