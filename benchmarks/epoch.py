@@ -25,18 +25,17 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-import numpy as np
 import torch
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from benchmarks.common import LOSS_NAMES, choose, device_or_exit, seeded_subset  # noqa: E402
 from benchmarks.rss import PeakRss  # noqa: E402
 
 if TYPE_CHECKING:
     from dvae_cli.data.in_memory import ImageData
 
-LOSS_NAMES = ("VAE", "betaH", "betaB", "factor", "btcvae")
 EPOCH_GOAL_S = 5.0
 FULL_GRID = 737_280
 
@@ -87,21 +86,15 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=1234)
     parser.add_argument("--data-dir", type=Path, default=Path("/tmp/dvbench/data"))
     args = parser.parse_args()
-    losses = [name.strip() for name in args.losses.split(",") if name.strip()]
-    if not losses or any(name not in LOSS_NAMES for name in losses):
-        raise SystemExit(f"error: --losses {args.losses!r}; choose from: {', '.join(LOSS_NAMES)}")
-    device = torch.device(args.device)
-    if device.type == "cuda" and not torch.cuda.is_available():
-        print(f"error: --device {args.device}: no CUDA device is available", file=sys.stderr)
-        sys.exit(2)
+    losses = choose(args.losses, LOSS_NAMES, "loss")
+    device = device_or_exit(args.device)
 
     from dvae_cli.data.loading import load_dataset
     from dvae_cli.engine.device import configure_threads
 
     configure_threads()
     data = load_dataset("sprites", args.data_dir)
-    if args.images is not None and args.images < len(data):
-        data = data.subset(np.sort(np.random.default_rng(args.seed).choice(len(data), args.images, replace=False)))
+    data = seeded_subset(data, args.images, args.seed)
     name = torch.cuda.get_device_name(device) if device.type == "cuda" else f"cpu, {torch.get_num_threads()} threads"
     memory = "peak GPU mem" if device.type == "cuda" else "peak RSS"
     header = (f"{'loss':<8}{'images':>9}{'batch':>7}{'to device':>11}{'epoch':>10}{'images/s':>11}"

@@ -40,6 +40,7 @@ from typing import TYPE_CHECKING
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from benchmarks.common import LOSS_NAMES, choose  # noqa: E402
 from benchmarks.rss import PeakRss, current_rss_mb  # noqa: E402
 
 if TYPE_CHECKING:
@@ -49,7 +50,6 @@ if TYPE_CHECKING:
 # holds torch would inherit its RSS high-water mark (Linux keeps the peak of the image it
 # replaces at exec), so the subprocess rows run first, from a small process.
 
-LOSS_NAMES = ("VAE", "betaH", "betaB", "factor", "btcvae")
 HELP_GOAL_S = 0.5
 
 
@@ -154,9 +154,7 @@ def main() -> None:
     parser.add_argument("--browse-repeat", type=int, default=3)
     parser.add_argument("--data-dir", type=Path, default=Path("/tmp/dvbench/data"))
     args = parser.parse_args()
-    losses = [name.strip() for name in args.losses.split(",") if name.strip()]
-    if not losses or any(name not in LOSS_NAMES for name in losses):
-        raise SystemExit(f"error: --losses {args.losses!r}; choose from: {', '.join(LOSS_NAMES)}")
+    losses = choose(args.losses, LOSS_NAMES, "loss")
 
     # the subprocesses first, while this process is small (see the imports above)
     parent_mb = current_rss_mb()

@@ -33,17 +33,17 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import numpy as np
 import torch
 from torch.overrides import TorchFunctionMode
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from benchmarks.common import LOSS_NAMES, choose, device_or_exit, seeded_subset  # noqa: E402
+
 if TYPE_CHECKING:
     from dvae_cli.data.in_memory import ImageData
 
-LOSS_NAMES = ("VAE", "betaH", "betaB", "factor", "btcvae")
 PROBE_IMAGES = 256
 
 
@@ -131,22 +131,15 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=1234)
     parser.add_argument("--data-dir", type=Path, default=Path("/tmp/dvbench/data"))
     args = parser.parse_args()
-    losses = [name.strip() for name in args.losses.split(",") if name.strip()]
-    if not losses or any(name not in LOSS_NAMES for name in losses):
-        raise SystemExit(f"error: --losses {args.losses!r}; choose from: {', '.join(LOSS_NAMES)}")
-    device = torch.device(args.device)
-    if device.type == "cuda" and not torch.cuda.is_available():
-        print(f"error: --device {args.device}: no CUDA device is available (torch {torch.__version__}, built for "
-              f"CUDA {torch.version.cuda or 'none'}); run this on a machine with a GPU, or --device cpu for a "
-              "dry run", file=sys.stderr)
-        sys.exit(2)
+    losses = choose(args.losses, LOSS_NAMES, "loss")
+    device = device_or_exit(args.device)
     torch.backends.cuda.matmul.allow_tf32 = False
     torch.backends.cudnn.allow_tf32 = False
 
     from dvae_cli.data.loading import load_dataset
 
     data = load_dataset("sprites", args.data_dir)
-    data = data.subset(np.sort(np.random.default_rng(args.seed).choice(len(data), args.images, replace=False)))
+    data = seeded_subset(data, args.images, args.seed)
     name = torch.cuda.get_device_name(device) if device.type == "cuda" else "cpu"
     print(f"{device} ({name}) against cpu: {args.steps} steps of {args.batch_size} images, "
           f"tolerance |d - c| <= {args.atol:g} + {args.rtol:g} |c|")

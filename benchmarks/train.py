@@ -61,7 +61,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from multiprocessing.connection import Connection
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
@@ -69,6 +69,7 @@ import torch
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from benchmarks.common import LOSS_NAMES, choose, device_or_exit  # noqa: E402
 from benchmarks.rss import PeakRss, current_rss_mb  # noqa: E402
 
 if TYPE_CHECKING:
@@ -76,7 +77,6 @@ if TYPE_CHECKING:
     from dvae_cli.engine.losses import Loss
     from dvae_cli.engine.models import VAE
 
-LOSS_NAMES = ("VAE", "betaH", "betaB", "factor", "btcvae")
 VARIANTS = ("fp32", "channels_last_off", "compile", "bf16", "baseline_kept_memory")
 BASELINE = "baseline"
 BASELINE_KEPT_MEMORY = "baseline_kept_memory"
@@ -102,7 +102,10 @@ class PerItemImages(torch.utils.data.Dataset):
 
 @dataclass
 class Contender:
-    """One training loop under test: `run(n)` trains n steps of `batch_size` images."""
+    """One training loop under test: `run(n)` trains n steps of `batch_size` images.
+
+    The parent's record of one has a `run` that does nothing: the loop lives in a worker.
+    """
 
     label: str
     run: Callable[[int], None]
@@ -274,7 +277,7 @@ class Worker:
         self.process.start()
         self.n_train, self.threads, self.data_rss = self.conn.recv()
 
-    def ask(self, *request: object) -> object:
+    def ask(self, *request: object) -> Any:
         self.conn.send(request)
         return self.conn.recv()
 
@@ -297,27 +300,18 @@ def compare(workers: dict[str, Worker], loss_name: str, batch_size: int, variant
     for label in labels:
         worker = workers[BASELINE if label == BASELINE else "engine"]
         error = worker.ask("build", loss_name, batch_size, label)
-        contenders.append(Contender(label, lambda steps: None, error=error))  # type: ignore[arg-type]
+        contenders.append(Contender(label, lambda steps: None, error=error))
     working = [contender for contender in contenders if contender.error is None]
     for round_ in range(args.rounds):
         shift = round_ % len(working)
         for contender in working[shift:] + working[:shift]:
             worker = workers[BASELINE if contender.label == BASELINE else "engine"]
-            rate, peak = worker.ask("measure", contender.label, args.steps)  # type: ignore[misc]
+            rate, peak = worker.ask("measure", contender.label, args.steps)
             contender.rates.append(rate)
             contender.peaks.append(peak)
     for worker in workers.values():
         worker.tell("clear")
     return contenders
-
-
-def names(text: str, choices: tuple[str, ...], what: str) -> list[str]:
-    chosen = [name.strip() for name in text.split(",") if name.strip()]
-    unknown = [name for name in chosen if name not in choices]
-    if unknown or not chosen:
-        raise SystemExit(f"error: unknown {what} {', '.join(unknown) or '(none given)'}; "
-                         f"choose from: {', '.join(choices)}")
-    return chosen
 
 
 def main() -> None:
@@ -333,13 +327,11 @@ def main() -> None:
     parser.add_argument("--data-dir", type=Path, default=Path("/tmp/dvbench/data"))
     parser.add_argument("--seed", type=int, default=1234)
     args = parser.parse_args()
-    losses = names(args.losses, LOSS_NAMES, "loss")
-    variants = names(args.variants, VARIANTS, "variant")
+    losses = choose(args.losses, LOSS_NAMES, "loss")
+    variants = choose(args.variants, VARIANTS, "variant")
     batch_sizes = [int(b) for b in args.batch_sizes.split(",")]
 
-    device = torch.device(args.device)
-    if device.type == "cuda" and not torch.cuda.is_available():
-        raise SystemExit("error: --device cuda: no CUDA device is available")
+    device = device_or_exit(args.device)
     # one process for the baseline, one for the engine: a Trainer changes how its process allocates memory
     workers = {BASELINE: Worker(args), "engine": Worker(args)}
     engine_worker = workers["engine"]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ctypes
+import functools
 import os
 import platform
 import random
@@ -98,6 +99,7 @@ _M_MMAP_MAX = -4
 _TRIM_ABOVE = 2**31 - 1   # the largest value mallopt takes: trim only a free top over 2 GB
 
 
+@functools.cache
 def keep_freed_memory() -> bool:
     """Make glibc's malloc keep freed memory for reuse instead of handing it back to the kernel.
 
@@ -107,7 +109,7 @@ def keep_freed_memory() -> bool:
     page-faults through freshly zeroed pages again: about a third of a step's time on
     2 cores (``benchmarks/train.py``; tcmalloc and jemalloc avoid it the same way).
     With mmap off for allocations and no trimming, the buffers are reused; the process
-    keeps its peak memory until it exits. Process-wide and not undone; a CPU `Trainer`
+    keeps its peak memory until it exits. Process-wide, done once and not undone; a CPU `Trainer`
     and the CPU evaluation passes (test losses, encoding for the metrics) call it: the
     test-loss pass takes half the time. Returns False (and changes nothing) where the
     C library is not glibc.
