@@ -15,6 +15,7 @@ internet cannot run code.
 from __future__ import annotations
 
 import pickle
+import struct
 import zipfile
 from pathlib import Path
 from typing import Any
@@ -57,9 +58,9 @@ def read_torch_file(path: Path, map_location: str | torch.device = "cpu") -> Any
     except FileNotFoundError:
         raise CorruptFileError(f"{path} is missing") from None
     except (RuntimeError, EOFError, OSError, ValueError, pickle.UnpicklingError, zipfile.BadZipFile,
-            KeyError, AttributeError, TypeError, IndexError) as exc:
+            KeyError, AttributeError, TypeError, IndexError, struct.error) as exc:
         reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        if "zip archive" in reason or "central directory" in reason or isinstance(exc, (EOFError,
+        if "zip archive" in reason or isinstance(exc, struct.error) or "central directory" in reason or isinstance(exc, (EOFError,
                                                                                       zipfile.BadZipFile)):
             reason = "it is truncated or not a PyTorch file"
         elif "Weights only" in reason or "weights_only" in reason or "Unsupported global" in reason:
