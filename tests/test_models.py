@@ -94,10 +94,48 @@ def test_reference_model_files_load_strictly_and_give_finite_losses(disvae_resul
     # the pretrained weights are really in use: the model reconstructs its own samples
     # far better than an untrained model does
     with torch.no_grad():
-        own = model.decoder(torch.randn(8, spec.latent_dim) * 0.5)
+        own = model.decode(torch.randn(8, spec.latent_dim) * 0.5)
         trained = (model(own).reconstruction - own).pow(2).mean().item()
         fresh = (build_model(spec.img_size, spec.latent_dim).eval()(own).reconstruction - own).pow(2).mean().item()
     assert trained < 0.5 * fresh
+
+
+def reference_forward(state: dict[str, torch.Tensor], x: torch.Tensor, latent_dim: int) -> torch.Tensor:
+    """disentangling-vae's Burgess encoder (means) and decoder, sigmoid included, written out in float64."""
+    from torch.nn import functional as F
+
+    w = {key: value.double() for key, value in state.items()}
+    h = x.double()
+    for name in ("conv1", "conv2", "conv3", "conv_64"):
+        if f"encoder.{name}.weight" in w:
+            h = F.relu(F.conv2d(h, w[f"encoder.{name}.weight"], w[f"encoder.{name}.bias"], stride=2, padding=1))
+    h = h.reshape(h.shape[0], -1)
+    for name in ("lin1", "lin2"):
+        h = F.relu(F.linear(h, w[f"encoder.{name}.weight"], w[f"encoder.{name}.bias"]))
+    mu = F.linear(h, w["encoder.mu_logvar_gen.weight"], w["encoder.mu_logvar_gen.bias"]).view(-1, latent_dim, 2)[..., 0]
+    h = mu
+    for name in ("lin1", "lin2", "lin3"):
+        h = F.relu(F.linear(h, w[f"decoder.{name}.weight"], w[f"decoder.{name}.bias"]))
+    h = h.view(h.shape[0], 32, 4, 4)
+    for name in ("convT_64", "convT1", "convT2"):
+        if f"decoder.{name}.weight" in w:
+            h = F.relu(F.conv_transpose2d(h, w[f"decoder.{name}.weight"], w[f"decoder.{name}.bias"],
+                                          stride=2, padding=1))
+    return torch.sigmoid(F.conv_transpose2d(h, w["decoder.convT3.weight"], w["decoder.convT3.bias"],
+                                            stride=2, padding=1))
+
+
+@pytest.mark.parametrize("run", REFERENCE_RUNS)
+def test_reference_models_give_the_references_reconstructions(disvae_results, run):
+    """Our decoder returns logits; sigmoid(logits) is the reference's output, to float32 precision."""
+    folder = RunFolder(disvae_results / run)
+    spec = folder.read_spec()
+    model = load_model(folder.model_path, spec).eval()
+    x = torch.rand(6, *spec.img_size, generator=torch.Generator().manual_seed(2))
+    with torch.no_grad():
+        ours = model(x).reconstruction
+    expected = reference_forward(torch.load(folder.model_path, weights_only=True), x, spec.latent_dim)
+    assert (ours.double() - expected).abs().max().item() < 1e-4   # float32 rounding of large logits
 
 
 def test_saved_weights_round_trip(tmp_path):

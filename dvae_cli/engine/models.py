@@ -54,18 +54,29 @@ class ModelConfig:
 class VAEOutput(NamedTuple):
     """The output of `VAE.forward`.
 
+    The decoder's last layer is returned before its sigmoid: the likelihoods are
+    computed from the logits (`dvae_cli.engine.losses._terms.reconstruction_loss`),
+    which keeps their value and gradient finite when a pixel saturates at exactly
+    0 or 1 in float32.
+
     Attributes:
-        reconstruction: Bernoulli means of the pixels, shape (B, C, H, W), in (0, 1).
+        logits: Pixel logits, shape (B, C, H, W), unbounded; the pixel means are
+            ``sigmoid(logits)`` (`reconstruction`).
         mean: Posterior means, shape (B, D).
         logvar: Posterior log variances, shape (B, D).
         sample: The latent code used: a reparameterised sample in train mode, the
             mean in eval mode. Shape (B, D).
     """
 
-    reconstruction: torch.Tensor
+    logits: torch.Tensor
     mean: torch.Tensor
     logvar: torch.Tensor
     sample: torch.Tensor
+
+    @property
+    def reconstruction(self) -> torch.Tensor:
+        """Pixel means in [0, 1], shape (B, C, H, W): ``sigmoid(logits)``."""
+        return torch.sigmoid(self.logits)
 
 
 def _conv(in_channels: int, out_channels: int) -> nn.Conv2d:
@@ -112,7 +123,7 @@ class EncoderBurgess(nn.Module):
 
 
 class DecoderBurgess(nn.Module):
-    """The mirror of `EncoderBurgess`, with a sigmoid output."""
+    """The mirror of `EncoderBurgess`; returns pixel logits (the sigmoid is applied by `VAE.decode`)."""
 
     def __init__(self, img_size: tuple[int, int, int], latent_dim: int) -> None:
         super().__init__()
@@ -128,7 +139,7 @@ class DecoderBurgess(nn.Module):
         self.convT3 = _conv_t(HIDDEN_CHANNELS, channels)
 
     def forward(self, z: torch.Tensor) -> torch.Tensor:
-        """Map latents (B, D) to pixel means (B, C, H, W) in (0, 1)."""
+        """Map latents (B, D) to pixel logits (B, C, H, W)."""
         x = torch.relu(self.lin1(z))
         x = torch.relu(self.lin2(x))
         x = torch.relu(self.lin3(x))
@@ -137,13 +148,16 @@ class DecoderBurgess(nn.Module):
             x = torch.relu(self.convT_64(x))
         x = torch.relu(self.convT1(x))
         x = torch.relu(self.convT2(x))
-        return torch.sigmoid(self.convT3(x))
+        return self.convT3(x)
 
 
 class VAE(nn.Module):
     """Encoder, reparameterisation and decoder.
 
     Train mode samples z = mean + exp(logvar / 2) * eps; eval mode uses the mean.
+    The weights are disentangling-vae's, layer for layer; its decoder ends in a
+    sigmoid, ours returns the logits before it (`VAEOutput.logits`), so the
+    reconstructions of its ``model.pt`` files are ``sigmoid(logits)``, unchanged.
     """
 
     def __init__(self, config: ModelConfig) -> None:
@@ -172,6 +186,10 @@ class VAE(nn.Module):
         mean, logvar = self.encoder(x)
         sample = self.reparameterize(mean, logvar)
         return VAEOutput(self.decoder(sample), mean, logvar, sample)
+
+    def decode(self, z: torch.Tensor) -> torch.Tensor:
+        """Pixel means in [0, 1], shape (B, C, H, W), of latent codes `z` (B, D)."""
+        return torch.sigmoid(self.decoder(z))
 
     def sample_latent(self, x: torch.Tensor) -> torch.Tensor:
         """A latent code for each image (a sample in train mode), shape (B, D)."""

@@ -10,46 +10,71 @@ import math
 import torch
 from torch.nn import functional as F
 
-from dvae_cli.errors import UnknownNameError
+from dvae_cli.errors import ConfigError, UnknownNameError
 
 REC_DISTS = ("bernoulli", "laplace", "gaussian")
 SAMPLINGS = ("mss", "mws")
 _LOG_2PI = math.log(2 * math.pi)
 
 
-def reconstruction_loss(x: torch.Tensor, recon: torch.Tensor, rec_dist: str = "bernoulli") -> torch.Tensor:
-    """Negative log-likelihood of the images, summed over pixels, mean over the batch.
+def at_least_float32(tensor: torch.Tensor) -> torch.Tensor:
+    """`tensor` in float32 if it is in a lower precision (bfloat16, float16), else unchanged.
+
+    The losses compute in float32 (or float64 when given it) whatever precision the
+    forward pass ran in: bfloat16 keeps 8 bits of mantissa, too few for log
+    densities that are compared across a batch.
+    """
+    return tensor.float() if tensor.is_floating_point() and tensor.element_size() < 4 else tensor
+
+
+def reconstruction_loss(x: torch.Tensor, logits: torch.Tensor, rec_dist: str = "bernoulli") -> torch.Tensor:
+    """Negative log-likelihood of the images (nats for ``bernoulli``), summed over pixels, mean over the batch.
+
+    disentangling-vae's ``_reconstruction_loss`` (same values wherever its sigmoid
+    output is not saturated), computed from the decoder's logits so that the value
+    and the gradient stay finite for every finite logit, in float32 and bfloat16:
+
+    - ``bernoulli``: binary cross-entropy, ``binary_cross_entropy_with_logits``
+      (``max(l, 0) - l x + log(1 + exp(-|l|))``), where the reference's
+      ``BCE(sigmoid(l))`` clamps each log at -100 and gives a NaN gradient
+      (0 x 1/0) once a pixel's sigmoid rounds to exactly 0 or 1;
+    - ``gaussian``: ``255 * sum((sigmoid(l) - x)^2)``, i.e. the MSE in [0, 255]
+      scaled back by 255;
+    - ``laplace``: ``3 * sum(|sigmoid(l) - x|)`` (3 makes its values comparable to
+      the Bernoulli loss so that the same weights can be used).
 
     Args:
         x: Images in [0, 1], shape (B, C, H, W).
-        recon: Pixel means in (0, 1), shape (B, C, H, W).
-        rec_dist: ``bernoulli`` (binary cross-entropy), ``gaussian``
-            (255 * sum of squared errors, i.e. MSE in [0, 255] scaled back by 255)
-            or ``laplace`` (3 * sum of absolute errors; 3 makes its values comparable
-            to the Bernoulli loss so that the same weights can be used).
+        logits: Pixel logits of the reconstructions, shape (B, C, H, W).
+        rec_dist: ``bernoulli``, ``gaussian`` or ``laplace``.
 
     Returns:
-        A scalar tensor.
+        A scalar tensor (float32 or float64).
 
     Raises:
         UnknownNameError: for any other `rec_dist`.
     """
     batch_size = x.shape[0]
+    logits = at_least_float32(logits)
+    x = x.to(logits.dtype)
     if rec_dist == "bernoulli":
-        # F.binary_cross_entropy's formula (logs clamped at -100), written out so that a NaN
-        # reconstruction gives a NaN loss the trainer reports instead of a range error
-        total = -(x * torch.log(recon).clamp(min=-100) + (1 - x) * torch.log(1 - recon).clamp(min=-100)).sum()
+        total = F.binary_cross_entropy_with_logits(logits, x, reduction="sum")
     elif rec_dist == "gaussian":
-        total = 255.0 * F.mse_loss(recon, x, reduction="sum")
+        total = 255.0 * F.mse_loss(torch.sigmoid(logits), x, reduction="sum")
     elif rec_dist == "laplace":
-        total = 3.0 * F.l1_loss(recon, x, reduction="sum")
+        total = 3.0 * F.l1_loss(torch.sigmoid(logits), x, reduction="sum")
     else:
         raise UnknownNameError("rec-dist", rec_dist, REC_DISTS)
     return total / batch_size
 
 
 def kl_normal_per_dim(mean: torch.Tensor, logvar: torch.Tensor) -> torch.Tensor:
-    """KL(q(z_d|x) || N(0, 1)) for each latent dimension, averaged over the batch.
+    """KL(q(z_d|x) || N(0, 1)) in nats for each latent dimension, averaged over the batch.
+
+    Kingma & Welling 2014, Appendix B: ``0.5 * (mean^2 + exp(logvar) - 1 - logvar)``,
+    written with ``expm1`` (exact near logvar = 0, where ``exp(logvar) - 1`` cancels).
+    Finite in value and gradient for logvar up to 88 in float32 (inputs in lower
+    precision are computed in float32).
 
     Args:
         mean, logvar: Posterior parameters, shape (B, D).
@@ -57,7 +82,8 @@ def kl_normal_per_dim(mean: torch.Tensor, logvar: torch.Tensor) -> torch.Tensor:
     Returns:
         Shape (D,).
     """
-    return 0.5 * (-1.0 - logvar + mean.pow(2) + logvar.exp()).mean(dim=0)
+    mean, logvar = at_least_float32(mean), at_least_float32(logvar)
+    return 0.5 * (mean.square() + torch.expm1(logvar) - logvar).mean(dim=0)
 
 
 def linear_annealing(init: float, fin: float, step: int | None, annealing_steps: float) -> float:
@@ -75,8 +101,17 @@ def linear_annealing(init: float, fin: float, step: int | None, annealing_steps:
 
 
 def log_density_gaussian(x: torch.Tensor, mean: torch.Tensor, logvar: torch.Tensor) -> torch.Tensor:
-    """Elementwise log N(x; mean, exp(logvar)) (all arguments broadcast)."""
-    return -0.5 * (_LOG_2PI + logvar + (x - mean).pow(2) * torch.exp(-logvar))
+    """Elementwise log N(x; mean, exp(logvar)) in nats (all arguments broadcast).
+
+    The squared distance is scaled before it is squared,
+    ``((x - mean) * exp(-logvar / 2))^2``, so ``exp(-logvar)`` never overflows on
+    its own (it does in float32 below logvar = -88); value and gradient are finite
+    for logvar in [-170, 88] in float32. Inputs in bfloat16/float16 are computed in
+    float32.
+    """
+    x, mean, logvar = at_least_float32(x), at_least_float32(mean), at_least_float32(logvar)
+    scaled = (x - mean) * torch.exp(-0.5 * logvar)
+    return -0.5 * (_LOG_2PI + logvar + scaled.square())
 
 
 def pairwise_log_density(sample: torch.Tensor, mean: torch.Tensor, logvar: torch.Tensor) -> torch.Tensor:
@@ -98,18 +133,26 @@ def log_stratified_weights(batch_size: int, n_data: int, dtype: torch.dtype = to
 
     Row i estimates q(z_i) from the batch: weight 1/N for its own posterior (the
     diagonal), (N - M) / (N M) for one other element (here the next one, cyclically)
-    and 1/M for the remaining M - 1, with M = B - 1. Each row sums to one.
+    and 1/M for the remaining M - 1, with M = B - 1. Each row sums to one. A batch
+    of one image has only its own posterior: weight 1/N (the same as ``mws``). N is
+    taken as at least B (a batch larger than the training set, e.g. evaluating on
+    another dataset, would give the second weight a negative value).
 
     Args:
-        batch_size: B (at least 2).
+        batch_size: B (>= 1).
         n_data: N, the size of the training set.
 
     Returns:
         Shape (B, B).
+
+    Raises:
+        ConfigError: if B < 1.
     """
-    if batch_size < 2:
-        raise ValueError("minibatch stratified sampling needs a batch of at least 2")
-    n, m = float(n_data), float(batch_size - 1)
+    if batch_size < 1:
+        raise ConfigError(f"minibatch stratified sampling needs a batch of at least 1, got {batch_size}")
+    n, m = float(max(n_data, batch_size)), float(batch_size - 1)
+    if batch_size == 1:
+        return torch.full((1, 1), -math.log(n), dtype=dtype, device=device)
     weights = torch.full((batch_size, batch_size), 1.0 / m, dtype=torch.float64)
     index = torch.arange(batch_size)
     weights[index, (index + 1) % batch_size] = (n - m) / (n * m)
@@ -119,13 +162,17 @@ def log_stratified_weights(batch_size: int, n_data: int, dtype: torch.dtype = to
 
 def estimate_log_qz(sample: torch.Tensor, mean: torch.Tensor, logvar: torch.Tensor, n_data: int,
                     sampling: str = "mss") -> tuple[torch.Tensor, torch.Tensor]:
-    """Mini-batch estimates of log q(z) and log prod_d q(z_d) (Chen et al. 2018).
+    """Mini-batch estimates of log q(z) and log prod_d q(z_d) in nats (Chen et al. 2018).
 
     Chen, R. T. Q., Li, X., Grosse, R., Duvenaud, D. "Isolating Sources of
-    Disentanglement in Variational Autoencoders." NeurIPS 2018.
+    Disentanglement in Variational Autoencoders." NeurIPS 2018, Section 3 and
+    Appendix C.
 
     The log importance weight of each pair enters the joint log q(z) once and each
-    marginal log q(z_d) once.
+    marginal log q(z_d) once. Every sum over the batch is a ``logsumexp``, and the
+    diagonal (each sample under its own posterior) keeps each row finite, so value
+    and gradient are finite over the range of `log_density_gaussian`. Computed in
+    float32 at least.
 
     Args:
         sample: z, shape (B, D), drawn from q(z|x) of the same batch.
@@ -136,6 +183,9 @@ def estimate_log_qz(sample: torch.Tensor, mean: torch.Tensor, logvar: torch.Tens
 
     Returns:
         (log_qz, log_prod_qzi), each of shape (B,).
+
+    Raises:
+        UnknownNameError: for another `sampling`.
     """
     batch_size = sample.shape[0]
     mat = pairwise_log_density(sample, mean, logvar)  # (B, B, D)
@@ -144,7 +194,7 @@ def estimate_log_qz(sample: torch.Tensor, mean: torch.Tensor, logvar: torch.Tens
         log_qz = torch.logsumexp(mat.sum(dim=2) + log_w, dim=1)
         log_prod_qzi = torch.logsumexp(mat + log_w.unsqueeze(2), dim=1).sum(dim=1)
     elif sampling == "mws":
-        log_norm = math.log(batch_size * n_data)
+        log_norm = math.log(batch_size * max(n_data, batch_size))
         log_qz = torch.logsumexp(mat.sum(dim=2), dim=1) - log_norm
         log_prod_qzi = (torch.logsumexp(mat, dim=1) - log_norm).sum(dim=1)
     else:

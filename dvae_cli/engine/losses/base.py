@@ -95,7 +95,7 @@ class Loss(nn.Module, abc.ABC):
 
 def base_terms(x: torch.Tensor, output: VAEOutput, rec_dist: str) -> dict[str, torch.Tensor]:
     """``recon_loss``, ``kl_loss`` and ``kl_loss_<d>`` for one batch."""
-    terms = {"recon_loss": reconstruction_loss(x, output.reconstruction, rec_dist)}
+    terms = {"recon_loss": reconstruction_loss(x, output.logits, rec_dist)}
     kl = kl_normal_per_dim(output.mean, output.logvar)
     terms["kl_loss"] = kl.sum()
     terms.update({f"kl_loss_{d}": value for d, value in enumerate(kl.unbind())})

@@ -43,8 +43,6 @@ class BtcvaeLoss(Loss):
         self.sampling = btcvae_sampling
 
     def compute(self, x: torch.Tensor, output: VAEOutput, step: int | None) -> LossResult:
-        if x.shape[0] < 2:
-            raise ValueError("the btcvae loss needs batches of at least 2 images")
         terms = base_terms(x, output, self.rec_dist)
         z = output.sample
         log_q_zx = log_density_gaussian(z, output.mean, output.logvar).sum(dim=1)

@@ -11,10 +11,11 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from dvae_cli.engine.losses._terms import linear_annealing, permute_dims
+from dvae_cli.engine.losses._terms import at_least_float32, linear_annealing, permute_dims
 from dvae_cli.engine.losses.base import Loss, LossResult, base_terms
 from dvae_cli.engine.models import VAE
 from dvae_cli.engine.optim import adam
+from dvae_cli.errors import ConfigError
 
 DISC_HIDDEN = 1000
 DISC_SLOPE = 0.2
@@ -85,7 +86,8 @@ class FactorLoss(Loss):
         if step is None:
             return self._evaluate(model, x)
         if x.shape[0] < 4:
-            raise ValueError("the factor loss needs training batches of at least 4 images")
+            raise ConfigError(f"the factor loss needs training batches of at least 4 images (two halves "
+                              f"of at least 2), got {x.shape[0]}")
         half = x.shape[0] // 2
         x_vae, x_perm = x[:half], x[half:]
         output = model(x_vae)
@@ -141,6 +143,7 @@ class FactorLoss(Loss):
         finally:
             for param in params:
                 param.requires_grad_(True)
+        logits = at_least_float32(logits)
         return (logits[:, 0] - logits[:, 1]).mean()
 
     def _discriminator_loss(self, z_real: torch.Tensor, z_perm: torch.Tensor) -> torch.Tensor:
