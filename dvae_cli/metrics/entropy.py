@@ -48,9 +48,11 @@ def merge_components(mean: torch.Tensor, logvar: torch.Tensor
     log_std = 0.5 * logvar
     std_cell = torch.floor(log_std / LOG_STD_STEP)
     cell_std = torch.exp((std_cell + 0.5) * LOG_STD_STEP)
-    mean_cell = torch.floor(mean / (MEAN_STEP * cell_std))
-    key = std_cell.long() * (1 << 42) + mean_cell.long()
-    _, inverse, counts = torch.unique(key, return_inverse=True, return_counts=True)
+    # cells as (std cell, mean cell) pairs: a single packed integer collides once a
+    # tiny std makes the mean cell index large (logvar -60: 1e15 cells per unit mean)
+    mean_cell = torch.floor(mean / (MEAN_STEP * cell_std)).clamp(-2.0 ** 62, 2.0 ** 62)
+    key = torch.stack([std_cell.long(), mean_cell.long()], dim=1)
+    _, inverse, counts = torch.unique(key, dim=0, return_inverse=True, return_counts=True)
     weights = counts.double()
     sums = torch.zeros(len(counts), 3, dtype=torch.float64, device=mean.device)
     sums.index_add_(0, inverse, torch.stack([mean, mean * mean, torch.exp(logvar)], dim=1))
@@ -81,27 +83,34 @@ def log_mixture(points: torch.Tensor, weights: torch.Tensor, means: torch.Tensor
     std = torch.sqrt(variances)
     octave = torch.floor(torch.log2(std))
     out = torch.full((len(points),), -math.inf, dtype=torch.float64, device=points.device)
+    magnitude = float(max(sorted_points.abs().max(), means.abs().max())) if len(points) else 0.0
     for level in torch.unique(octave).tolist():
         members = torch.nonzero(octave == level).flatten()
         centres, rank = torch.sort(means[members])
         members = members[rank]
         reach = WINDOW * float(std[members].max())
-        inv_std = torch.rsqrt(variances[members]).to(dtype)
-        offset = (torch.log(weights[members]) - 0.5 * torch.log(variances[members]) - 0.5 * _LOG_2PI).to(dtype)
-        centres_d = centres.to(dtype)
+        # x - m must resolve a small fraction of the std: float32's rounding of the
+        # points themselves (2^-24 of their magnitude) can exceed a collapsed code's std
+        level_dtype = dtype if magnitude * 2.0 ** -24 < 1e-4 * float(std[members].min()) else torch.float64
+        inv_std = torch.rsqrt(variances[members]).to(level_dtype)
+        offset = (torch.log(weights[members]) - 0.5 * torch.log(variances[members])
+                  - 0.5 * _LOG_2PI).to(level_dtype)
+        centres_d = centres.to(level_dtype)
         for start in range(0, len(sorted_points), block_points):
             x = sorted_points[start:start + block_points]
             lo = int(torch.searchsorted(centres, x[0] - reach))
             hi = int(torch.searchsorted(centres, x[-1] + reach, right=True))
             if hi <= lo:
                 continue
-            xd = x.to(dtype)
+            xd = x.to(level_dtype)
             total = out[start:start + block_points]
             for c0 in range(lo, hi, block_components):
                 c1 = min(hi, c0 + block_components)
                 block = (xd[:, None] - centres_d[None, c0:c1]).mul_(inv_std[c0:c1])
                 block = block.square_().mul_(-0.5).add_(offset[c0:c1])
                 top = block.amax(dim=1, keepdim=True)
+                # a row whose every term underflowed to -inf adds nothing (and no NaN)
+                top = torch.where(torch.isfinite(top), top, torch.zeros_like(top))
                 partial = block.sub_(top).exp_().sum(dim=1).double().log_().add_(top[:, 0].double())
                 total = torch.logaddexp(total, partial)
             out[start:start + block_points] = total

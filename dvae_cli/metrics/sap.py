@@ -39,7 +39,9 @@ def sap_score(x_train: np.ndarray, y_train: np.ndarray, x_test: np.ndarray, y_te
                 if continuous:
                     covariance = np.cov(x_train[:, j], y_train[:, k], ddof=1)
                     variance = covariance[0, 0] * covariance[1, 1]
-                    matrix[j, k] = covariance[0, 1] ** 2 / variance if covariance[0, 0] > 1e-12 else 0.0
+                    # a constant latent or factor explains nothing (and would divide by 0)
+                    constant = min(covariance[0, 0], covariance[1, 1]) <= 1e-12
+                    matrix[j, k] = 0.0 if constant else covariance[0, 1] ** 2 / variance
                     continue
                 classifier = LinearSVC(C=0.01, class_weight="balanced")
                 classifier.fit(x_train[:, j:j + 1], y_train[:, k])

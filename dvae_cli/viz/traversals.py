@@ -7,6 +7,7 @@ image, not on 0.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
@@ -24,16 +25,23 @@ def traversal_range(max_traversal: float, mean: float = 0.0, std: float = 1.0) -
         max_traversal: >= 0.5: an absolute half-width, in units of the prior, around
             `mean`. < 0.5: a quantile: the sweep covers the central ``2 * max_traversal``
             of the probability mass of N(`mean`, `std`^2) (0.45 -> the central 90 %).
-        mean, std: The distribution swept (the prior N(0, 1), or one posterior).
+        mean, std: The distribution swept (the prior N(0, 1), or one posterior);
+            `std` >= 0. The quantile is taken of the standard normal and scaled, so a
+            posterior whose std underflowed to 0 gives a sweep of width 0, not NaN.
+
+    Raises:
+        ValueError: if `max_traversal` <= 0 or `std` is negative or not finite.
     """
-    if max_traversal <= 0:
+    if not max_traversal > 0:
         raise ValueError(f"max_traversal must be positive, got {max_traversal}")
     if max_traversal >= 0.5:
         return mean - max_traversal, mean + max_traversal
+    if not (math.isfinite(std) and std >= 0):
+        raise ValueError(f"std must be finite and >= 0, got {std}")
     from scipy import stats
 
-    low = float(stats.norm.ppf(0.5 - max_traversal, loc=mean, scale=std))
-    return low, 2 * mean - low
+    half_width = -float(stats.norm.ppf(0.5 - max_traversal)) * std
+    return mean - half_width, mean + half_width
 
 
 def kl_order(kl_per_latent: Sequence[float], latent_dim: int) -> list[int]:
@@ -47,7 +55,7 @@ def kl_order(kl_per_latent: Sequence[float], latent_dim: int) -> list[int]:
 def decode(model: VAE, z: torch.Tensor) -> torch.Tensor:
     """Decoded images (N, C, H, W) in [0, 1] for latent codes `z` (N, D)."""
     device = next(model.parameters()).device
-    return model.decoder(z.to(device)).float().cpu()
+    return model.decode(z.to(device)).float().cpu()
 
 
 @torch.no_grad()
@@ -79,7 +87,8 @@ def traversal_codes(model: VAE, latents: Sequence[int], n_steps: int, max_traver
     else:
         device = next(model.parameters()).device
         mean, logvar = model.encoder(image.to(device))
-        means, stds = mean[0].float().cpu(), torch.exp(0.5 * logvar[0].float().cpu())
+        # the std in float64: exp(logvar / 2) overflows float32 above logvar = 177
+        means, stds = mean[0].float().cpu(), torch.exp(0.5 * logvar[0].double().cpu()).float()
         base = means + stds * torch.randn(dim, generator=generator)
     rows = []
     for j in latents:
