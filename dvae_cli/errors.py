@@ -62,14 +62,16 @@ class NonFiniteLossError(DvaeError):
         term: The first non-finite term (None if it was found in the weights).
         step: The global step where it first appeared.
         epoch: The epoch of that step.
+        exploded: Whether the gradient norm grew by orders of magnitude before it
+            (a learning rate too high) rather than jumping to NaN (a bug).
     """
 
     exit_code = EXIT_NONFINITE
 
     def __init__(self, message: str, term: str | None = None, step: int | None = None,
-                 epoch: int | None = None) -> None:
+                 epoch: int | None = None, exploded: bool = False) -> None:
         super().__init__(message)
-        self.term, self.step, self.epoch = term, step, epoch
+        self.term, self.step, self.epoch, self.exploded = term, step, epoch, exploded
 
 
 class TrainingInterrupted(DvaeError):

@@ -239,9 +239,8 @@ def _train(spec: RunSpec, results_dir: Path, data_dir: Path, overwrite: bool,
             raise TrainingInterrupted(_interrupted_message(exc, spec, results_dir),
                                       EXIT_CODES.get(exc.signum, 130)) from None
         except NonFiniteLossError as exc:
-            hint = "" if detect_anomaly else "; lower --lr, or find the operation with --detect-anomaly"
-            raise NonFiniteLossError(f"{exc}; {checkpointer.describe_last()}{hint}",
-                                     exc.term, exc.step, exc.epoch) from None
+            raise NonFiniteLossError(f"{exc}; {checkpointer.describe_last()}",
+                                     exc.term, exc.step, exc.epoch, exc.exploded) from None
         finally:
             if dist.is_main:
                 remove_training_lock(folder.path)

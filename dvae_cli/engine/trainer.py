@@ -19,88 +19,10 @@ from dvae_cli.data.in_memory import EpochBatches, ImageSource
 from dvae_cli.data.streaming import StreamedImages, stream_batches
 from dvae_cli.engine.device import keep_freed_memory, rng_state, set_rng_state
 from dvae_cli.engine.distributed import Distributed
+from dvae_cli.engine.health import DivergenceMonitor, RunningMeans, global_norm, gradient_norm
 from dvae_cli.engine.losses.base import Loss
 from dvae_cli.engine.models import VAE
 from dvae_cli.errors import NonFiniteLossError, UnknownNameError
-
-
-class RunningMeans:
-    """Running means of named scalar tensors, accumulated on their device.
-
-    It also remembers, still on the device, the first step whose values were not
-    all finite and which term it was, so that checking costs one synchronisation
-    whenever the trainer asks (`first_non_finite`), not one per step.
-    """
-
-    def __init__(self) -> None:
-        self.keys: list[str] = []
-        self._sum: torch.Tensor | None = None
-        self.count = 0
-        self._bad: torch.Tensor | None = None  # (step, index of the term), -1 while all finite
-
-    def add(self, terms: dict[str, torch.Tensor], step: int = 0) -> None:
-        """Add one value of every term (0-d tensors) of training step `step`; new keys are appended."""
-        for key in terms:
-            if key not in self.keys:
-                self.keys.append(key)
-                if self._sum is not None:
-                    self._sum = torch.cat([self._sum, self._sum.new_zeros(1)])
-        values = torch.stack([terms[k].detach().float().reshape(()) if k in terms
-                              else torch.zeros((), device=next(iter(terms.values())).device)
-                              for k in self.keys])
-        self._sum = values if self._sum is None else self._sum + values
-        self.count += 1
-        # [step, flags of the terms...] of the first step with a non-finite term; step -1 until then
-        bad = ~torch.isfinite(values)
-        found = torch.cat([torch.full((1,), step, device=values.device, dtype=torch.long), bad.long()])
-        if self._bad is None:
-            self._bad = torch.full((1,), -1, device=values.device, dtype=torch.long)
-        if self._bad.shape[0] < found.shape[0]:
-            self._bad = torch.cat([self._bad, self._bad.new_zeros(found.shape[0] - self._bad.shape[0])])
-        self._bad = torch.where((self._bad[0] < 0) & bad.any(), found, self._bad)
-
-    def first_non_finite(self) -> tuple[int, str] | None:
-        """(step, terms) of the first non-finite values added since the last reset, or None.
-
-        The terms are named most specific first: the total ``loss`` only if no
-        term it sums is named.
-        """
-        if self._bad is None:
-            return None
-        step, *flags = self._bad.tolist()
-        if step < 0:
-            return None
-        names = [key for key, flag in zip(self.keys, flags, strict=False) if flag]
-        parts = [key for key in names if key != "loss" and not key.startswith("kl_loss_")] or names
-        return step, ", ".join(parts[:3])
-
-    def state_dict(self) -> dict[str, object]:
-        """The sums so far, to resume an epoch part-way."""
-        return {"keys": list(self.keys), "sum": None if self._sum is None else self._sum.detach().cpu(),
-                "count": self.count}
-
-    def load_state_dict(self, state: dict[str, object], device: torch.device) -> None:
-        total = state["sum"]
-        self.keys = list(state["keys"])  # type: ignore[call-overload]
-        self._sum = total.to(device) if isinstance(total, torch.Tensor) else None
-        self.count = int(state["count"])  # type: ignore[call-overload]
-        self._bad = None
-
-    def means(self) -> dict[str, float]:
-        """The current means as floats (one device synchronisation)."""
-        if self._sum is None or self.count == 0:
-            return {}
-        values = (self._sum / self.count).tolist()
-        return dict(zip(self.keys, values, strict=True))
-
-    def reset(self) -> None:
-        self._sum, self.count, self._bad = None, 0, None
-
-    def reduce(self, dist: Distributed) -> None:
-        """Sum the running sums over the ranks, so `means` averages every rank's steps."""
-        if dist.enabled and self._sum is not None:
-            self._sum = dist.sum(self._sum.clone())
-            self.count *= dist.world_size
 
 
 @dataclass
@@ -235,6 +157,9 @@ class Trainer:
         self.forward_model: VAE = torch.compile(wrapped) if compile_model else wrapped  # type: ignore[assignment]
         self.state = TrainState(epoch=0, epochs=epochs, step=0, steps_per_epoch=len(self.batches),
                                 batch_size=batch_size)
+        #: The loss and the VAE's gradient norm of the recent steps, to tell an explosion from a bug.
+        self.divergence = DivergenceMonitor(self.device)
+        self._parameters = [p for group in optimizer.param_groups for p in group["params"]]
 
     def fit(self) -> dict[str, list[tuple[int, float]]]:
         """Train from the current position (epoch and step in it) to `epochs`; return the history.
@@ -304,13 +229,23 @@ class Trainer:
         raise StopRequested(signum, self.state)
 
     def check_finite(self) -> None:
-        """Raise `NonFiniteLossError` if a term was not finite (collective when distributed)."""
+        """Raise `NonFiniteLossError` if a term or the gradient was not finite (collective when distributed).
+
+        The message names the first step and term, and what the recent gradient
+        steps show (`dvae_cli.engine.health.DivergenceReport.advice`).
+        """
         found = self.state.running.first_non_finite()
+        if found is None:
+            bad_gradient = self.divergence.first_bad_step()
+            if bad_gradient is not None:   # a NaN gradient of a finite loss, caught before the next step
+                found = (bad_gradient, "gradient")
         elsewhere = self.dist.max(found[0] if found else 0, self.device) if self.dist.enabled else 0
         if found is not None:
             step, term = found
+            report = self.divergence.report()
             epoch = (step - 1) // max(self.state.steps_per_epoch, 1)
-            raise NonFiniteLossError(f"non-finite {term} at step {step:,} (epoch {epoch})", term, step, epoch)
+            raise NonFiniteLossError(f"non-finite {term} at step {step:,} (epoch {epoch}); {report.advice()}",
+                                     term, step, epoch, exploded=report.exploded)
         if elsewhere:
             epoch = (elsewhere - 1) // max(self.state.steps_per_epoch, 1)
             raise NonFiniteLossError(f"non-finite loss on another rank at step {elsewhere:,} (epoch {epoch})",
@@ -350,6 +285,8 @@ class Trainer:
                                          None, self.state.step, self.state.epoch) from None
             raise
         terms = {key: value.detach() for key, value in result.terms.items()}
+        self.divergence.add(result.loss, gradient_norm(self._parameters), global_norm(self._parameters),
+                            self.state.step)
         if self.loss.trains_auxiliary:
             terms.update(self.loss.update_auxiliary(result))
         self.optimizer.step()
