@@ -17,6 +17,7 @@ from dvae_cli.cli import browse
 from dvae_cli.cli import compare
 from dvae_cli.cli import eval as eval_command
 from dvae_cli.cli import data, experiments, plot, train
+from dvae_cli.cli.output import safe_streams
 from dvae_cli.errors import EXIT_USAGE, DvaeError
 
 DEBUG_ENV = "DVAE_DEBUG"
@@ -67,6 +68,7 @@ def main(argv: list[str] | None = None) -> None:
     ``DVAE_DEBUG=1`` shows the traceback of any error instead.
     """
     debug = os.environ.get(DEBUG_ENV, "") not in ("", "0")
+    safe_streams()   # a path or name the terminal's encoding lacks is printed with '?', never a crash
     command = typer.main.get_command(app)
     try:
         result = command.main(args=argv, prog_name="dvae", standalone_mode=False)

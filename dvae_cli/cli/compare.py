@@ -12,10 +12,11 @@ from typing import Annotated, Optional
 
 import typer
 
+from dvae_cli.cli.output import make_console
 from dvae_cli.compare.comparison import compare_runs
 from dvae_cli.compare.formats import FORMATS, SUFFIXES, check_format, render, terminal_tables
 from dvae_cli.errors import ConfigError
-from dvae_cli.runs.folder import DATA_ENV, RESULTS_ENV, default_data_dir, default_results_dir
+from dvae_cli.runs.folder import DATA_ENV, RESULTS_ENV, check_writable, default_data_dir, default_results_dir
 
 OUTPUT = "Output"
 FIGURES = "Figures"
@@ -65,12 +66,14 @@ def compare_command(
         raise ConfigError(f"--gif-cell must be a positive number of pixels, got {gif_cell}")
     if output is not None and not output.parent.is_dir():
         raise ConfigError(f"cannot write {output}: the folder {output.parent} does not exist")
+    if output is not None:
+        check_writable(output.parent, "output folder")
+    if plot is not None:
+        check_writable(plot, "figures folder")
     results = results_dir or default_results_dir()
     table = compare_runs(runs or [], results, filters=filters or [], sort=sort, reverse=reverse, columns=columns,
                          group_seeds=group_seeds)
-    from rich.console import Console
-
-    err = Console(stderr=True, highlight=False)
+    err = make_console(stderr=True)
     if not table.rows:
         err.print(f"no run matches --filter {','.join(filters or [])}", markup=False)
     if output is not None:
@@ -81,7 +84,7 @@ def compare_command(
     elif fmt == "table" and table.rows:
         what = "groups of seeds" if group_seeds else "runs"
         where = "" if runs else f" in {results}"
-        console = Console(highlight=False)
+        console = make_console()
         for view in terminal_tables(table, console.width, title=f"{len(table.rows)} {what}{where}"):
             console.print(view)
     elif fmt != "table":

@@ -6,11 +6,11 @@ from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
-from rich.console import Console
-from rich.table import Table
+from rich.markup import escape
 
+from dvae_cli.cli.output import LIST_FORMATS, check_list_format, make_console, make_table, render_rows
 from dvae_cli.data.catalog import DATASETS, dataset_info
-from dvae_cli.runs.folder import DATA_ENV, default_data_dir
+from dvae_cli.runs.folder import DATA_ENV, check_writable, default_data_dir
 
 app = typer.Typer(help="Datasets: list them, download or generate them, look at them.", no_args_is_help=True)
 
@@ -19,22 +19,35 @@ DataDir = Annotated[Optional[Path], typer.Option("--data-dir", envvar=DATA_ENV, 
 
 
 @app.command("list")
-def list_command(data_dir: DataDir = None) -> None:
+def list_command(
+    data_dir: DataDir = None,
+    fmt: Annotated[str, typer.Option("--format", "-F", help=f"{', '.join(LIST_FORMATS)}.")] = "table",
+) -> None:
     """Table of the datasets: size, shape, factors, source, and whether they are here."""
+    check_list_format(fmt)
     data_dir = data_dir or default_data_dir()
-    table = Table(title=f"Datasets (data dir: {data_dir})", title_justify="left")
-    for column in ("name", "images", "shape", "factors", "source", "local"):
-        table.add_column(column, justify="right" if column == "images" else "left")
-    from urllib.parse import urlparse
-
+    rows = []
     for info in DATASETS.values():
         state, where = info.status(data_dir)
-        source = urlparse(info.source).netloc or info.source
-        style = {"prepared": "green", "official files": "yellow", "missing": "red"}.get(state, "")
-        table.add_row(info.name, f"{info.n_images:,}", "x".join(map(str, info.img_size)),
-                      "yes" if info.has_factors else "-", source,
-                      f"[{style}]{state}[/]: {where}" if style else f"{state}: {where}")
-    Console().print(table)
+        rows.append({"name": info.name, "images": info.n_images, "shape": "x".join(map(str, info.img_size)),
+                     "factors": info.has_factors, "source": info.source,
+                     "state": state, "where": str(where)})
+    if fmt != "table":
+        import sys
+
+        sys.stdout.write(render_rows(rows, fmt))
+        return
+    from urllib.parse import urlparse
+
+    table = make_table(("name", "images", "shape", "factors", "source", "local"),
+                       title=f"Datasets (data dir: {data_dir})", right=("images",))
+    for row in rows:
+        style = {"prepared": "green", "official files": "yellow", "missing": "red"}.get(row["state"], "")
+        local = f"{row['state']}: {row['where']}"
+        table.add_row(row["name"], f"{row['images']:,}", row["shape"], "yes" if row["factors"] else "-",
+                      urlparse(row["source"]).netloc or row["source"],
+                      f"[{style}]{escape(local)}[/]" if style else escape(local))
+    make_console().print(table)
 
 
 @app.command("prepare")
@@ -42,11 +55,13 @@ def prepare_command(name: Annotated[str, typer.Argument(help="Dataset name.")], 
     """Download (or generate) and preprocess a dataset once, with a progress bar."""
     info = dataset_info(name)
     data_dir = data_dir or default_data_dir()
+    if info.status(data_dir)[0] != "prepared":   # downloading or caching writes there: check it first
+        check_writable(data_dir, "data dir")
     from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, TimeRemainingColumn
 
     from dvae_cli.data.loading import load_dataset  # imports torch
 
-    console = Console()
+    console = make_console()
     columns = (TextColumn("{task.description}"), BarColumn(), TaskProgressColumn(), TimeRemainingColumn())
     with Progress(*columns, console=console, transient=True) as progress:
         task = progress.add_task(f"preparing {name}", total=None)
@@ -81,16 +96,18 @@ def info_command(
         from dvae_cli.errors import ConfigError
 
         raise ConfigError(f"--samples must be a positive integer, got {samples}")
+    path = output or Path(data_dir) / f"{name}-samples.png"
+    check_writable(path.parent, "folder")
     import numpy as np
     import torch
 
     from dvae_cli.data.loading import load_dataset
     from dvae_cli.viz.grid import save_grid
 
-    console = Console(highlight=False)
+    console = make_console()
     data = load_dataset(name, data_dir, log=lambda m: console.print(m, style="dim", markup=False))
     state, where = info.status(data_dir)
-    table = Table(show_header=False, title=f"{name}: {info.description}", title_justify="left")
+    table = make_table(("property", "value"), title=f"{name}: {info.description}", show_header=False)
     table.add_row("images", f"{len(data):,}")
     table.add_row("shape", "x".join(map(str, data.img_size)))
     table.add_row("source", info.source)
@@ -104,6 +121,5 @@ def info_command(
     console.print(table)
     rng = np.random.default_rng(seed)
     index = torch.from_numpy(np.sort(rng.choice(len(data), size=min(samples, len(data)), replace=False)))
-    path = output or Path(data_dir) / f"{name}-samples.png"
     save_grid(path, data.batch(index), nrow=int(np.ceil(np.sqrt(len(index)))))
     console.print(f"wrote {len(index)} samples to {path}", markup=False)

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from typing import Annotated, Optional
 
-import typer
-from rich.console import Console
-from rich.table import Table
+import sys
 
+import typer
+
+from dvae_cli.cli.output import LIST_FORMATS, check_list_format, make_console, make_table, render_rows
 from dvae_cli.config import LOSS_KEY_PARAMS, LOSSES, load_catalogue, resolve_run
 from dvae_cli.data.catalog import DATASET_NAMES
 from dvae_cli.errors import UnknownNameError
@@ -19,29 +20,36 @@ app = typer.Typer(help="The experiment catalogue (experiments.toml).", no_args_i
 def list_command(
     dataset: Annotated[Optional[str], typer.Option("--dataset", "-d", help="Only this dataset.")] = None,
     loss: Annotated[Optional[str], typer.Option("--loss", "-l", help="Only this loss.")] = None,
+    fmt: Annotated[str, typer.Option("--format", "-F", help=f"{', '.join(LIST_FORMATS)}.")] = "table",
 ) -> None:
     """Table of the experiments: name, dataset, loss, epochs and the loss's key weights."""
+    check_list_format(fmt)
     if dataset is not None and dataset not in DATASET_NAMES:
         raise UnknownNameError("dataset", dataset, DATASET_NAMES)
     if loss is not None and loss not in LOSSES:
         raise UnknownNameError("loss", loss, LOSSES)
     catalogue = load_catalogue()
-    table = Table(title=f"Experiments ({catalogue.path})", title_justify="left")
-    for column in ("name", "dataset", "loss", "epochs", "batch", "lr", "key weights", "description"):
-        table.add_column(column, justify="right" if column in ("epochs", "batch", "lr") else "left")
-    shown = 0
+    rows = []
     for name in catalogue.names:
         spec = resolve_run(name, name, catalogue=catalogue).spec
         if (dataset and spec.dataset != dataset) or (loss and spec.loss != loss):
             continue
-        weights = " ".join(f"{key.split('_', 1)[1]}={getattr(spec, key)}" for key in LOSS_KEY_PARAMS[spec.loss])
-        table.add_row(name, spec.dataset, spec.loss, str(spec.epochs), str(spec.batch_size), f"{spec.lr:g}",
-                      weights, catalogue.description(name))
-        shown += 1
-    console = Console()
+        rows.append({"name": name, "dataset": spec.dataset, "loss": spec.loss, "epochs": spec.epochs,
+                     "batch": spec.batch_size, "lr": spec.lr, **spec.key_params(),
+                     "description": catalogue.description(name)})
+    if fmt != "table":
+        sys.stdout.write(render_rows(rows, fmt))
+        return
+    table = make_table(("name", "dataset", "loss", "epochs", "batch", "lr", "key weights", "description"),
+                       title=f"Experiments ({catalogue.path})", right=("epochs", "batch", "lr"))
+    for row in rows:
+        weights = " ".join(f"{key.split('_', 1)[1]}={row[key]}" for key in LOSS_KEY_PARAMS[row["loss"]])
+        table.add_row(row["name"], row["dataset"], row["loss"], str(row["epochs"]), str(row["batch"]),
+                      f"{row['lr']:g}", weights, row["description"])
+    console = make_console()
     console.print(table)
-    console.print(f"{shown} experiments. Train one with: dvae train NAME   Details: dvae experiments show NAME",
-                  markup=False, highlight=False)
+    console.print(f"{len(rows)} experiments. Train one with: dvae train NAME   Details: dvae experiments show NAME",
+                  markup=False)
 
 
 @app.command("show")
@@ -52,11 +60,8 @@ def show_command(name: Annotated[str, typer.Argument(help="Experiment name.")]) 
         raise UnknownNameError("experiment", name, catalogue.names)
     resolution = resolve_run(name, name, catalogue=catalogue)
     spec = resolution.spec
-    table = Table(title=f"{name}: {catalogue.description(name) or spec.loss + ' on ' + spec.dataset}",
-                  title_justify="left")
-    table.add_column("parameter")
-    table.add_column("value", justify="right")
-    table.add_column("from")
+    table = make_table(("parameter", "value", "from"), right=("value",),
+                       title=f"{name}: {catalogue.description(name) or spec.loss + ' on ' + spec.dataset}")
     for key, value in spec.to_dict().items():
         if key in ("name", "n_train", "n_test", "dvae_version"):
             continue
@@ -66,4 +71,4 @@ def show_command(name: Annotated[str, typer.Argument(help="Experiment name.")]) 
         if key in ("img_size",):
             source = f"dataset {spec.dataset}"
         table.add_row(key, str(value), source)
-    Console().print(table)
+    make_console().print(table)

@@ -8,10 +8,13 @@ from pathlib import Path
 from rich.console import Console
 
 from dvae_cli.cli.live import EpochLines, LiveView
+from dvae_cli.cli.output import make_console
 from dvae_cli.config import LOSS_KEY_PARAMS, Resolution
 from dvae_cli.engine.losses import LOSS_CLASSES
 from dvae_cli.engine.run import TrainResult, train_run
 from dvae_cli.engine.trainer import Callback
+from dvae_cli.runs.folder import default_results_dir
+from dvae_cli.wording import plural
 
 _LEVELS = {"critical": 50, "error": 40, "warning": 30, "info": 20, "debug": 10, "notset": 0}
 
@@ -36,7 +39,7 @@ def run_training(resolution: Resolution, results_dir: Path, data_dir: Path, over
     """Train (or resume) with a live view (or epoch lines) and print a summary."""
     spec = resolution.spec
     rank = os.environ.get("RANK", "0")
-    console = Console(highlight=False, soft_wrap=True, quiet=rank != "0")  # rank 0 speaks for all
+    console = make_console(soft_wrap=True, quiet=rank != "0")  # rank 0 speaks for all
     console.print(describe(resolution, resume), markup=False)
     show_info = _LEVELS.get(spec.log_level.lower(), 20) <= 20
 
@@ -59,6 +62,12 @@ def run_training(resolution: Resolution, results_dir: Path, data_dir: Path, over
 def print_summary(console: Console, result: TrainResult) -> None:
     """Where the results are, the test losses, and what to run next."""
     folder = result.folder
+    if result.already_finished:
+        where = f" --results-dir {folder.path.parent}" if folder.path.parent != default_results_dir() else ""
+        console.print(f"Run '{folder.name}' is finished (all {plural(result.spec.epochs, 'epoch')} trained): "
+                      f"nothing to do. To train it further: dvae train {folder.name} --resume --epochs N{where}",
+                      markup=False)
+        return
     minutes, seconds = divmod(int(result.seconds), 60)
     console.print(f"Trained in {minutes}m {seconds:02d}s on {result.device}. Results: {folder.path}/",
                   markup=False)

@@ -142,7 +142,8 @@ def _csv_cell(cell: Any) -> Any:
 def to_json(table: CompareTable) -> str:
     """A JSON list of records (``pandas.DataFrame(json.load(f))`` reads it); NaN and inf become null."""
     _, records = flat_records(table)
-    return json.dumps([{k: _json_cell(v) for k, v in record.items()} for record in records], indent=2) + "\n"
+    return json.dumps([{k: _json_cell(v) for k, v in record.items()} for record in records], indent=2,
+                      allow_nan=False) + "\n"
 
 
 def _json_cell(cell: Any) -> Any:
