@@ -1,4 +1,8 @@
-"""Preprocessing a folder of image files once, with torchvision's ImageFolder and workers."""
+"""Preprocessing a folder of image files once, with torchvision's ImageFolder and workers.
+
+Each file is decoded by `dvae_cli.data.image_file.read_image` (16-bit and float images
+rescaled, EXIF orientation applied, transparency composited over white).
+"""
 
 from __future__ import annotations
 
@@ -9,6 +13,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from dvae_cli.data.image_file import read_image
 from dvae_cli.errors import CorruptFileError, DatasetUnavailableError
 
 WORKERS = 2
@@ -25,14 +30,15 @@ def _to_uint8(image: object) -> torch.Tensor:
     return torch.from_numpy(array.transpose(2, 0, 1).copy())
 
 
-def _load_rgb(path: str) -> Any:
-    """ImageFolder's loader (PIL, converted to RGB), or None for a file PIL cannot decode."""
-    from PIL import Image
+def _load(path: str) -> Any:
+    """ImageFolder's loader: `read_image` (8-bit L or RGB), or None for a file it refuses.
 
+    The refusal's reason is found again in the main process (`preprocess_folder`),
+    which names the file.
+    """
     try:
-        with open(path, "rb") as handle:
-            return Image.open(handle).convert("RGB")
-    except Exception:  # PIL raises OSError, ValueError, SyntaxError, DecompressionBombError, ...
+        return read_image(path)
+    except CorruptFileError:
         return None
 
 
@@ -59,6 +65,8 @@ class _Prepare:
             return torch.zeros((channels, self.size, self.size), dtype=torch.uint8), torch.tensor([width, height])
         if self.grayscale:
             image = F.to_grayscale(image, 1)
+        elif image.mode != "RGB":
+            image = image.convert("RGB")
         side = min(self.crop, width, height)
         image = F.center_crop(image, [side, side])
         image = F.resize(image, [self.size, self.size], interpolation=InterpolationMode.BICUBIC, antialias=True)
@@ -74,7 +82,7 @@ def _folder(root: Path, transform: Callable[[Any], Any] | None = None) -> Any:
     from torchvision.datasets import ImageFolder
 
     try:
-        return ImageFolder(str(root), transform=transform, loader=_load_rgb)
+        return ImageFolder(str(root), transform=transform, loader=_load)
     except (FileNotFoundError, NotADirectoryError) as exc:
         raise DatasetUnavailableError(f"no image files in the sub-folders of {root} ({exc})") from None
 
@@ -116,7 +124,8 @@ def preprocess_folder(root: Path, crop: int, size: int, grayscale: bool,
             path = dataset.samples[index][0]
             width, height = (int(v) for v in sizes[int(bad[0])])
             if (width, height) == UNREADABLE:
-                raise CorruptFileError(f"cannot read image {path}: not an image file PIL can decode")
+                read_image(path)   # raises the one-line reason, naming the file
+                raise CorruptFileError(f"cannot read image {path}")
             raise DatasetUnavailableError(
                 f"image {path} is {width}x{height}; images must be {size}x{size}, or larger (they are "
                 f"centre-cropped to a square of at most {crop}x{crop} and resized to {size}x{size})")
