@@ -16,6 +16,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
@@ -25,9 +26,11 @@ from dvae_cli.data.loading import load_dataset
 from dvae_cli.engine.checkpoint import load_model
 from dvae_cli.engine.device import keep_freed_memory, resolve_device
 from dvae_cli.engine.models import VAE
-from dvae_cli.metrics.suite import DEFAULT_METRICS, MetricSettings, MetricsReport, compute_metrics
+from dvae_cli.errors import ConfigError, CorruptFileError
+from dvae_cli.metrics.suite import DEFAULT_METRICS, MetricSettings, MetricsReport, check_inputs, compute_metrics
 from dvae_cli.runs.atomic import write_json
-from dvae_cli.runs.folder import RunFolder
+from dvae_cli.runs.folder import RunFolder, check_writable
+from dvae_cli.runs.jsonfile import read_json
 
 METRICS_FILE = "metrics.log"
 DETAIL_FILE = "metrics_detail.json"
@@ -35,11 +38,18 @@ DETAIL_FILE = "metrics_detail.json"
 
 @dataclass
 class MetricsResult:
+    """What `evaluate_metrics` computed and wrote.
+
+    Attributes:
+        replaced: Scores of ``metrics.log`` that this evaluation replaced, with their old values.
+    """
+
     report: MetricsReport
     dataset: str
     n_images: int
     seconds: float
     written: list[Path]
+    replaced: dict[str, Any]
 
 
 @torch.no_grad()
@@ -69,6 +79,14 @@ def evaluate_metrics(folder: RunFolder, data_dir: Path, dataset: str | None = No
                      progress: Callable[[int, int], None] | None = None) -> MetricsResult:
     """Score a run's representation on a dataset with ground-truth factors.
 
+    Everything that can be checked is checked before the images are encoded: the run
+    folder is writable, the factors exist and vary among the images scored, each
+    metric has the factors it needs (`dvae_cli.metrics.suite.check_inputs`).
+    ``metrics.log`` and ``metrics_detail.json`` are rewritten after every metric, so a
+    failure never loses the scores already computed. Scores of other metrics already
+    in ``metrics.log`` (on the same dataset) are kept; the first version of the file
+    is kept as ``metrics.log.bak``.
+
     Args:
         folder: The run (dvae's or disentangling-vae's).
         data_dir: Where datasets are.
@@ -82,10 +100,12 @@ def evaluate_metrics(folder: RunFolder, data_dir: Path, dataset: str | None = No
         log, progress: Progress reporting.
 
     Raises:
-        ConfigError: if the dataset has no factors or another image size.
+        ConfigError: if the dataset has no factors or another image size, the run
+            folder cannot be written, or the images cannot be scored (`check_inputs`).
     """
     say = log or (lambda message: None)
     spec = folder.read_spec()
+    check_writable(folder.path, "run folder")
     settings = settings or MetricSettings(seed=spec.seed)
     name = dataset or spec.dataset
     metrics_dataset(name, spec.img_size)
@@ -93,22 +113,58 @@ def evaluate_metrics(folder: RunFolder, data_dir: Path, dataset: str | None = No
     model = load_model(folder.model_path, spec, torch_device)
     data = load_dataset(name, data_dir, log=log)
     factors_all = data.factors
-    assert factors_all is not None
+    if factors_all is None:
+        raise ConfigError(f"dataset '{name}' has no ground-truth factors to score against")
     if max_images is not None and max_images < len(data):
         chosen = np.sort(np.random.default_rng(settings.seed).choice(len(data), max_images, replace=False))
         data = data.subset(chosen)
-    assert data.factors is not None
+    classes = data.factors.classes if data.factors is not None else factors_all.classes
+    check_inputs(classes, factors_all.names, factors_all.sizes, metrics, factors)
     started = time.perf_counter()
     say(f"encoding {len(data):,} images of {name} on {torch_device}")
     mean, logvar = encode(model, data, batch_size=max(spec.eval_batchsize, 256), device=torch_device,
                           progress=progress)
-    report = compute_metrics(mean, logvar, data.factors.classes, factors_all.names, factors_all.sizes, metrics,
-                             settings, factors, log=say)
-    written = [folder.path / METRICS_FILE, folder.path / DETAIL_FILE]
-    backup = written[0].with_name(METRICS_FILE + ".bak")
-    if written[0].is_file() and not backup.exists():
-        shutil.copy2(written[0], backup)   # keep the first values (e.g. disentangling-vae's)
-    write_json(written[0], {**report.scores, "protocols": report.protocols, "dataset": name})
-    write_json(written[1], {**report.details, "dataset": name, "latent_names": [f"z{j}" for j in
-                                                                                range(spec.latent_dim)]})
-    return MetricsResult(report, name, len(data), time.perf_counter() - started, written)
+    writer = MetricsWriter(folder, name, [f"z{j}" for j in range(spec.latent_dim)])
+    report = compute_metrics(mean, logvar, classes, factors_all.names, factors_all.sizes, metrics, settings,
+                             factors, log=say, on_score=writer.write)
+    return MetricsResult(report, name, len(data), time.perf_counter() - started, writer.written, writer.replaced)
+
+
+class MetricsWriter:
+    """Writes ``metrics.log`` and ``metrics_detail.json`` after each metric, merged with what was there.
+
+    Scores (and details) of the same dataset that this evaluation does not recompute
+    are kept; the ones it recomputes are replaced and remembered in `replaced`.
+    """
+
+    def __init__(self, folder: RunFolder, dataset: str, latent_names: list[str]) -> None:
+        self.paths = [folder.path / METRICS_FILE, folder.path / DETAIL_FILE]
+        self.dataset, self.latent_names = dataset, latent_names
+        self.previous = self._read(self.paths[0])
+        self.previous_detail = self._read(self.paths[1])
+        if self.previous.get("dataset") != dataset:   # scores of another dataset are not mixed in
+            self.previous, self.previous_detail = {}, {}
+        self.replaced: dict[str, Any] = {}
+        self.written: list[Path] = []
+
+    @staticmethod
+    def _read(path: Path) -> dict[str, Any]:
+        try:
+            content = read_json(path)
+        except (FileNotFoundError, CorruptFileError):
+            return {}
+        return content if isinstance(content, dict) else {}
+
+    def write(self, report: MetricsReport) -> None:
+        log_path, detail_path = self.paths
+        backup = log_path.with_name(METRICS_FILE + ".bak")
+        if log_path.is_file() and not backup.exists():
+            shutil.copy2(log_path, backup)   # keep the first values (e.g. disentangling-vae's)
+        old_scores = {k: v for k, v in self.previous.items() if k not in ("protocols", "dataset")}
+        self.replaced = {k: old_scores[k] for k in report.scores if k in old_scores}
+        protocols = {**(self.previous.get("protocols") if isinstance(self.previous.get("protocols"), dict)
+                        else {}), **report.protocols}
+        write_json(log_path, {**old_scores, **report.scores, "protocols": protocols, "dataset": self.dataset})
+        write_json(detail_path, {**self.previous_detail, **report.details, "dataset": self.dataset,
+                                 "latent_names": self.latent_names})
+        self.written = [log_path, detail_path]

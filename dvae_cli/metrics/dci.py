@@ -36,16 +36,34 @@ def _fit_one(x_train: np.ndarray, y_train: np.ndarray, x_test: np.ndarray, y_tes
             float(np.mean(model.predict(x_test) == y_test)))
 
 
+def normalised_entropy(p: np.ndarray, axis: int) -> np.ndarray:
+    """Entropy of the (unnormalised) distributions along `axis`, in base n (their length), in [0, 1].
+
+    A distribution over a single outcome (n = 1) has entropy 0 (base 1 would divide
+    by log 1 = 0): one latent carries all of each factor, one factor all of each latent.
+    """
+    n = p.shape[axis]
+    if n == 1:
+        return np.zeros(np.delete(p.shape, axis))
+    return np.clip(stats.entropy(p + 1e-11, base=n, axis=axis), 0.0, 1.0)
+
+
 def disentanglement(importance: np.ndarray) -> float:
-    """Importance-weighted mean over latents of 1 - entropy (base K) of each latent's row."""
-    per_code = 1.0 - stats.entropy(importance.T + 1e-11, base=importance.shape[1])
+    """Importance-weighted mean over latents of 1 - entropy (base K) of each latent's row.
+
+    Eastwood & Williams 2018, Section 3.1 (D_i = 1 - H_K(P_i.)); 1 when K = 1.
+    """
+    per_code = 1.0 - normalised_entropy(importance, axis=1)
     weights = importance if importance.sum() > 0 else np.ones_like(importance)
     return float(np.sum(per_code * weights.sum(axis=1) / weights.sum()))
 
 
 def completeness(importance: np.ndarray) -> float:
-    """Importance-weighted mean over factors of 1 - entropy (base D) of each factor's column."""
-    per_factor = 1.0 - stats.entropy(importance + 1e-11, base=importance.shape[0])
+    """Importance-weighted mean over factors of 1 - entropy (base D) of each factor's column.
+
+    Eastwood & Williams 2018, Section 3.2 (C_j = 1 - H_D(P_.j)); 1 when D = 1.
+    """
+    per_factor = 1.0 - normalised_entropy(importance, axis=0)
     weights = importance if importance.sum() > 0 else np.ones_like(importance)
     return float(np.sum(per_factor * weights.sum(axis=0) / weights.sum()))
 

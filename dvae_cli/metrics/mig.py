@@ -103,10 +103,18 @@ def mutual_information(mean: torch.Tensor, logvar: torch.Tensor, classes: np.nda
 def mig_scores(mi: np.ndarray, factor_entropy: np.ndarray) -> np.ndarray:
     """MIG of each factor: (largest - second largest MI over latents) / H(v_k).
 
+    Chen et al. 2018, Eq. 6. With a single latent the second largest MI is 0.
+
     Args:
         mi: (K, D) mutual information.
-        factor_entropy: (K,) entropies of the factors.
+        factor_entropy: (K,) entropies of the factors, > 0 (a factor that does not
+            vary is refused before scoring: `dvae_cli.metrics.suite.check_inputs`).
+
+    Raises:
+        ValueError: if a factor entropy is not positive.
     """
+    if np.any(np.asarray(factor_entropy) <= 0):
+        raise ValueError("MIG needs factors that vary (H(v_k) > 0)")
     ordered = -np.sort(-mi, axis=1)
     second = ordered[:, 1] if mi.shape[1] > 1 else np.zeros(len(mi))
     return (ordered[:, 0] - second) / factor_entropy
@@ -130,7 +138,8 @@ def discrete_mutual_info(a: np.ndarray, b: np.ndarray) -> float:
     p = table / table.sum()
     pa, pb = p.sum(axis=1, keepdims=True), p.sum(axis=0, keepdims=True)
     nz = p > 0
-    return float((p[nz] * (np.log(p[nz]) - np.log((pa @ pb)[nz]))).sum())
+    value = float((p[nz] * (np.log(p[nz]) - np.log((pa @ pb)[nz]))).sum())
+    return max(value, 0.0)   # MI >= 0: a negative value is round-off (-2e-16)
 
 
 def discrete_mi_matrix(codes: np.ndarray, classes: np.ndarray) -> np.ndarray:

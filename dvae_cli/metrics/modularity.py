@@ -32,12 +32,19 @@ class ExplicitnessScore:
 
 
 def modularity_from_mi(mi_codes_factors: np.ndarray) -> np.ndarray:
-    """Per-latent modularity from a (D, K) mutual information matrix."""
-    squared = np.square(mi_codes_factors)
+    """Per-latent modularity from a (D, K) mutual information matrix (Ridgeway & Mozer 2018, Eq. 4).
+
+    1 - (sum of the squared MIs but the largest) / (largest x (K - 1)); 0 for a latent
+    that carries no information, 1 for an informative latent when there is a single
+    factor (K = 1: it cannot relate to another one).
+    """
+    squared = np.square(np.clip(mi_codes_factors, 0.0, None))
     top = squared.max(axis=1)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        delta = (squared.sum(axis=1) - top) / (top * (squared.shape[1] - 1.0))
-    return np.where(top == 0, 0.0, 1.0 - delta)
+    others = squared.shape[1] - 1.0
+    if others == 0:
+        return np.where(top > 0, 1.0, 0.0)
+    delta = (squared.sum(axis=1) - top) / (np.where(top > 0, top, 1.0) * others)
+    return np.where(top > 0, np.clip(1.0 - delta, 0.0, 1.0), 0.0)
 
 
 def modularity_score(codes: np.ndarray, classes: np.ndarray, bins: int = 20) -> ModularityScore:

@@ -58,8 +58,13 @@ def write_text(path: str | os.PathLike[str], text: str) -> None:
 
 
 def write_json(path: str | os.PathLike[str], data: Any) -> None:
-    """Write `data` as indented JSON to `path` atomically."""
-    write_text(path, json.dumps(data, indent=4, sort_keys=True) + "\n")
+    """Write `data` as indented, strict JSON to `path` atomically.
+
+    Raises:
+        ValueError: if `data` holds NaN or an infinity (which strict JSON parsers reject);
+            writers turn a value that could not be computed into None first.
+    """
+    write_text(path, json.dumps(data, indent=4, sort_keys=True, allow_nan=False) + "\n")
 
 
 def write_with(path: str | os.PathLike[str], writer: Callable[[IO[bytes]], None]) -> None:

@@ -91,8 +91,8 @@ def read_train_log(path: Path) -> LossHistory:
 
 
 def write_test_log(path: Path, losses: Mapping[str, float]) -> None:
-    """Write the test losses as JSON, atomically."""
-    write_json(path, {key: float(value) for key, value in losses.items()})
+    """Write the test losses as strict JSON, atomically (a non-finite value is written as null)."""
+    write_json(path, {key: float(value) if math.isfinite(float(value)) else None for key, value in losses.items()})
 
 
 def read_test_log(path: Path) -> dict[str, float]:
@@ -105,8 +105,11 @@ def read_test_log(path: Path) -> dict[str, float]:
         data = read_json(path)
     except FileNotFoundError:
         raise CorruptFileError(f"{path} is missing") from None
-    losses = {str(k): as_float(v) for k, v in data.items()} if isinstance(data, dict) else {}
-    if not isinstance(data, dict) or any(v is None for v in losses.values()):
+    if not isinstance(data, dict):
+        raise CorruptFileError(f"{path}: expected a JSON object mapping loss names to numbers")
+    present = {str(k): v for k, v in data.items() if v is not None}   # null: a value that was not finite
+    losses = {k: as_float(v) for k, v in present.items()}
+    if any(v is None for v in losses.values()):
         raise CorruptFileError(f"{path}: expected a JSON object mapping loss names to numbers")
     return {k: v for k, v in losses.items() if v is not None}
 
