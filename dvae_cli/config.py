@@ -48,6 +48,9 @@ LOSS_KEY_PARAMS: dict[str, tuple[str, ...]] = {
     "btcvae": ("btcvae_A", "btcvae_B", "btcvae_G", "btcvae_sampling"),
 }
 
+#: Images an evaluation batch of each loss needs (btcvae compares each image with the rest of its batch).
+MIN_EVAL_BATCH: dict[str, int] = {"btcvae": 2}
+
 #: A bound that keeps a hostile or mistyped specs.json from allocating gigabytes.
 MAX_LATENT_DIM = 4096
 
@@ -153,7 +156,13 @@ class RunSpec:
         if self.loss == "btcvae" and self.batch_size < 2:
             raise ConfigError("--batch-size must be >= 2 with the btcvae loss: its estimator "
                               f"compares each sample with the rest of the batch, got {self.batch_size}")
+        if not self.no_test and self.eval_batchsize < MIN_EVAL_BATCH.get(self.loss, 1):
+            raise ConfigError("--eval-batchsize must be >= 2 with the btcvae loss: its estimator compares each "
+                              f"test image with the rest of its batch, got {self.eval_batchsize} (or use --no-test)")
         if self.loss == "factor" and self.batch_size < 4:
+            if self.factor_doubled:   # what the user typed, before the doubling
+                raise ConfigError("--batch-size must be >= 2 with the factor loss (each step takes two batches "
+                                  f"of that size, one for the discriminator), got {self.batch_size // 2}")
             raise ConfigError("--batch-size must be >= 4 with the factor loss (two halves of at "
                               f"least 2), got {self.batch_size}")
         return self

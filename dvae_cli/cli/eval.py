@@ -7,10 +7,12 @@ from typing import Annotated, Optional
 
 import typer
 
+from dvae_cli.cli.output import make_console, make_table
 from dvae_cli.data.catalog import dataset_info, metrics_dataset
 from dvae_cli.errors import ConfigError
 from dvae_cli.metrics.names import MetricSettings, parse_metric_names
-from dvae_cli.runs.folder import DATA_ENV, RESULTS_ENV, RunFolder, default_data_dir, default_results_dir
+from dvae_cli.runs.folder import (DATA_ENV, RESULTS_ENV, RunFolder, check_writable, default_data_dir,
+                                  default_results_dir)
 
 METRICS = "Metrics"
 
@@ -60,13 +62,12 @@ def eval_command(
         raise ConfigError("--no-test without --metrics leaves nothing to compute")
     folder = RunFolder.find(name, results_dir or default_results_dir())
     spec = folder.read_spec(validate=True)  # a broken specs.json fails here, before torch is imported
+    check_writable(folder.path, "run folder")   # before minutes of scoring, not after
     if metric_names:  # a dataset without factors fails before the test losses load (or download) anything
         metrics_dataset(dataset or spec.dataset, spec.img_size)
     elif dataset is not None:
         dataset_info(dataset)
-    from rich.console import Console
-
-    console = Console(highlight=False)
+    console = make_console()
 
     def log(message: str) -> None:
         console.print(message, style="dim", markup=False)
@@ -99,16 +100,20 @@ def eval_command(
                                   log=log)
         print_table(console, f"{folder.name}: metrics on {scored.dataset} ({scored.n_images:,} images, "
                              f"{scored.seconds:.0f} s)", scored.report.scores)
+        for key, value in scored.report.scores.items():
+            if value is None:
+                reason = scored.report.protocols.get(key, {}).get("not_computed", "")
+                console.print(f"note: {key} was not computed: {reason}", markup=False)
+        if scored.replaced:
+            console.print("replaced the earlier " + ", ".join(
+                f"{key} ({'-' if old is None else format(old, '.4g')})" for key, old in scored.replaced.items())
+                + " of metrics.log (the first version is kept as metrics.log.bak)", markup=False)
         console.print("wrote " + ", ".join(str(p) for p in scored.written), markup=False)
 
 
-def print_table(console: object, title: str, values: dict[str, float]) -> None:
-    """A two-column table of named numbers."""
-    from rich.table import Table
-
-    table = Table(title=title, title_justify="left")
-    table.add_column("name")
-    table.add_column("value", justify="right")
+def print_table(console: object, title: str, values: dict[str, float | None]) -> None:
+    """A two-column table of named numbers (None: "not computed")."""
+    table = make_table(("name", "value"), title=title, right=("value",))
     for key, value in values.items():
-        table.add_row(key, f"{value:.4g}")
+        table.add_row(key, "not computed" if value is None else f"{value:.4g}")
     console.print(table)  # type: ignore[attr-defined]

@@ -7,7 +7,8 @@ from typing import Annotated, Optional
 
 import typer
 
-from dvae_cli.runs.folder import DATA_ENV, RESULTS_ENV, RunFolder, default_data_dir, default_results_dir
+from dvae_cli.runs.folder import (DATA_ENV, RESULTS_ENV, RunFolder, check_writable, default_data_dir,
+                                  default_results_dir)
 
 PLOT_HELP = ("generate-samples, data-samples, reconstruct, traversals, reconstruct-traverse, gif-traversals, "
              "losses, kl-per-dim, mutual-info, or all (every plot whose data exists).")
@@ -63,6 +64,7 @@ def plot_command(
         dataset_info(dataset)
     folder = RunFolder.find(name, results_dir or default_results_dir())
     folder.read_spec()
+    check_writable(folder.path, "run folder")   # the figures go there: refuse before drawing them
     from dvae_cli.viz.plots import make_plots  # imports torch lazily, per plot
 
     make_plots(folder.path, plots, data_dir=data_dir or default_data_dir(), options=options,

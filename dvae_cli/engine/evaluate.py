@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from dvae_cli.config import RunSpec
+from dvae_cli.config import MIN_EVAL_BATCH, RunSpec
 from dvae_cli.data.catalog import dataset_info
 from dvae_cli.data.in_memory import ImageSource, train_test_split
 from dvae_cli.data.loading import load_dataset
@@ -19,8 +19,31 @@ from dvae_cli.engine.device import keep_freed_memory, resolve_device, seed_every
 from dvae_cli.engine.losses import FactorLoss, Loss, loss_for_spec
 from dvae_cli.engine.models import VAE
 from dvae_cli.errors import ConfigError, CorruptFileError
-from dvae_cli.runs.folder import RunFolder
+from dvae_cli.runs.folder import RunFolder, check_writable
 from dvae_cli.runs.logs import write_test_log
+from dvae_cli.wording import plural
+
+
+def check_test_set(loss: str, n_images: int, batch_size: int, how: str = "") -> None:
+    """Raise before any work if the test losses of `loss` cannot be computed on `n_images` images.
+
+    Args:
+        loss: The loss name.
+        n_images: Size of the test set.
+        batch_size: The evaluation batch size.
+        how: How the test set was chosen, for the message (e.g. ``--subsample 8``).
+
+    Raises:
+        ConfigError: for an empty test set, or one (or a batch) smaller than the loss needs.
+    """
+    need = MIN_EVAL_BATCH.get(loss, 1)
+    where = f" ({how})" if how else ""
+    if n_images < max(need, 1):
+        raise ConfigError(f"the test set has {plural(n_images, 'image')}{where}; the {loss} loss needs at least "
+                          f"{need} to compute test losses: raise --subsample or --test-fraction, or use --no-test")
+    if batch_size < need:
+        raise ConfigError(f"--eval-batchsize must be >= {need} with the {loss} loss: its estimator compares each "
+                          f"test image with the rest of its batch, got {batch_size}")
 
 
 @torch.no_grad()
@@ -28,16 +51,18 @@ def evaluate_losses(model: VAE, loss: Loss, data: ImageSource, batch_size: int =
                     device: torch.device | str = "cpu") -> dict[str, float]:
     """Every term of `loss` in evaluation mode, averaged over all images of `data`.
 
-    The images are cut into near-equal batches of at most `batch_size` (never a
-    batch of one, which the btcvae estimator cannot use); each batch's terms are
-    weighted by its size.
+    The images are cut into near-equal batches of at most `batch_size`, never smaller
+    than the loss needs (`MIN_EVAL_BATCH`: btcvae compares each image with the rest of
+    its batch, so 3 images in batches of 2 make one batch of 3, not 2 + 1); each batch's
+    terms are weighted by its size.
     """
     model = model.to(device).to(memory_format=torch.channels_last).eval()
     if torch.device(device).type == "cpu":
         keep_freed_memory()   # batches of 1000 re-fault ~130 MB of activations each otherwise
     loss = loss.to(device)
     n = len(data)
-    n_batches = max(1, -(-n // batch_size))
+    need = MIN_EVAL_BATCH.get(getattr(loss, "name", ""), 1)
+    n_batches = max(1, min(-(-n // batch_size), n // need))
     totals: dict[str, torch.Tensor] = {}
     count = 0
     for index in np.array_split(np.arange(n), n_batches):
@@ -101,9 +126,12 @@ def evaluate_run(folder: RunFolder, data_dir: Path, dataset: str | None = None, 
         ConfigError, DatasetUnavailableError: a dataset that does not fit or is not there.
     """
     spec = folder.read_spec(validate=True)
+    if write:
+        check_writable(folder.path, "run folder")
     torch_device = resolve_device(device)
     model = load_model(folder.model_path, spec, torch_device)
     data, n_train = test_data(spec, data_dir, dataset, log)
+    check_test_set(spec.loss, len(data), batch_size or spec.eval_batchsize)
     loss = loss_for_spec(spec, n_train)
     notes = []
     if isinstance(loss, FactorLoss):

@@ -170,10 +170,15 @@ def list_run_names(results_dir: Path) -> list[str]:
     return sorted(p.name for p in results_dir.iterdir() if (p / SPECS).is_file())
 
 
-def check_writable(results_dir: Path) -> None:
+def check_writable(results_dir: Path, what: str = "results dir") -> None:
     """Check that `results_dir` (or, if missing, the folder it would be created in) can be written.
 
-    Nothing is left behind: a probe file is created and removed.
+    Nothing is left behind: a probe file is created and removed. Commands call it
+    before their work, so that a read-only folder fails in one line, not after hours.
+
+    Args:
+        results_dir: The folder to write into.
+        what: How the message names it (``results dir``, ``run folder``, ``data dir``, ...).
 
     Raises:
         ConfigError: naming the folder and the system's reason.
@@ -188,7 +193,7 @@ def check_writable(results_dir: Path) -> None:
         probe.write_bytes(b"")
         probe.unlink()
     except OSError as exc:
-        raise ConfigError(f"cannot write to results dir {results_dir}: {exc.strerror or exc}") from None
+        raise ConfigError(f"cannot write to {what} {results_dir}: {exc.strerror or exc}") from None
 
 
 def prepare_new_run(results_dir: Path, name: str, overwrite: bool) -> RunFolder:
@@ -216,5 +221,5 @@ def prepare_new_run(results_dir: Path, name: str, overwrite: bool) -> RunFolder:
         probe.write_bytes(b"")
         probe.unlink()
     except OSError as exc:
-        raise ConfigError(f"cannot write to results dir {results_dir}: {exc.strerror or exc}") from None
+        raise ConfigError(f"cannot write to {what} {results_dir}: {exc.strerror or exc}") from None
     return folder
