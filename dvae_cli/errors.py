@@ -61,7 +61,7 @@ class NonFiniteLossError(DvaeError):
     Attributes:
         term: The first non-finite term (None if it was found in the weights).
         step: The global step where it first appeared.
-        epoch: The epoch of that step.
+        epoch: The epoch of that step, counted from 1.
         exploded: Whether the gradient norm grew by orders of magnitude before it
             (a learning rate too high) rather than jumping to NaN (a bug).
     """

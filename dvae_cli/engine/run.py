@@ -19,7 +19,7 @@ from dvae_cli.data.loading import load_dataset
 from dvae_cli.engine.checkpoint import STATE_FILE, load_checkpoint, save_checkpoint, save_weights
 from dvae_cli.engine.device import configure_threads, resolve_device, seed_everything
 from dvae_cli.engine.distributed import Distributed
-from dvae_cli.engine.evaluate import evaluate_losses
+from dvae_cli.engine.evaluate import check_test_set, evaluate_losses
 from dvae_cli.engine.interrupts import EXIT_CODES, SIGNAL_NAMES, StopFlag
 from dvae_cli.engine.losses import loss_for_spec
 from dvae_cli.engine.models import build_model
@@ -31,6 +31,7 @@ from dvae_cli.runs.folder import RunFolder, check_run_name, check_writable, defa
 from dvae_cli.runs.logs import write_test_log, write_train_log
 from dvae_cli.runs.summary import remove_training_lock, write_training_lock
 from dvae_cli.viz.training_gif import FILE as TRAINING_GIF
+from dvae_cli.wording import plural
 from dvae_cli.viz.training_gif import TrainingGif
 
 Log = Callable[[str], None]
@@ -46,6 +47,8 @@ class TrainResult:
     test_losses: dict[str, float] | None
     device: str
     seconds: float
+    #: True when `train_run(resume=True)` found the run already finished and trained nothing.
+    already_finished: bool = False
 
 
 class LossLogWriter(Callback):
@@ -102,7 +105,7 @@ class Checkpointer(Callback):
         if self.last_saved is None:
             return "no checkpoint was saved yet"
         path, epochs_done, step = self.last_saved
-        return f"last good checkpoint: {path} ({epochs_done} epochs done, step {step:,})"
+        return f"last good checkpoint: {path} ({plural(epochs_done, 'epoch')} done, step {step:,})"
 
 
 def prepare_data(spec: RunSpec, data_dir: Path, log: Log | None = None) -> tuple[ImageSource, ImageSource]:
@@ -115,6 +118,10 @@ def prepare_data(spec: RunSpec, data_dir: Path, log: Log | None = None) -> tuple
     if len(train) < spec.batch_size:
         raise ConfigError(f"--batch-size {spec.batch_size} is larger than the training set "
                           f"({len(train)} images); lower it or raise --subsample")
+    if not spec.no_test:   # the test pass comes after hours of training: check it can run now
+        how = f"--subsample {spec.subsample}, --test-fraction {spec.test_fraction:g}" if spec.subsample else \
+            f"--test-fraction {spec.test_fraction:g}"
+        check_test_set(spec.loss, len(test), spec.eval_batchsize, how)
     return train, test
 
 
@@ -190,6 +197,8 @@ def _train(spec: RunSpec, results_dir: Path, data_dir: Path, overwrite: bool,
     folder = RunFolder(results_dir / spec.name)
     if checkpoint is not None:
         _check_resumable(spec, checkpoint, len(train), len(test))
+        if int(checkpoint[1]["epoch"]) >= spec.epochs and folder.model_path.is_file():
+            return _finished_result(folder, spec, device)
     else:
         spec.n_train, spec.n_test, spec.dvae_version = len(train), len(test), __version__
         spec.world_size = dist.world_size
@@ -268,8 +277,9 @@ def _restore(trainer: Trainer, checkpointer: Checkpointer, checkpoint: tuple[Pat
         raise CorruptFileError(f"{path} does not fit run '{spec.name}' as its specs.json describes it: "
                                f"{reason}") from None
     checkpointer.last_saved = (path, trainer.state.epoch, trainer.state.step)
-    log(f"resuming from {path.name}: epoch {trainer.state.epoch} of {spec.epochs}, "
-        f"step {trainer.state.step_in_epoch:,} of {trainer.state.steps_per_epoch:,} in it")
+    state = trainer.state
+    log(f"resuming from {path.name} in epoch {state.epoch + 1} of {spec.epochs}, after step "
+        f"{state.step_in_epoch:,} of its {state.steps_per_epoch:,} (step {state.step:,} of the run)")
 
 
 def _resume_checkpoint(folder: RunFolder, log: Log) -> tuple[Path, dict[str, Any]]:
@@ -308,6 +318,14 @@ def _interrupted_message(exc: StopRequested, spec: RunSpec, results_dir: Path) -
     state, name = exc.state, spec.name
     where = "" if Path(results_dir) == default_results_dir() else f" --results-dir {results_dir}"
     where += f" --nproc {spec.world_size}" if spec.world_size > 1 else ""
-    return (f"{SIGNAL_NAMES.get(exc.signum, 'stop')} in epoch {state.epoch} after step {state.step:,}: "
+    return (f"{SIGNAL_NAMES.get(exc.signum, 'stop')} in epoch {state.epoch + 1} after step {state.step:,}: "
             f"training state saved to {Path(results_dir) / name / STATE_FILE}; "
             f"resume with: dvae train {name} --resume{where}")
+
+
+def _finished_result(folder: RunFolder, spec: RunSpec, device: torch.device) -> TrainResult:
+    """What a finished run already holds (`train_run` with `resume` on it trains nothing)."""
+    history = {term: [(int(epoch), float(value)) for epoch, value in rows]
+               for term, rows in folder.train_losses().items()}
+    test_losses = folder.test_losses()
+    return TrainResult(folder, spec, history, test_losses, str(device), 0.0, already_finished=True)

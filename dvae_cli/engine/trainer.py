@@ -243,20 +243,24 @@ class Trainer:
         if found is not None:
             step, term = found
             report = self.divergence.report()
-            epoch = (step - 1) // max(self.state.steps_per_epoch, 1)
+            epoch = self.epoch_of(step)
             raise NonFiniteLossError(f"non-finite {term} at step {step:,} (epoch {epoch}); {report.advice()}",
                                      term, step, epoch, exploded=report.exploded)
         if elsewhere:
-            epoch = (elsewhere - 1) // max(self.state.steps_per_epoch, 1)
+            epoch = self.epoch_of(elsewhere)
             raise NonFiniteLossError(f"non-finite loss on another rank at step {elsewhere:,} (epoch {epoch})",
                                      None, elsewhere, epoch)
+
+    def epoch_of(self, step: int) -> int:
+        """The 1-based epoch of the 1-based global `step` (as every message counts them)."""
+        return (step - 1) // max(self.state.steps_per_epoch, 1) + 1
 
     def check_weights(self) -> None:
         """Raise `NonFiniteLossError` if a weight of the model or of the loss is not finite."""
         modules = [self.model, self.loss]
         if not all(bool(torch.isfinite(p).all()) for m in modules for p in m.parameters()):
             raise NonFiniteLossError(f"the weights became non-finite by step {self.state.step:,}",
-                                     None, self.state.step, self.state.epoch)
+                                     None, self.state.step, self.state.epoch + 1)
 
     def epoch_batches(self, epoch: int, skip: int = 0) -> Iterator[torch.Tensor]:
         """The float batches of `epoch` on the device, in channels-last layout, from batch `skip` on."""
@@ -281,8 +285,8 @@ class Trainer:
             if self.detect_anomaly and "nan" in str(exc).lower():
                 detail = str(exc).strip().splitlines()[0].rstrip(".")
                 raise NonFiniteLossError(f"non-finite gradient at step {self.state.step:,} (epoch "
-                                         f"{self.state.epoch}): {detail}",
-                                         None, self.state.step, self.state.epoch) from None
+                                         f"{self.state.epoch + 1}): {detail}",
+                                         None, self.state.step, self.state.epoch + 1) from None
             raise
         terms = {key: value.detach() for key, value in result.terms.items()}
         self.divergence.add(result.loss, gradient_norm(self._parameters), global_norm(self._parameters),

@@ -54,7 +54,16 @@ def term_families(history: LossHistory) -> dict[str, list[str]]:
 
 
 def losses_figure(history: LossHistory, title: str, path: Path) -> None:
-    """``losses.png``: one panel per family of terms over the epochs."""
+    """``losses.png``: one panel per family of terms over the epochs (counted from 1)."""
+    save_figure(draw_losses(history, title), path)
+
+
+def draw_losses(history: LossHistory, title: str) -> Any:
+    """The figure of `losses_figure` (a matplotlib Figure, not yet saved).
+
+    Raises:
+        ValueError: if the history holds no terms.
+    """
     plt = _pyplot()
     from matplotlib.ticker import MaxNLocator
 
@@ -70,6 +79,7 @@ def losses_figure(history: LossHistory, title: str, path: Path) -> None:
         colours = plt.cm.tab10(np.arange(len(terms)) % 10) if many else [None] * len(terms)
         for term, colour in zip(terms, colours, strict=True):
             epochs, values = zip(*history[term], strict=True)
+            epochs = tuple(epoch + 1 for epoch in epochs)   # train_losses.log counts from 0, people from 1
             label = term.replace("kl_loss_", "z") if family == "KL per latent" else term
             ax.plot(epochs, values, marker="o" if len(epochs) < 30 else None, markersize=3, label=label,
                     color=colour)
@@ -88,7 +98,7 @@ def losses_figure(history: LossHistory, title: str, path: Path) -> None:
         ax.axis("off")
     fig.suptitle(title)
     fig.tight_layout()
-    save_figure(fig, path)
+    return fig
 
 
 def kl_per_dim_figure(history: LossHistory, title: str, path: Path) -> None:
@@ -98,7 +108,7 @@ def kl_per_dim_figure(history: LossHistory, title: str, path: Path) -> None:
     kl = kl_per_latent(last)
     if not kl:
         raise ValueError("train_losses.log has no kl_loss_<j> terms")
-    epoch = max(e for points in history.values() for e, _ in points)
+    epoch = max(e for points in history.values() for e, _ in points) + 1   # counted from 1
     fig, ax = plt.subplots(figsize=(max(6.0, 0.55 * len(kl) + 2), 3.8))
     active = [v > ACTIVE_KL for v in kl]
     bars = ax.bar([f"z{j}" for j in range(len(kl))], kl, color=["tab:blue" if a else "tab:gray" for a in active])

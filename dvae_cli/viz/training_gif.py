@@ -62,7 +62,7 @@ class TrainingGif(Callback):
         finally:
             self.model.train(was_training)
         frame = grid_array(images, nrow=STEPS, pad_value=self.pad_value)
-        label = f"{self.title} · epoch {state.epoch}" if self.title else f"epoch {state.epoch}"
+        label = f"{self.title} · epoch {state.epoch + 1}" if self.title else f"epoch {state.epoch + 1}"
         frame = add_title(frame, label, self.pad_value)
         if self.frames and self.frames[0].shape != frame.shape:  # frames read back from the GIF are RGB
             if self.frames[0].shape[:2] != frame.shape[:2]:
