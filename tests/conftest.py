@@ -31,9 +31,25 @@ def sprites_data_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def run_dvae(*args: str, cwd: Path | None = None, env: dict[str, str] | None = None,
-             timeout: float = 600) -> subprocess.CompletedProcess[str]:
-    """Run the real CLI in a subprocess (``python -m dvae_cli``)."""
+             timeout: float = 600, read_only: Path | None = None) -> subprocess.CompletedProcess[str]:
+    """Run the real CLI in a subprocess (``python -m dvae_cli``).
+
+    Args:
+        read_only: A folder the command sees as a read-only mount (a private mount
+            namespace, so nothing changes for anyone else); as root this is the only
+            way to make a folder unwritable, otherwise its mode is set to 0o555.
+    """
     full_env = {**os.environ, "COLUMNS": "200", **(env or {})}
     full_env.pop("DVAE_DEBUG", None)
-    return subprocess.run([sys.executable, "-m", "dvae_cli", *args], cwd=cwd, env=full_env,
-                          capture_output=True, text=True, timeout=timeout)
+    command = [sys.executable, "-m", "dvae_cli", *args]
+    if read_only is not None:
+        if os.geteuid() == 0:
+            remount = 'mount --bind "$0" "$0" && mount -o remount,ro,bind "$0" "$0" && exec "$@"'
+            command = ["unshare", "-m", "sh", "-c", remount, str(read_only), *command]
+        else:
+            read_only.chmod(0o555)
+    try:
+        return subprocess.run(command, cwd=cwd, env=full_env, capture_output=True, text=True, timeout=timeout)
+    finally:
+        if read_only is not None and os.geteuid() != 0:
+            read_only.chmod(0o755)

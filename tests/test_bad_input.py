@@ -50,6 +50,8 @@ class Row:
     #: Append ``--results-dir`` and ``--data-dir`` (train, eval, plot).
     dirs: bool = True
     marks: tuple[Any, ...] = ()
+    #: Run with the results dir mounted read-only (`conftest.run_dvae`).
+    read_only: bool = False
 
 
 # --------------------------------------------------------------------------- setups
@@ -120,10 +122,6 @@ def _results_in_proc(case: Case) -> None:
     case.results, case.watched = Path("/proc/dvae-test-results"), case.tmp
 
 
-def _read_only_results(case: Case) -> None:
-    case.results.chmod(0o555)
-
-
 # --------------------------------------------------------------------------- the table
 
 ROWS = [
@@ -178,9 +176,30 @@ ROWS = [
         ("cannot write to results dir", "a-file/results", "a-file is not a directory"), setup=_results_under_a_file),
     Row("results-in-proc", ("train", "r", *TINY_TRAIN), ("cannot write to results dir /proc/dvae-test-results",),
         setup=_results_in_proc, marks=(pytest.mark.skipif(not Path("/proc/self").is_dir(), reason="no /proc"),)),
-    Row("results-read-only", ("train", "r", *TINY_TRAIN), ("cannot write to results dir", "Permission denied"),
-        setup=_read_only_results,
-        marks=(pytest.mark.skipif(os.geteuid() == 0, reason="root writes into a 0o555 folder"),)),
+    Row("results-read-only", ("train", "r", *TINY_TRAIN), ("cannot write to results dir",), read_only=True),
+    # 7b. a run folder that cannot be written: refused before the test losses, the metrics or the figures
+    Row("eval-read-only", ("eval", "tiny"), ("cannot write to run folder", "tiny"), read_only=True),
+    Row("metrics-read-only", ("eval", "tiny", "--metrics", "--no-test"), ("cannot write to run folder",),
+        read_only=True),
+    Row("plot-read-only", ("plot", "tiny", "losses"), ("cannot write to run folder",), read_only=True),
+    Row("compare-plot-read-only", ("compare", "--plot", "{results}/figures"),
+        ("cannot write to figures folder",), read_only=True),
+    # 7c. preconditions of the last passes, checked before the first step (issue 15)
+    Row("btcvae-eval-batch-of-one", ("train", "t", "-l", "btcvae", "-b", "2", "--subsample", "64", "-e", "1",
+                                     "--eval-batchsize", "1", "--device", "cpu"),
+        ("--eval-batchsize must be >= 2 with the btcvae loss", "got 1", "--no-test")),
+    Row("btcvae-test-set-of-one", ("train", "t", "-l", "btcvae", "-b", "2", "--subsample", "8", "-e", "1",
+                                   "--device", "cpu"),
+        ("the test set has 1 image", "--subsample 8", "btcvae loss needs at least 2", "--no-test")),
+    Row("factor-batch-of-one", ("train", "t", "-l", "factor", "-b", "1"),
+        ("--batch-size must be >= 2 with the factor loss", "got 1")),
+    Row("betavae-one-factor", ("eval", "tiny", "--metric", "betavae", "--factors", "scale", "--no-test"),
+        ("--metric betavae tells factors apart and needs at least 2", "scale")),
+    Row("all-metrics-one-factor", ("eval", "tiny", "--metric", "all", "--factors", "scale", "--no-test"),
+        ("--metric factorvae tells factors apart", "scale")),
+    Row("metrics-factor-constant-in-two-images", ("eval", "tiny", "--metric", "mig", "--no-test",
+                                                  "--max-images", "2"),
+        ("takes a single value among the 2 images scored", "--max-images", "--factors")),
     # 8. broken files: each message names the file and what is wrong with it
     Row("truncated-model-eval", ("eval", "tiny"), ("cannot load", "tiny/model.pt"), setup=_truncate_model),
     Row("truncated-model-plot", ("plot", "tiny", "data-samples", "reconstruct"), ("cannot load", "tiny/model.pt"),
@@ -286,13 +305,12 @@ def test_bad_input_is_one_error_line_and_touches_nothing(row: Row, tiny_results:
     case = Case(tmp=tmp_path, results=results, data=blank_data, watched=results)
     if row.setup is not None:
         row.setup(case)
-    args = [*row.args, *(("--results-dir", str(case.results), "--data-dir", str(case.data)) if row.dirs else ())]
+    args = [arg.replace("{results}", str(case.results)) for arg in row.args]
+    args += ["--results-dir", str(case.results), "--data-dir", str(case.data)] if row.dirs else []
     before = snapshot(case.watched)
-    try:
-        result = run_dvae(*args, cwd=tmp_path, timeout=300, env={"DVAE_OFFLINE": "1", **case.env})
-        after = snapshot(case.watched)
-    finally:
-        results.chmod(0o755)
+    result = run_dvae(*args, cwd=tmp_path, timeout=300, env={"DVAE_OFFLINE": "1", **case.env},
+                      read_only=case.results if row.read_only else None)
+    after = snapshot(case.watched)
 
     assert result.returncode == 2, (result.stdout, result.stderr)
     lines = result.stderr.splitlines()

@@ -44,7 +44,7 @@ def test_a_nan_gradient_of_a_steady_run_is_reported_as_a_bug(tmp_path, sprites_d
     assert "at step 20 " in message or "at step 21 " in message
     assert "the gradient first became non-finite at step 20" in message
     assert "this is a bug in dvae" in message and "--lr" not in message
-    assert "last good checkpoint" in message and "(1 epochs done, step 16)" in message
+    assert "last good checkpoint" in message and "(1 epoch done, step 16)" in message
     assert info.value.exploded is False and info.value.exit_code == 3
 
 

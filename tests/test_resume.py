@@ -126,7 +126,7 @@ def test_non_finite_values_stop_training_without_touching_the_last_good_checkpoi
     assert info.value.exit_code == 3
     assert expected in message
     assert f"step {poison_step + (1 if 'recon' in expected else 0)}" in message
-    assert f"last good checkpoint: {tmp_path / 'nan' / STATE_FILE} (1 epochs done, step 8)" in message
+    assert f"last good checkpoint: {tmp_path / 'nan' / STATE_FILE} (1 epoch done, step 8)" in message
     assert poison.state_bytes is not None
     assert (tmp_path / "nan" / STATE_FILE).read_bytes() == poison.state_bytes, "the good state is untouched"
     assert sorted(p.name for p in (tmp_path / "nan").glob("model*.pt")) == ["model-0.pt"]
