@@ -99,6 +99,8 @@ class RunSpec:
     batch_size: int = 64
     lr: float = 5e-4
     checkpoint_every: int = 30
+    #: Clip the global L2 norm of the VAE's gradients to this value each step (None: no clipping).
+    clip_grad: float | None = None
     seed: int = 1234
     device: str = "auto"
     no_cuda: bool = False
@@ -117,6 +119,9 @@ class RunSpec:
     n_train: int | None = None
     n_test: int | None = None
     dvae_version: str | None = None
+    #: Optimiser settings changed when the run was resumed: one entry per resume that changed
+    #: any, ``{"step": S, "epoch": E, "lr": [old, new], ...}`` (step and epoch where it resumed).
+    changes: list[dict[str, Any]] = field(default_factory=list)
     #: Keys of a ``specs.json`` that this version does not know (kept, written back).
     extra: dict[str, Any] = field(default_factory=dict)
 
@@ -147,10 +152,14 @@ class RunSpec:
                     "btcvae_A", "btcvae_G", "btcvae_B", "test_fraction"):
             if not _finite(getattr(self, key)):
                 raise ConfigError(f"{_flag(key)} must be a finite number, got {getattr(self, key)!r}")
+        if self.clip_grad is not None and (not _finite(self.clip_grad) or self.clip_grad <= 0):
+            raise ConfigError(f"--clip-grad must be a positive number (the largest gradient norm), got "
+                              f"{self.clip_grad!r}")
         if self.reg_anneal < 0:
             raise ConfigError(f"--reg-anneal must be >= 0, got {self.reg_anneal!r}")
-        if not 0 < self.test_fraction < 1:
-            raise ConfigError(f"--test-fraction must be in (0, 1), got {self.test_fraction!r}")
+        if not 0 <= self.test_fraction < 1 or (self.test_fraction == 0 and not self.no_test):
+            raise ConfigError(f"--test-fraction must be in (0, 1), or 0 with --no-test (train on every image, as "
+                              f"disentangling-vae does), got {self.test_fraction!r}")
         if self.subsample is not None and self.subsample <= 0:
             raise ConfigError(f"--subsample must be a positive integer, got {self.subsample!r}")
         if self.loss == "btcvae" and self.batch_size < 2:
@@ -204,7 +213,8 @@ class RunSpec:
 def spec_fields() -> dict[str, type]:
     """Map each settable `RunSpec` field to its Python type (int, float, str, bool)."""
     return {f.name: _field_type(f) for f in dataclasses.fields(RunSpec)
-            if f.name not in ("extra", "name", "img_size", "n_train", "n_test", "dvae_version", "world_size")}
+            if f.name not in ("extra", "name", "img_size", "n_train", "n_test", "dvae_version", "world_size",
+                              "changes")}
 
 
 # --------------------------------------------------------------------------- catalogue

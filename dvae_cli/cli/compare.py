@@ -17,6 +17,7 @@ from dvae_cli.compare.comparison import compare_runs
 from dvae_cli.compare.formats import FORMATS, SUFFIXES, check_format, render, terminal_tables
 from dvae_cli.errors import ConfigError
 from dvae_cli.runs.folder import DATA_ENV, RESULTS_ENV, check_writable, default_data_dir, default_results_dir
+from dvae_cli.wording import plural
 
 OUTPUT = "Output"
 FIGURES = "Figures"
@@ -80,12 +81,13 @@ def compare_command(
         from dvae_cli.runs.atomic import write_text
 
         write_text(output, render(table, fmt))
-        err.print(f"wrote {output} ({len(table.rows)} rows, {fmt})", markup=False)
+        err.print(f"wrote {output} ({plural(len(table.rows), 'row')}, {fmt})", markup=False)
     elif fmt == "table" and table.rows:
-        what = "groups of seeds" if group_seeds else "runs"
+        what = plural(len(table.rows), "group of seeds", "groups of seeds") if group_seeds else \
+            plural(len(table.rows), "run")
         where = "" if runs else f" in {results}"
         console = make_console()
-        for view in terminal_tables(table, console.width, title=f"{len(table.rows)} {what}{where}"):
+        for view in terminal_tables(table, console.width, title=f"{what}{where}"):
             console.print(view)
     elif fmt != "table":
         sys.stdout.write(render(table, fmt))

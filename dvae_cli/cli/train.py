@@ -43,6 +43,10 @@ def train_command(
     checkpoint_every: Annotated[Optional[int], _opt("--checkpoint-every", panel=TRAINING,
                                                     default=_D.checkpoint_every,
                                                     help="Save model-<epoch>.pt every n epochs.")] = None,
+    clip_grad: Annotated[Optional[float], _opt("--clip-grad", panel=TRAINING,
+                                               help="Clip the gradient's global L2 norm to this value each step "
+                                                    "(default: no clipping). With --resume, --lr, --lr-disc and "
+                                                    "--clip-grad may change; specs.json records it.")] = None,
     subsample: Annotated[Optional[int], _opt("--subsample", panel=TRAINING,
                                              help="Train on a random subset of N images.")] = None,
     test_fraction: Annotated[Optional[float], _opt("--test-fraction", panel=TRAINING,
@@ -112,6 +116,10 @@ def train_command(
                                                      "runs; see benchmarks/).")] = False,
     precision: Annotated[str, typer.Option("--precision", rich_help_panel=SPEED,
                                            help="fp32, or bf16 autocast (for GPUs with bfloat16).")] = "fp32",
+    log_every: Annotated[float, typer.Option("--log-every", rich_help_panel=GENERAL, metavar="SECONDS",
+                                             help="Without the live view (in a log file or pipe, or with "
+                                                  "--no-progress-bar): a line with the step, images/s and running "
+                                                  "means at least this often; 0: one line per epoch.")] = 60.0,
     nproc: Annotated[int, typer.Option("--nproc", rich_help_panel=SPEED,
                                        help="Train with N processes on this machine (torch.distributed; "
                                             "the batch size is per process).")] = 1,
@@ -119,7 +127,7 @@ def train_command(
     """Train a model and write its results folder."""
     flags = {key: value for key, value in {
         "dataset": dataset, "epochs": epochs, "batch_size": batch_size, "lr": lr,
-        "checkpoint_every": checkpoint_every, "subsample": subsample, "test_fraction": test_fraction,
+        "checkpoint_every": checkpoint_every, "clip_grad": clip_grad, "subsample": subsample, "test_fraction": test_fraction,
         "model_type": model_type, "latent_dim": latent_dim, "loss": loss, "rec_dist": rec_dist,
         "reg_anneal": reg_anneal, "betaH_B": betaH_B, "betaB_initC": betaB_initC, "betaB_finC": betaB_finC,
         "betaB_G": betaB_G, "factor_G": factor_G, "lr_disc": lr_disc, "btcvae_A": btcvae_A,
@@ -129,6 +137,8 @@ def train_command(
     }.items() if value is not None}
     if nproc < 1:
         raise ConfigError(f"--nproc must be a positive integer, got {nproc}")
+    if not log_every >= 0:
+        raise ConfigError(f"--log-every must be a number of seconds >= 0, got {log_every}")
     if nproc > 1 and "WORLD_SIZE" not in os.environ:
         from dvae_cli.engine.launch import launch, strip_nproc
 
@@ -149,4 +159,4 @@ def train_command(
 
     run_training(resolution, results_dir, data_dir or default_data_dir(), overwrite=overwrite,
                  interactive=sys.stdout.isatty(), resume=resume, detect_anomaly=detect_anomaly,
-                 compile_model=compile_model, precision=precision)
+                 compile_model=compile_model, precision=precision, log_every=log_every)

@@ -28,7 +28,7 @@ FORMATS: tuple[str, ...] = ("table", "csv", "markdown", "json", "latex")
 SUFFIXES = {".csv": "csv", ".md": "markdown", ".markdown": "markdown", ".json": "json", ".tex": "latex",
             ".txt": "table"}
 MISSING = "-"
-STATUS_STYLES = {"interrupted": "yellow", "training": "cyan", "broken": "red"}
+STATUS_STYLES = {"interrupted": "yellow", "training": "cyan", "diverged": "red", "crashed": "red", "broken": "red"}
 
 
 def check_format(name: str) -> str:
@@ -245,9 +245,18 @@ def terminal_tables(table: CompareTable, width: int, title: str | None = None) -
 
 
 def table_notes(table: CompareTable) -> list[str]:
-    """Why runs are not finished, and whose test losses are disentangling-vae's own."""
+    """Why runs are not finished, what was changed when they were resumed, and whose test losses are
+    disentangling-vae's own."""
     notes = [f"{s.name}: {s.status}" + (f" ({s.reason})" if s.reason else "")
              for row in table.rows for s in row.runs if s.status != "finished"]
+    for row in table.rows:
+        for s in row.runs:
+            for change in (s.spec.changes if s.spec is not None else []):
+                order = ("lr", "lr_disc", "clip_grad")
+                keys = sorted((k for k, v in change.items() if isinstance(v, list) and len(v) == 2),
+                              key=lambda k: (order.index(k) if k in order else len(order), k))
+                changed = ", ".join(f"{key} {change[key][0]} -> {change[key][1]}" for key in keys)
+                notes.append(f"{s.name}: resumed at step {change.get('step', '?')} with {changed}")
     reference = [s.name for row in table.rows for s in row.runs if has_reference_test_losses(s)]
     if reference and any(key.startswith("test.") for key in table.keys):
         notes.append(f"test.* of {', '.join(reference)}: disentangling-vae's numbers, not over the test set "

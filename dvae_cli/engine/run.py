@@ -19,6 +19,7 @@ from dvae_cli.data.loading import load_dataset
 from dvae_cli.engine.checkpoint import STATE_FILE, load_checkpoint, save_checkpoint, save_weights
 from dvae_cli.engine.device import configure_threads, resolve_device, seed_everything
 from dvae_cli.engine.distributed import Distributed
+from dvae_cli.engine.ending import recording_outcome
 from dvae_cli.engine.evaluate import check_test_set, evaluate_losses
 from dvae_cli.engine.interrupts import EXIT_CODES, SIGNAL_NAMES, StopFlag
 from dvae_cli.engine.losses import loss_for_spec
@@ -29,6 +30,7 @@ from dvae_cli.errors import ConfigError, CorruptFileError, NonFiniteLossError, R
 from dvae_cli.runs.atomic import write_json
 from dvae_cli.runs.folder import RunFolder, check_run_name, check_writable, default_results_dir, prepare_new_run
 from dvae_cli.runs.logs import write_test_log, write_train_log
+from dvae_cli.runs.resume import OPTIMISER
 from dvae_cli.runs.summary import remove_training_lock, write_training_lock
 from dvae_cli.viz.training_gif import FILE as TRAINING_GIF
 from dvae_cli.wording import plural
@@ -168,6 +170,10 @@ def train_run(spec: RunSpec, results_dir: Path, data_dir: Path, overwrite: bool 
         raise ConfigError("--overwrite and --resume contradict each other: choose one")
     existing = RunFolder(Path(results_dir) / spec.name)
     if existing.exists() and not (overwrite or resume):
+        if not ((existing.path / STATE_FILE).exists() or existing.checkpoints() or existing.model_path.exists()):
+            raise RunExistsError(f"run '{spec.name}' exists in {results_dir} but stopped before its first "
+                                 "checkpoint; --resume starts it again with its settings, --overwrite replaces it "
+                                 "with these, or choose another name")
         raise RunExistsError(f"run '{spec.name}' already exists in {results_dir}; use --resume to continue "
                              "it, --overwrite to replace it, or choose another name")
     if dist.is_main:
@@ -206,8 +212,8 @@ def _train(spec: RunSpec, results_dir: Path, data_dir: Path, overwrite: bool,
         if checkpoint is not None:
             for leftover in folder.path.glob(".*.tmp"):  # half-written files of a killed process
                 leftover.unlink(missing_ok=True)
-        else:
-            folder = prepare_new_run(results_dir, spec.name, overwrite)
+        else:   # a new run, or one that stopped before its first checkpoint (nothing in it to keep)
+            folder = prepare_new_run(results_dir, spec.name, overwrite or folder.specs_path.is_file())
         write_json(folder.specs_path, spec.to_dict())  # on resume, --epochs may have grown
 
     seed_everything(spec.seed)
@@ -215,7 +221,8 @@ def _train(spec: RunSpec, results_dir: Path, data_dir: Path, overwrite: bool,
     loss = loss_for_spec(spec, len(train))
     optimizer = adam(model.parameters(), lr=spec.lr)
     trainer = Trainer(model, loss, optimizer, train, spec.batch_size, spec.epochs, spec.seed, device,
-                      detect_anomaly=detect_anomaly, compile_model=compile_model, precision=precision, dist=dist)
+                      detect_anomaly=detect_anomaly, compile_model=compile_model, precision=precision, dist=dist,
+                      clip_grad=spec.clip_grad)
     checkpointer = Checkpointer(folder, spec.checkpoint_every, trainer, spec)
     if dist.is_main:
         trainer.callbacks = [LossLogWriter(folder), checkpointer,
@@ -225,11 +232,13 @@ def _train(spec: RunSpec, results_dir: Path, data_dir: Path, overwrite: bool,
                              *callbacks]
     if checkpoint is not None:
         _restore(trainer, checkpointer, checkpoint, spec, log)
+        if dist.is_main:
+            write_json(folder.specs_path, spec.to_dict())   # with the optimiser changes it recorded
     else:
         n_params = sum(p.numel() for p in model.parameters())
         log(f"training on {device}{f' x {dist.world_size} processes' if dist.enabled else ''}: "
-            f"{len(train):,} images ({len(test):,} for test), {n_params:,} parameters, {spec.epochs} epochs "
-            f"of {trainer.state.steps_per_epoch:,} steps")
+            f"{len(train):,} images ({len(test):,} for test), {n_params:,} parameters, "
+            f"{plural(spec.epochs, 'epoch')} of {plural(trainer.state.steps_per_epoch, 'step')}")
     if dist.rank > 0:  # the same weights everywhere, but each rank its own noise
         torch.manual_seed(spec.seed + 7919 * dist.rank + trainer.state.step)
 
@@ -240,10 +249,11 @@ def _train(spec: RunSpec, results_dir: Path, data_dir: Path, overwrite: bool,
         if dist.is_main:
             write_training_lock(folder.path)
         try:
-            history = trainer.fit()
-            if dist.is_main:
-                save_weights(folder.model_path, model)
-                checkpointer.save(folder.path / STATE_FILE)
+            with recording_outcome(folder.path, trainer, lambda: checkpointer.last_saved, dist.is_main):
+                history = trainer.fit()
+                if dist.is_main:
+                    save_weights(folder.model_path, model)
+                    checkpointer.save(folder.path / STATE_FILE)
         except StopRequested as exc:
             raise TrainingInterrupted(_interrupted_message(exc, spec, results_dir),
                                       EXIT_CODES.get(exc.signum, 130)) from None
@@ -262,6 +272,7 @@ def _train(spec: RunSpec, results_dir: Path, data_dir: Path, overwrite: bool,
     elif not spec.no_test and dist.is_main:
         log(f"computing test losses on {len(test):,} images")
         seed_everything(spec.seed)
+        loss.evaluation_step = trainer.state.step   # the annealing state training ended with
         test_losses = evaluate_losses(model, loss, test, spec.eval_batchsize, device)
         write_test_log(folder.test_log_path, test_losses)
     return TrainResult(folder, spec, history, test_losses, str(device), time.perf_counter() - started)
@@ -280,10 +291,38 @@ def _restore(trainer: Trainer, checkpointer: Checkpointer, checkpoint: tuple[Pat
     state = trainer.state
     log(f"resuming from {path.name} in epoch {state.epoch + 1} of {spec.epochs}, after step "
         f"{state.step_in_epoch:,} of its {state.steps_per_epoch:,} (step {state.step:,} of the run)")
+    _apply_optimiser_changes(trainer, spec, content.get("spec") or {}, log)
 
 
-def _resume_checkpoint(folder: RunFolder, log: Log) -> tuple[Path, dict[str, Any]]:
-    """The newest readable training state of `folder`: ``training_state.pt``, else the last ``model-<e>.pt``."""
+def _apply_optimiser_changes(trainer: Trainer, spec: RunSpec, saved: dict[str, Any], log: Log) -> None:
+    """Give the restored optimisers the resumed spec's settings; record what changed in ``spec.changes``.
+
+    A checkpoint restores its optimiser's learning rate; `resumed_spec` lets
+    ``--lr``, ``--lr-disc`` and ``--clip-grad`` differ on resume (e.g. to continue a
+    diverged run from its last good checkpoint).
+    """
+    changed = {key: [saved.get(key), getattr(spec, key)] for key in OPTIMISER
+               if key in saved and saved.get(key) != getattr(spec, key)}
+    for group in trainer.optimizer.param_groups:
+        group["lr"] = spec.lr
+    trainer.loss.set_auxiliary_learning_rate(spec.lr_disc)
+    trainer.clip_grad = spec.clip_grad
+    if changed:
+        spec.changes = [*spec.changes, {"step": trainer.state.step, "epoch": trainer.state.epoch + 1, **changed}]
+        log("changed on resume: " + ", ".join(f"{key} {old} -> {new}" for key, (old, new) in changed.items()))
+
+
+def _resume_checkpoint(folder: RunFolder, log: Log) -> tuple[Path, dict[str, Any]] | None:
+    """The newest readable training state of `folder`: ``training_state.pt``, else the last ``model-<e>.pt``.
+
+    None for a run stopped before its first checkpoint (no training state, no
+    model.pt): there is nothing to lose, and `train_run` starts it again from the
+    first step with its own settings.
+
+    Raises:
+        CorruptFileError: if every training state is unreadable, or the run has a
+            model.pt but no training state (e.g. disentangling-vae's runs).
+    """
     candidates = [folder.path / STATE_FILE, *reversed(list(folder.checkpoints().values()))]
     problems = []
     for path in candidates:
@@ -299,6 +338,10 @@ def _resume_checkpoint(folder: RunFolder, log: Log) -> tuple[Path, dict[str, Any
         return path, content
     if problems:
         raise CorruptFileError(f"run '{folder.name}' cannot be resumed: {problems[0]}")
+    if not folder.model_path.exists():
+        log(f"run '{folder.name}' has no training state yet (it stopped before its first checkpoint): "
+            "starting it from the first step, with its settings")
+        return None
     raise CorruptFileError(f"run '{folder.name}' has no training state to resume from "
                            f"(no {STATE_FILE} or model-<epoch>.pt in {folder.path})")
 
@@ -310,7 +353,7 @@ def _check_resumable(spec: RunSpec, checkpoint: tuple[Path, dict[str, Any]], n_t
                           f"'{spec.name}' was trained on {spec.n_train:,}: it cannot be resumed exactly")
     done = int(content["epoch"])
     if spec.epochs < done:
-        raise ConfigError(f"--epochs {spec.epochs} is fewer than the {done} epochs run '{spec.name}' "
+        raise ConfigError(f"--epochs {spec.epochs} is fewer than the {plural(done, 'epoch')} run '{spec.name}' "
                           f"has done ({path.name})")
 
 

@@ -122,6 +122,8 @@ class Trainer:
             checkpoints are those of the plain model).
         precision: ``fp32``, or ``bf16`` for bfloat16 autocast of the forward pass
             (the weights and the optimiser stay float32).
+        clip_grad: Clip the global L2 norm of the VAE's gradients to this value
+            before each optimiser step (None: no clipping).
         dist: This process's place in a multi-process run (None: a single process).
             Each rank trains on its shard of every global batch; the checks for
             non-finite terms and for a stop request become collective and happen
@@ -132,7 +134,7 @@ class Trainer:
                  batch_size: int, epochs: int, seed: int, device: torch.device | str = "cpu",
                  callbacks: list[Callback] | None = None, stop: object | None = None,
                  detect_anomaly: bool = False, compile_model: bool = False, precision: str = "fp32",
-                 dist: Distributed | None = None) -> None:
+                 dist: Distributed | None = None, clip_grad: float | None = None) -> None:
         self.device = torch.device(device)
         if self.device.type == "cpu":
             keep_freed_memory()
@@ -150,6 +152,7 @@ class Trainer:
         if precision not in PRECISIONS:
             raise UnknownNameError("precision", precision, PRECISIONS)
         self.precision = precision
+        self.clip_grad = clip_grad
         if self.dist.enabled:
             self.loss.gradient_sync = self.dist.average_gradients
         #: What the loss calls: the model, wrapped in DDP when distributed, compiled with `compile_model`.
@@ -289,8 +292,11 @@ class Trainer:
                                          None, self.state.step, self.state.epoch + 1) from None
             raise
         terms = {key: value.detach() for key, value in result.terms.items()}
-        self.divergence.add(result.loss, gradient_norm(self._parameters), global_norm(self._parameters),
-                            self.state.step)
+        if self.clip_grad is not None:   # the norm before clipping: what the divergence monitor watches
+            norm = torch.nn.utils.clip_grad_norm_(self._parameters, self.clip_grad)
+        else:
+            norm = gradient_norm(self._parameters)
+        self.divergence.add(result.loss, norm, global_norm(self._parameters), self.state.step)
         if self.loss.trains_auxiliary:
             terms.update(self.loss.update_auxiliary(result))
         self.optimizer.step()

@@ -107,6 +107,18 @@ class RunFolder:
     def checkpoint_path(self, epoch: int) -> Path:
         return self.path / f"model-{epoch}.pt"
 
+    def require_model(self) -> Path:
+        """``model.pt``, which must exist.
+
+        Raises:
+            CorruptFileError: saying how the run ended (``outcome.json``) and what to run.
+        """
+        if not self.model_path.is_file():
+            from dvae_cli.runs.outcome import missing_model_message
+
+            raise CorruptFileError(missing_model_message(self.path, self.name))
+        return self.model_path
+
     def checkpoints(self) -> dict[int, Path]:
         """Epoch -> checkpoint file, sorted by epoch."""
         found = {}
@@ -221,5 +233,5 @@ def prepare_new_run(results_dir: Path, name: str, overwrite: bool) -> RunFolder:
         probe.write_bytes(b"")
         probe.unlink()
     except OSError as exc:
-        raise ConfigError(f"cannot write to {what} {results_dir}: {exc.strerror or exc}") from None
+        raise ConfigError(f"cannot write to results dir {results_dir}: {exc.strerror or exc}") from None
     return folder

@@ -2,7 +2,10 @@
 
 A resumed run keeps the spec it was started with (``specs.json``). Only options
 that do not change what is trained may differ: more epochs, the display, the
-device and the evaluation at the end. Imports no torch.
+device and the evaluation at the end; and the optimiser's settings (`OPTIMISER`),
+so that a diverged run continues from its last good checkpoint with a lower
+learning rate or gradient clipping. Those changes are recorded in ``specs.json``
+(``changes``) when training resumes. Imports no torch.
 """
 
 from __future__ import annotations
@@ -16,8 +19,10 @@ from dvae_cli.runs.folder import RunFolder, list_run_names
 from dvae_cli.runs.summary import LOCK_FILE, lock_alive
 
 #: Flags a resumed run may change.
+#: Optimiser settings a resumed run may change (recorded in ``specs.json``'s ``changes``).
+OPTIMISER: tuple[str, ...] = ("lr", "lr_disc", "clip_grad")
 MAY_CHANGE: tuple[str, ...] = ("epochs", "no_progress_bar", "log_level", "device", "no_cuda", "no_test",
-                               "eval_batchsize")
+                               "eval_batchsize", *OPTIMISER)
 
 
 def resumable_folder(results_dir: Path, name: str) -> RunFolder:

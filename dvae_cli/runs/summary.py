@@ -21,6 +21,8 @@ from dvae_cli.errors import DvaeError
 from dvae_cli.runs.folder import SPECS, RunFolder
 from dvae_cli.runs.jsonfile import as_float, read_json
 from dvae_cli.runs.logs import LossHistory, last_epoch_values
+from dvae_cli.runs.outcome import read_outcome
+from dvae_cli.wording import plural
 
 METRICS_FILE = "metrics.log"
 DETAIL_FILE = "metrics_detail.json"
@@ -32,7 +34,7 @@ STALE_SECONDS = 600.0
 ACTIVE_KL = 0.1
 FIGURE_SUFFIXES = (".png", ".gif")
 
-STATUSES = ("finished", "training", "interrupted", "broken")
+STATUSES = ("finished", "training", "interrupted", "diverged", "crashed", "broken")
 
 
 @dataclass
@@ -42,8 +44,9 @@ class RunSummary:
     Attributes:
         name: The folder name.
         path: The folder.
-        status: ``finished``, ``training``, ``interrupted`` or ``broken``.
-        reason: Why the run is broken or interrupted ('' otherwise).
+        status: ``finished``, ``training``, ``interrupted``, ``diverged``, ``crashed`` or ``broken``.
+        reason: How it stopped or why it is broken ('' for a finished run), from
+            ``outcome.json`` when the run recorded one.
         spec: The parsed ``specs.json`` (None when broken).
         origin: ``dvae`` or ``disentangling-vae`` (from the spec's keys).
         epochs_done: Epochs logged in ``train_losses.log``.
@@ -220,19 +223,28 @@ def lock_alive(lock: Path) -> bool:
 
 
 def run_status(path: Path, folder: RunFolder, summary: RunSummary) -> tuple[str, str]:
-    """(status, reason) of a readable run folder: training lock, model.pt and epochs logged."""
+    """(status, reason) of a readable run folder.
+
+    From the training lock (a live process: ``training``), then ``outcome.json`` (how
+    the last training ended), then, for runs that recorded none (disentangling-vae's,
+    older dvae's), from model.pt and the epochs logged.
+    """
     lock = path / LOCK_FILE
     if lock.is_file():
         if lock_alive(lock):
             return "training", ""
-        return "interrupted", "the training process is gone"
+        return "interrupted", "the training process is gone (killed, or the machine stopped)"
+    outcome = read_outcome(path)
+    if outcome is not None:
+        return outcome.state, "" if outcome.state == "finished" else outcome.reason()
     if folder.model_path.is_file():
         planned = summary.epochs_planned
         if summary.origin == "dvae" and planned is not None and summary.epochs_done < planned:
-            return "interrupted", f"stopped after {summary.epochs_done} of {planned} epochs"
+            return "interrupted", f"stopped after {summary.epochs_done} of {plural(planned, 'epoch')}"
         return "finished", ""
     if summary.epochs_done:
-        return "interrupted", f"no model.pt; {summary.epochs_done} of {summary.epochs_planned} epochs logged"
+        return "interrupted", (f"no model.pt; {summary.epochs_done} of "
+                               f"{plural(summary.epochs_planned or 0, 'epoch')} logged")
     return "interrupted", "no epoch logged and no model.pt"
 
 

@@ -152,7 +152,9 @@ class _Context:
             from dvae_cli.engine.checkpoint import load_model
 
             if not self.folder.model_path.is_file():
-                raise PlotSkipped(f"{self.folder.model_path} is missing (is the run still training?)")
+                from dvae_cli.runs.outcome import missing_model_message
+
+                raise PlotSkipped(missing_model_message(self.folder.path, self.folder.name))
 
             self._model = load_model(self.folder.model_path, self.spec)
         return self._model

@@ -64,6 +64,14 @@ class Loss(nn.Module, abc.ABC):
         self.reg_anneal = reg_anneal
         #: Averages a network's gradients over the processes of a distributed run (set by the trainer).
         self.gradient_sync: Callable[[nn.Module], None] | None = None
+        #: The training step whose annealing state (betaB's capacity C, the annealed weights)
+        #: evaluation uses: the run's last step, so that test losses measure the objective training
+        #: ended with. None: the end of the schedule (runs whose last step is unknown).
+        self.evaluation_step: int | None = None
+
+    def anneal_step(self, step: int | None) -> int | None:
+        """The step annealing schedules follow: `step` in training, `evaluation_step` in evaluation."""
+        return step if step is not None else self.evaluation_step
 
     def sync_gradients(self, module: nn.Module) -> None:
         """Call before stepping an auxiliary optimiser: average `module`'s gradients over the ranks."""
@@ -88,6 +96,9 @@ class Loss(nn.Module, abc.ABC):
 
     def load_auxiliary_optimizer_state(self, state: dict[str, Any]) -> None:
         """Restore what `auxiliary_optimizer_state` returned."""
+
+    def set_auxiliary_learning_rate(self, lr: float) -> None:
+        """Set the learning rate of the loss's own optimiser (nothing for a loss without one)."""
 
     def extra_repr(self) -> str:
         return ", ".join(f"{key}={getattr(self, key)!r}" for key in ("rec_dist", "reg_anneal"))

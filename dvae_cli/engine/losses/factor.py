@@ -121,6 +121,10 @@ class FactorLoss(Loss):
     def load_auxiliary_optimizer_state(self, state: dict[str, Any]) -> None:
         self.disc_optimizer.load_state_dict(state)
 
+    def set_auxiliary_learning_rate(self, lr: float) -> None:
+        for group in self.disc_optimizer.param_groups:
+            group["lr"] = lr
+
     def _evaluate(self, model: VAE, x: torch.Tensor) -> LossResult:
         output = model(x)
         terms = base_terms(x, output, self.rec_dist)
@@ -128,7 +132,8 @@ class FactorLoss(Loss):
             loss = terms["recon_loss"] + terms["kl_loss"]
             return LossResult(loss=loss, terms={"loss": loss, **terms}, batch_size=x.shape[0])
         tc = self._tc_with_frozen_discriminator(output.sample)
-        loss = terms["recon_loss"] + terms["kl_loss"] + self.gamma * tc
+        anneal = linear_annealing(0.0, 1.0, self.anneal_step(None), self.reg_anneal)
+        loss = terms["recon_loss"] + terms["kl_loss"] + anneal * self.gamma * tc
         disc_loss = self._discriminator_loss(output.sample.detach(), permute_dims(output.sample.detach()))
         return LossResult(loss=loss, terms={"loss": loss, "tc_loss": tc, **terms,
                                             "discrim_loss": disc_loss.detach()}, batch_size=x.shape[0])

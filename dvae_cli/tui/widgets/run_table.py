@@ -13,9 +13,10 @@ SORTS = ("name", "dataset", "loss", "epochs", "status", "updated")
 #: Status and epochs come first so that they stay in view when the terminal is narrow.
 COLUMNS = (("mark", " "), ("name", "run"), ("status", "status"), ("epochs", "epochs"), ("dataset", "dataset"),
            ("loss", "loss"))
-STATUS_STYLES = {"finished": "green", "training": "bold yellow", "interrupted": "dark_orange", "broken": "bold red"}
+STATUS_STYLES = {"finished": "green", "training": "bold yellow", "interrupted": "dark_orange", "diverged": "bold red",
+                 "crashed": "bold red", "broken": "bold red"}
 #: Status order when sorting by status: what needs attention first.
-STATUS_ORDER = {"training": 0, "interrupted": 1, "broken": 2, "finished": 3}
+STATUS_ORDER = {"training": 0, "interrupted": 1, "diverged": 2, "crashed": 3, "broken": 4, "finished": 5}
 NAME_WIDTH = 28
 MARK = "●"
 
