@@ -18,11 +18,15 @@ install: $(STAMP)
 
 demo: install
 	$(BIN)/dvae train quickstart --overwrite
-	$(BIN)/dvae eval quickstart --no-test --metrics --fast --max-images 20000
+	$(BIN)/dvae eval quickstart --no-test --metrics --fast
 	$(BIN)/dvae plot quickstart all --show-loss
 	@echo
-	@echo "Results are in results/quickstart/. Next:"
-	@echo "  $(BIN)/dvae eval quickstart --metrics   # test losses and the full metrics (about 15 min on 2 cores)"
+	@echo "Done. In results/quickstart/:"
+	@echo "  figures: $$(cd results/quickstart && ls *.png *.gif | tr '\n' ' ')"
+	@echo "  numbers: train_losses.log, test_losses.log, metrics.log"
+	@echo "Next:"
+	@echo "  $(BIN)/dvae browse                      # every run, its curves, metrics and figures, in the terminal"
+	@echo "  $(BIN)/dvae eval quickstart --metrics   # the full metrics (about 15 min on 2 cores)"
 	@echo "  $(BIN)/dvae experiments list            # every preset"
 
 test: install

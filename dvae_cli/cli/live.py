@@ -145,20 +145,48 @@ def epoch_line(state: TrainState, means: dict[str, float], rows: Sequence[str], 
             f"({rate:,.0f} img/s, {_duration(state.elapsed)})")
 
 
-class EpochLines(Callback):
-    """One plain line per epoch (for logs and pipes, or ``--no-progress-bar``)."""
+def progress_line(state: TrainState, means: dict[str, float], rows: Sequence[str], rate: float) -> str:
+    """One plain line in the middle of an epoch: where it is, its speed and the running means."""
+    terms = "  ".join(f"{key} {_fmt(means[key])}" for key in rows if key in means)
+    done = 100.0 * state.step_in_epoch / max(state.steps_per_epoch, 1)
+    return (f"epoch {state.epoch + 1}/{state.epochs}  step {state.step:,} ({state.step_in_epoch:,}/"
+            f"{state.steps_per_epoch:,} of the epoch, {done:.0f}%)  {terms}  ({rate:,.0f} img/s, "
+            f"{_duration(state.elapsed)})")
 
-    def __init__(self, console: Console, display_terms: Sequence[str]) -> None:
+
+class EpochLines(Callback):
+    """One plain line per epoch, and one at least every `every` seconds in between (logs, pipes).
+
+    Args:
+        console: Where the lines go.
+        display_terms: The loss's own terms, shown after the main ones.
+        every: Seconds between lines within an epoch (``--log-every``); 0: only at epoch ends.
+    """
+
+    def __init__(self, console: Console, display_terms: Sequence[str], every: float = 60.0) -> None:
         self.console = console
         self.rows = main_terms(display_terms)
+        self.every = every
         self.epoch_started = time.perf_counter()
         self.images_at_start = 0
+        self.last_line = time.monotonic()
+        self.images_at_line = 0
 
     def on_epoch_start(self, state: TrainState) -> None:
         self.epoch_started = time.perf_counter()
         self.images_at_start = state.images_seen
 
+    def on_step_end(self, state: TrainState) -> None:
+        if self.every <= 0 or time.monotonic() - self.last_line < self.every:
+            return
+        seconds = time.monotonic() - self.last_line
+        rate = (state.images_seen - self.images_at_line) / seconds if seconds > 0 else 0.0
+        self.console.print(progress_line(state, state.running_means(), self.rows, rate), markup=False,
+                           highlight=False)
+        self.last_line, self.images_at_line = time.monotonic(), state.images_seen
+
     def on_epoch_end(self, state: TrainState, means: dict[str, float]) -> None:
         seconds = time.perf_counter() - self.epoch_started
         rate = (state.images_seen - self.images_at_start) / seconds if seconds > 0 else 0.0
         self.console.print(epoch_line(state, means, self.rows, rate), markup=False, highlight=False)
+        self.last_line, self.images_at_line = time.monotonic(), state.images_seen

@@ -109,3 +109,45 @@ def render_rows(rows: Sequence[dict[str, Any]], fmt: str) -> str:
     for row in rows:
         writer.writerow({k: "" if _strict(v) is None else v for k, v in row.items()})
     return buffer.getvalue()
+
+
+class PhaseProgress:
+    """Progress of long phases (``encoding``, ``mutual information``) as a bar, or as lines in a log.
+
+    Call it with (phase, done, total). In a terminal it draws a transient rich
+    progress bar per phase; otherwise it prints a line when a phase starts, at most
+    every `every` seconds, and when it ends. Use it as a context manager.
+    """
+
+    def __init__(self, console: Console, every: float = 10.0) -> None:
+        self.console, self.every = console, every
+        self._bar: Any = None
+        self._tasks: dict[str, Any] = {}
+        self._last: dict[str, float] = {}
+
+    def __enter__(self) -> PhaseProgress:
+        if self.console.is_terminal:
+            from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, TimeRemainingColumn
+
+            self._bar = Progress(TextColumn("{task.description}"), BarColumn(), TaskProgressColumn(),
+                                 TimeRemainingColumn(), console=self.console, transient=True)
+            self._bar.__enter__()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._bar is not None:
+            self._bar.__exit__(*exc)
+
+    def __call__(self, phase: str, done: int, total: int) -> None:
+        import time
+
+        if self._bar is not None:
+            if phase not in self._tasks:
+                self._tasks[phase] = self._bar.add_task(phase, total=total)
+            self._bar.update(self._tasks[phase], completed=done, total=total)
+            return
+        now = time.monotonic()
+        if phase not in self._last or done >= total or now - self._last[phase] >= self.every:
+            self._last[phase] = now
+            self.console.print(f"{phase}: {done:,}/{total:,} ({100 * done / max(total, 1):.0f}%)", markup=False,
+                               style="dim")

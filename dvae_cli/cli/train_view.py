@@ -35,7 +35,7 @@ def describe(resolution: Resolution, resume: bool = False) -> str:
 
 def run_training(resolution: Resolution, results_dir: Path, data_dir: Path, overwrite: bool,
                  interactive: bool, resume: bool = False, detect_anomaly: bool = False,
-                 compile_model: bool = False, precision: str = "fp32") -> TrainResult:
+                 compile_model: bool = False, precision: str = "fp32", log_every: float = 60.0) -> TrainResult:
     """Train (or resume) with a live view (or epoch lines) and print a summary."""
     spec = resolution.spec
     rank = os.environ.get("RANK", "0")
@@ -52,7 +52,7 @@ def run_training(resolution: Resolution, results_dir: Path, data_dir: Path, over
     if interactive and not spec.no_progress_bar:
         view = LiveView(console, f"{spec.name}: {spec.loss} on {spec.dataset}", display_terms)
     else:
-        view = EpochLines(console, display_terms)
+        view = EpochLines(console, display_terms, every=log_every)
     result = train_run(spec, results_dir, data_dir, overwrite=overwrite, resume=resume, callbacks=[view],
                        log=log, detect_anomaly=detect_anomaly, compile_model=compile_model, precision=precision)
     print_summary(console, result)
@@ -77,4 +77,6 @@ def print_summary(console: Console, result: TrainResult) -> None:
         shown = {k: v for k, v in result.test_losses.items() if not k.startswith("kl_loss_")}
         console.print(f"Test losses ({result.spec.n_test:,} images): "
                       + "  ".join(f"{k} {v:.4g}" for k, v in shown.items()), markup=False)
-    console.print(f"Next: dvae eval {folder.name} --results-dir {folder.path.parent}", markup=False)
+    where = "" if folder.path.parent == default_results_dir() else f" --results-dir {folder.path.parent}"
+    console.print(f"Next: dvae eval {folder.name} --metrics --fast --no-test{where}   (disentanglement scores, "
+                  f"about a minute); dvae plot {folder.name} all{where}   (figures)", markup=False)

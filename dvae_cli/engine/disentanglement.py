@@ -27,6 +27,7 @@ from dvae_cli.engine.checkpoint import load_model
 from dvae_cli.engine.device import keep_freed_memory, resolve_device
 from dvae_cli.engine.models import VAE
 from dvae_cli.errors import ConfigError, CorruptFileError
+from dvae_cli.metrics.sampling import stratified_subset
 from dvae_cli.metrics.suite import DEFAULT_METRICS, MetricSettings, MetricsReport, check_inputs, compute_metrics
 from dvae_cli.runs.atomic import write_json
 from dvae_cli.runs.folder import RunFolder, check_writable
@@ -76,7 +77,7 @@ def evaluate_metrics(folder: RunFolder, data_dir: Path, dataset: str | None = No
                      metrics: Sequence[str] = DEFAULT_METRICS, settings: MetricSettings | None = None,
                      factors: Sequence[str] | None = None, max_images: int | None = None, device: str = "auto",
                      log: Callable[[str], None] | None = None,
-                     progress: Callable[[int, int], None] | None = None) -> MetricsResult:
+                     progress: Callable[[str, int, int], None] | None = None) -> MetricsResult:
     """Score a run's representation on a dataset with ground-truth factors.
 
     Everything that can be checked is checked before the images are encoded: the run
@@ -95,9 +96,12 @@ def evaluate_metrics(folder: RunFolder, data_dir: Path, dataset: str | None = No
         metrics: Names of `dvae_cli.metrics.suite.METRIC_NAMES`.
         settings: Sample sizes and seed (default: disentanglement_lib's and Chen et al.'s).
         factors: Restrict the metrics to these factors.
-        max_images: Score a seeded random subset of the images (default: all of them).
+        max_images: Score this many images, chosen with balanced factor values
+            (default: `settings.max_images`, else all of them).
         device: ``auto``, ``cpu`` or ``cuda``.
-        log, progress: Progress reporting.
+        log: Called with a line as each phase starts.
+        progress: Called with (phase, done, total) during the long phases (``encoding``,
+            ``mutual information``).
 
     Raises:
         ConfigError: if the dataset has no factors or another image size, the run
@@ -115,18 +119,20 @@ def evaluate_metrics(folder: RunFolder, data_dir: Path, dataset: str | None = No
     factors_all = data.factors
     if factors_all is None:
         raise ConfigError(f"dataset '{name}' has no ground-truth factors to score against")
-    if max_images is not None and max_images < len(data):
-        chosen = np.sort(np.random.default_rng(settings.seed).choice(len(data), max_images, replace=False))
-        data = data.subset(chosen)
+    limit = max_images if max_images is not None else settings.max_images
+    selection = f"all {len(data):,} images"
+    if limit is not None and limit < len(data):   # balanced factor values, so every value is scored
+        selection = f"{limit:,} of {len(data):,} images, factor values balanced (seed {settings.seed})"
+        data = data.subset(stratified_subset(factors_all.classes, limit, np.random.default_rng(settings.seed)))
     classes = data.factors.classes if data.factors is not None else factors_all.classes
     check_inputs(classes, factors_all.names, factors_all.sizes, metrics, factors)
     started = time.perf_counter()
     say(f"encoding {len(data):,} images of {name} on {torch_device}")
     mean, logvar = encode(model, data, batch_size=max(spec.eval_batchsize, 256), device=torch_device,
-                          progress=progress)
-    writer = MetricsWriter(folder, name, [f"z{j}" for j in range(spec.latent_dim)])
+                          progress=(lambda done, total: progress("encoding", done, total)) if progress else None)
+    writer = MetricsWriter(folder, name, [f"z{j}" for j in range(spec.latent_dim)], selection)
     report = compute_metrics(mean, logvar, classes, factors_all.names, factors_all.sizes, metrics, settings,
-                             factors, log=say, on_score=writer.write)
+                             factors, log=say, on_score=writer.write, progress=progress)
     return MetricsResult(report, name, len(data), time.perf_counter() - started, writer.written, writer.replaced)
 
 
@@ -137,9 +143,9 @@ class MetricsWriter:
     are kept; the ones it recomputes are replaced and remembered in `replaced`.
     """
 
-    def __init__(self, folder: RunFolder, dataset: str, latent_names: list[str]) -> None:
+    def __init__(self, folder: RunFolder, dataset: str, latent_names: list[str], selection: str = "") -> None:
         self.paths = [folder.path / METRICS_FILE, folder.path / DETAIL_FILE]
-        self.dataset, self.latent_names = dataset, latent_names
+        self.dataset, self.latent_names, self.selection = dataset, latent_names, selection
         self.previous = self._read(self.paths[0])
         self.previous_detail = self._read(self.paths[1])
         if self.previous.get("dataset") != dataset:   # scores of another dataset are not mixed in
@@ -162,8 +168,10 @@ class MetricsWriter:
             shutil.copy2(log_path, backup)   # keep the first values (e.g. disentangling-vae's)
         old_scores = {k: v for k, v in self.previous.items() if k not in ("protocols", "dataset")}
         self.replaced = {k: old_scores[k] for k in report.scores if k in old_scores}
+        new = {key: {**value, "image_selection": self.selection} if self.selection else value
+               for key, value in report.protocols.items()}
         protocols = {**(self.previous.get("protocols") if isinstance(self.previous.get("protocols"), dict)
-                        else {}), **report.protocols}
+                        else {}), **new}
         write_json(log_path, {**old_scores, **report.scores, "protocols": protocols, "dataset": self.dataset})
         write_json(detail_path, {**self.previous_detail, **report.details, "dataset": self.dataset,
                                  "latent_names": self.latent_names})

@@ -140,6 +140,7 @@ class _Inputs:
     x_test: np.ndarray
     y_test: np.ndarray
     say: Callable[[str], None]
+    progress: Callable[[str, int, int], None] | None = None
     cache: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -161,8 +162,11 @@ def _mutual_information(inputs: _Inputs) -> dict[str, Any]:
         s = inputs.settings
         inputs.say(f"mutual information (Chen et al.): {len(inputs.codes):,} images, {s.n_samples:,} samples "
                    "per entropy")
+        report = inputs.progress
         result = mig.mutual_information(inputs.mean, inputs.logvar, inputs.classes[:, inputs.mig_factors],
-                                        s.n_samples, s.seed)
+                                        s.n_samples, s.seed,
+                                        progress=(lambda done, total: report("mutual information", done, total))
+                                        if report else None)
         chosen = [inputs.factor_names[k] for k in inputs.mig_factors]
         per_mig, per_aam = mig.mig_scores(result.mi, result.factor_entropy), aam.aam_scores(result.mi)
         protocol = {"estimator": "Chen et al. 2018, Monte-Carlo over the dataset", "representation": "sample",
@@ -283,7 +287,8 @@ def compute_metrics(mean: torch.Tensor, logvar: torch.Tensor, classes: np.ndarra
                     factor_sizes: Sequence[int], metrics: Sequence[str] = DEFAULT_METRICS,
                     settings: MetricSettings | None = None, factors: Sequence[str] | None = None,
                     log: Callable[[str], None] | None = None,
-                    on_score: Callable[[MetricsReport], None] | None = None) -> MetricsReport:
+                    on_score: Callable[[MetricsReport], None] | None = None,
+                    progress: Callable[[str, int, int], None] | None = None) -> MetricsReport:
     """Every metric of `metrics` on posteriors (N, D) of images with factor `classes` (N, K).
 
     Args:
@@ -295,6 +300,7 @@ def compute_metrics(mean: torch.Tensor, logvar: torch.Tensor, classes: np.ndarra
         factors: Restrict every metric to these factor names.
         log: Called with a line as each metric starts.
         on_score: Called with the report after each metric has added its scores.
+        progress: Called with (phase, done, total) during long computations.
 
     Raises:
         ConfigError, UnknownNameError: see `check_inputs` (checked first).
@@ -310,7 +316,7 @@ def compute_metrics(mean: torch.Tensor, logvar: torch.Tensor, classes: np.ndarra
     test_rows = rng.integers(0, n, settings.num_eval)
     inputs = _Inputs(mean, logvar, codes, classes, factor_names, mig_factors, other_factors, settings,
                      codes[train_rows], selected[train_rows], codes[test_rows], selected[test_rows],
-                     log or (lambda message: None))
+                     log or (lambda message: None), progress)
     report = MetricsReport()
     report.details["latent_dim"] = latent_dim
     report.details["n_images"] = n
