@@ -33,7 +33,9 @@ class UnknownNameError(ConfigError):
     def __init__(self, kind: str, value: str, choices: Iterable[str]) -> None:
         choices = list(choices)
         self.kind, self.value, self.choices = kind, value, choices
-        close = difflib.get_close_matches(str(value), choices, n=1, cutoff=0.6)
+        folded = {str(choice).lower(): str(choice) for choice in choices}   # 'mig' finds 'MIG'
+        close = [folded[match] for match in difflib.get_close_matches(str(value).lower(), list(folded), n=1,
+                                                                      cutoff=0.6)]
         hint = f" (did you mean '{close[0]}'?)" if close else ""
         shown = str(value) if str(value).isprintable() else repr(str(value))[1:-1]  # keep the message one line
         super().__init__(f"unknown {kind} '{shown}'{hint}; choose from: {', '.join(choices)}")

@@ -62,6 +62,24 @@ def error_line(message: str, label: str = "error") -> None:
     sys.stderr.flush()
 
 
+def plain_flags(command: object) -> object:
+    """Show flags (``--overwrite``) in ``--help`` without a ``<bool>`` type, as flags take no value."""
+    for sub in getattr(command, "commands", {}).values():
+        plain_flags(sub)
+    for param in getattr(command, "params", []):
+        if getattr(param, "is_flag", False) and param.metavar is None:
+            param.metavar = ""
+    make_help_option = getattr(command, "get_help_option", None)
+    if make_help_option is not None:   # -h/--help is made on demand: give it the same treatment
+        def help_option(ctx: object, make: object = make_help_option) -> object:
+            option = make(ctx)  # type: ignore[operator]
+            if option is not None and option.metavar is None:
+                option.metavar = ""
+            return option
+        command.get_help_option = help_option  # type: ignore[attr-defined]
+    return command
+
+
 def main(argv: list[str] | None = None) -> None:
     """Run the CLI; map user errors to one ``error:`` line and a non-zero exit code.
 
@@ -69,7 +87,7 @@ def main(argv: list[str] | None = None) -> None:
     """
     debug = os.environ.get(DEBUG_ENV, "") not in ("", "0")
     safe_streams()   # a path or name the terminal's encoding lacks is printed with '?', never a crash
-    command = typer.main.get_command(app)
+    command = plain_flags(typer.main.get_command(app))
     try:
         result = command.main(args=argv, prog_name="dvae", standalone_mode=False)
     except DvaeError as exc:

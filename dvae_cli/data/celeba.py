@@ -67,11 +67,12 @@ def fetch(data_dir: Path, log: Callable[[str], None] | None = None) -> Path:
             download_file_from_google_drive(file_id, str(folder(data_dir)), part.name, md5)
             part.replace(archive)
         except Exception as exc:  # torchvision raises several kinds; all mean "not downloaded"
+            reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
             raise DatasetUnavailableError(
-                f"dataset 'celeba' is not in {folder(data_dir)} and could not be downloaded "
-                f"({str(exc).splitlines()[0] if str(exc) else type(exc).__name__}); place {ZIP} or its "
-                f"extracted folder {FOLDER}/ (from https://mmlab.ie.cuhk.edu.hk/projects/CelebA.html, "
-                f"'Align&Cropped Images') in {folder(data_dir)}/") from None
+                f"dataset 'celeba' is not in {folder(data_dir)} and could not be downloaded ({reason[:160]}); "
+                f"place {ZIP} or its extracted folder {FOLDER}/ ('Align&Cropped Images' of "
+                f"https://mmlab.ie.cuhk.edu.hk/projects/CelebA.html) in {folder(data_dir)}/, then run: "
+                "dvae data prepare celeba") from None
     if log:
         log(f"extracting {archive}")
     extract(archive, folder(data_dir))

@@ -164,10 +164,12 @@ def split_indices(n: int, test_fraction: float, seed: int = SPLIT_SEED) -> tuple
 
     Returns:
         (train, test) index arrays, each sorted; ``len(test) = round(n * test_fraction)``
-        (at least 1 when n > 1).
+        (at least 1 when n > 1 and the fraction is not 0; none with a fraction of 0).
     """
     order = np.random.default_rng(seed).permutation(n)
     n_test = min(max(int(round(n * test_fraction)), 1 if n > 1 else 0), n - 1) if n > 1 else 0
+    if test_fraction == 0:
+        n_test = 0
     return np.sort(order[n_test:]), np.sort(order[:n_test])
 
 
@@ -189,7 +191,7 @@ def train_test_split(data: ImageSource, test_fraction: float, subsample: int | N
     """
     train, test = split_indices(len(data), test_fraction, seed)
     if subsample is not None and subsample < len(train):
-        n_test = max(1, int(round(subsample * test_fraction / (1 - test_fraction))))
+        n_test = max(1, int(round(subsample * test_fraction / (1 - test_fraction)))) if test_fraction else 0
         train = subsample_indices(train, subsample, seed)
         test = subsample_indices(test, n_test, seed)
     return data.subset(train), data.subset(test)

@@ -38,6 +38,9 @@ def check_test_set(loss: str, n_images: int, batch_size: int, how: str = "") -> 
     """
     need = MIN_EVAL_BATCH.get(loss, 1)
     where = f" ({how})" if how else ""
+    if n_images == 0:
+        raise ConfigError(f"the test set is empty{where}: the run holds out no test images (--test-fraction 0), "
+                          "so it has no test losses; use --no-test (its metrics need no test set)")
     if n_images < max(need, 1):
         raise ConfigError(f"the test set has {plural(n_images, 'image')}{where}; the {loss} loss needs at least "
                           f"{need} to compute test losses: raise --subsample or --test-fraction, or use --no-test")
@@ -134,11 +137,17 @@ def evaluate_run(folder: RunFolder, data_dir: Path, dataset: str | None = None, 
     check_test_set(spec.loss, len(data), batch_size or spec.eval_batchsize)
     loss = loss_for_spec(spec, n_train)
     notes = []
+    state_path = folder.path / STATE_FILE
+    state = load_checkpoint(state_path) if state_path.is_file() else None
+    if state is not None:   # the annealing state training ended with (betaB's C, the annealed weights)
+        loss.evaluation_step = int(state["step"])
+    elif spec.reg_anneal > 0:
+        notes.append("the run's last training step is unknown (no training state): annealed terms are "
+                     "evaluated at the end of their schedule")
     if isinstance(loss, FactorLoss):
-        state_path = folder.path / STATE_FILE
-        if state_path.is_file():
+        if state is not None:
             try:
-                loss.load_state_dict(load_checkpoint(state_path)["loss"])
+                loss.load_state_dict(state["loss"])
             except (RuntimeError, TypeError, ValueError, KeyError, AttributeError) as exc:
                 reason = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:200]
                 raise CorruptFileError(f"{state_path}: its discriminator does not fit the run: {reason}") from None

@@ -17,7 +17,8 @@ from dvae_cli.engine.models import VAEOutput
 class BetaBLoss(Loss):
     """rec + gamma * |KL - C|, C linear from `betaB_initC` to `betaB_finC` over `reg_anneal` steps.
 
-    In evaluation C is `betaB_finC`. The term ``C`` is reported with the others.
+    In evaluation C is the capacity at `evaluation_step` (the run's last training step;
+    `betaB_finC` when it is unknown). The term ``C`` is reported with the others.
 
     Args:
         betaB_initC, betaB_finC: Start and final capacity C (nats).
@@ -36,7 +37,7 @@ class BetaBLoss(Loss):
 
     def compute(self, x: torch.Tensor, output: VAEOutput, step: int | None) -> LossResult:
         terms = base_terms(x, output, self.rec_dist)
-        capacity = linear_annealing(self.c_init, self.c_fin, step, self.reg_anneal)
+        capacity = linear_annealing(self.c_init, self.c_fin, self.anneal_step(step), self.reg_anneal)
         loss = terms["recon_loss"] + self.gamma * (terms["kl_loss"] - capacity).abs()
         terms["C"] = torch.tensor(capacity, dtype=loss.dtype, device=loss.device)
         return LossResult(loss=loss, terms={"loss": loss, **terms}, batch_size=x.shape[0])

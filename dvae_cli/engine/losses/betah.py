@@ -32,6 +32,6 @@ class BetaHLoss(Loss):
 
     def compute(self, x: torch.Tensor, output: VAEOutput, step: int | None) -> LossResult:
         terms = base_terms(x, output, self.rec_dist)
-        anneal = linear_annealing(0.0, 1.0, step, self.reg_anneal)
+        anneal = linear_annealing(0.0, 1.0, self.anneal_step(step), self.reg_anneal)
         loss = terms["recon_loss"] + anneal * self.beta * terms["kl_loss"]
         return LossResult(loss=loss, terms={"loss": loss, **terms}, batch_size=x.shape[0])

@@ -51,7 +51,7 @@ class BtcvaeLoss(Loss):
         mi = (log_q_zx - log_qz).mean()
         tc = (log_qz - log_prod_qzi).mean()
         dw_kl = (log_prod_qzi - log_pz).mean()
-        anneal = linear_annealing(0.0, 1.0, step, self.reg_anneal)
+        anneal = linear_annealing(0.0, 1.0, self.anneal_step(step), self.reg_anneal)
         loss = terms["recon_loss"] + self.alpha * mi + self.beta * tc + anneal * self.gamma * dw_kl
         terms = {"loss": loss, "recon_loss": terms.pop("recon_loss"), "mi_loss": mi, "tc_loss": tc,
                  "dw_kl_loss": dw_kl, **terms}
