@@ -11,11 +11,14 @@ import json
 from pathlib import Path
 
 import pytest
+from textual.css.query import NoMatches
+from textual.message import Message
 from textual.pilot import Pilot
 from textual.widgets import DataTable, Input, SelectionList, Static
 
 from dvae_cli.runs.folder import TRAIN_LOG
 from dvae_cli.runs.summary import LOCK_FILE
+from dvae_cli.tui.app import BrowseApp
 from dvae_cli.tui.screens.browse import BrowseScreen
 from dvae_cli.tui.screens.compare import CompareScreen
 from dvae_cli.tui.screens.help import HelpScreen
@@ -28,8 +31,8 @@ from dvae_cli.tui.widgets.mutual_info_grid import MutualInfoGrid
 from dvae_cli.tui.widgets.run_table import RunTable
 
 from browse_helpers import (BROKEN, IGNORE_PILLOW_WARNING, LIVE, REFERENCE_RUNS, TinyRun, browse, epoch_rows,
-                            live_run, make_results, overview_text, select, settle, status_text, table_rows, text_of,
-                            tiny_run_once, until)
+                            live_run, make_results, overview_status, overview_text, select, settle, status_text,
+                            table_rows, text_of, tiny_run_once, until)
 
 pytestmark = IGNORE_PILLOW_WARNING
 
@@ -184,7 +187,27 @@ def test_compare_marked_runs(results):
 
 
 def test_live_update_of_a_run_being_trained(results):
+    disagreements: list[str] = []
+    watching = False
+
+    def list_and_overview_agree(app: BrowseApp, message: Message) -> None:
+        """Before every message: the Overview's status line says what the list says of the run shown."""
+        screen = app.screen_stack[-1] if app.screen_stack else None
+        if not watching or not isinstance(screen, BrowseScreen) or screen.loaded is None:
+            return
+        try:
+            table, header = screen.query_one(RunTable), overview_status(screen)
+        except NoMatches:
+            return   # still composing
+        if screen.loaded not in table.shown:
+            return
+        status, epochs = (str(cell) for cell in table.get_row(screen.loaded)[2:4])
+        if f"  {status}" not in header or epochs != "-" and f"{epochs} epochs" not in header:
+            disagreements.append(f"list: {status} {epochs}; overview: {header.strip()}")
+
     async def scenario(pilot: Pilot, screen: BrowseScreen) -> None:
+        nonlocal watching
+        watching = True
         await select(pilot, screen, LIVE)
         await pilot.press("2")
         plot = screen.query_one("#loss-plot", LossPlot)
@@ -192,6 +215,7 @@ def test_live_update_of_a_run_being_trained(results):
         with (results / LIVE / TRAIN_LOG).open("a") as log:      # the trainer logs epoch 4
             log.write(epoch_rows(3))
         await until(pilot, lambda: table_rows(screen)[LIVE][3] == "4/50", timeout=5)
+        assert "4/50 epochs" in overview_status(screen)            # the same message updated both
         await until(pilot, lambda: len(plot.series[0].points) == 4, timeout=5)
         assert plot.series[0].points[-1] == (3, 900 / 4)
         assert screen.query_one(LossCurves).summary is not None
@@ -200,9 +224,11 @@ def test_live_update_of_a_run_being_trained(results):
         assert table_rows(screen)["started_now"][2:4] == ["training", "1/50"]
         (results / LIVE / LOCK_FILE).unlink()                    # the trainer stops without model.pt
         await until(pilot, lambda: table_rows(screen)[LIVE][2] == "interrupted", timeout=5)
-        assert "4 of 50 epochs" in overview_text(screen)
+        assert "4 of 50 epochs" in overview_status(screen)
+        watching = False   # the app closes after this: its widgets go
 
-    browse(results, scenario, poll_interval=0.25)
+    browse(results, scenario, poll_interval=0.25, message_hook=list_and_overview_agree)
+    assert not disagreements, disagreements[:3]
 
 
 def test_path_dialog_and_help(results):

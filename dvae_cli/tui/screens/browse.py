@@ -142,11 +142,16 @@ class BrowseScreen(Screen[None]):
     def _select(self, summary: RunSummary) -> None:
         """Show what the list knows of `summary` now, and read the rest in a worker.
 
+        The Overview's status line is updated here, from the summary the list shows, so
+        that the list and the Overview change together (not when the details arrive).
         During the first scan the details wait for the list to be complete, so that
         the two workers do not compete for the interpreter while the list fills in.
         """
+        overview = self.query_one(RunOverview)
         if summary.name != self.loaded:
-            self.query_one(RunOverview).show_summary(summary)
+            overview.show_summary(summary)
+        else:
+            overview.show_status(summary)
         self.loaded = summary.name
         if self.scanned:
             self._load(summary.path)
@@ -184,7 +189,7 @@ class BrowseScreen(Screen[None]):
     def _show_nothing(self) -> None:
         self.loaded = None
         text = f"no run folders in {self.results_dir}" if not self.query_one(RunTable).runs else "no run matches"
-        self.query_one("#overview-body", Static).update(text)
+        self.query_one(RunOverview).show_message(text)
 
     def _update_status(self) -> None:
         table = self.query_one(RunTable)
