@@ -14,7 +14,7 @@ import pytest
 from textual.css.query import NoMatches
 from textual.message import Message
 from textual.pilot import Pilot
-from textual.widgets import DataTable, Input, SelectionList, Static
+from textual.widgets import DataTable, Input, SelectionList, Static, TabbedContent
 
 from dvae_cli.runs.folder import TRAIN_LOG
 from dvae_cli.runs.summary import LOCK_FILE
@@ -150,6 +150,38 @@ def test_every_tab_of_a_run(results):
         await pilot.press(*["up"] * files.index("posterior_traversals.gif"))   # a missing figure: how to make it
         assert viewer.current is not None and viewer.current.file == "samples.png"
         assert "dvae plot btcvae_dsprites generate-samples" in text_of(viewer.query_one("#figure-missing", Static))
+
+    browse(results, scenario)
+
+
+def test_tab_keys_and_escape_from_inside_a_tab(results):
+    keys = {"overview": "1", "losses": "2", "metrics": "3", "images": "4"}
+    inside = {"losses": ("#loss-terms", "#loss-values"), "metrics": ("#metrics-table",), "images": ("#figure-list",)}
+
+    async def scenario(pilot: Pilot, screen: BrowseScreen) -> None:
+        tabs, table = screen.query_one(TabbedContent), screen.query_one(RunTable)
+
+        async def focus_inside(tab: str, selector: str) -> None:
+            await pilot.press(keys[tab])
+            screen.query_one(selector).focus()
+            await pilot.pause()
+            assert tabs.active == tab and screen.focused is screen.query_one(selector)
+
+        await select(pilot, screen, "btcvae_dsprites")
+        for tab, selectors in inside.items():
+            for selector in selectors:
+                for other, key in keys.items():
+                    if other != tab:
+                        await focus_inside(tab, selector)
+                        await pilot.press(key)
+                        await settle(pilot)
+                        assert (tabs.active, screen.focused) == (other, table), (selector, key)
+                await focus_inside(tab, selector)
+                await pilot.press("escape")                     # leaves the list, stays on the tab
+                assert (tabs.active, screen.focused) == (tab, table), selector
+        await focus_inside("losses", "#loss-terms")
+        await pilot.press("down", "space")                      # the term list still takes its own keys
+        assert [s.label for s in screen.query_one("#loss-plot", LossPlot).series] == ["loss", "kl_loss"]
 
     browse(results, scenario)
 
