@@ -154,6 +154,31 @@ def test_every_tab_of_a_run(results):
     browse(results, scenario)
 
 
+def boxes(terms: SelectionList) -> dict[str, str]:
+    """The checkbox of each term on screen, as the characters drawn (colours left out)."""
+    shown = range(terms.scroll_offset.y, min(terms.option_count, terms.scroll_offset.y + terms.size.height))
+    return {str(terms.get_option_at_index(i).value): terms.render_line(i - terms.scroll_offset.y).text[:3]
+            for i in shown}
+
+
+def test_term_boxes_show_their_state_by_a_glyph(results):
+    async def scenario(pilot: Pilot, screen: BrowseScreen) -> None:
+        await select(pilot, screen, "btcvae_dsprites")
+        await pilot.press("2")
+        terms = screen.query_one("#loss-terms", SelectionList)
+        drawn = boxes(terms)
+        assert list(drawn)[:4] == ["loss", "recon_loss", "kl_loss", "dw_kl_loss"]
+        assert drawn["loss"] == "▐X▌" and drawn["dw_kl_loss"] == "▐ ▌"   # shown, hidden: not only a colour
+        terms.focus()
+        await pilot.press("space", "down", "down", "down", "space")   # hide loss, show dw_kl_loss
+        drawn = boxes(terms)
+        assert (drawn["loss"], drawn["recon_loss"], drawn["dw_kl_loss"]) == ("▐ ▌", "▐X▌", "▐X▌")
+        assert [s.label for s in screen.query_one("#loss-plot", LossPlot).series] == ["recon_loss", "kl_loss",
+                                                                                     "dw_kl_loss"]
+
+    browse(results, scenario)
+
+
 def test_tab_keys_and_escape_from_inside_a_tab(results):
     keys = {"overview": "1", "losses": "2", "metrics": "3", "images": "4"}
     inside = {"losses": ("#loss-terms", "#loss-values"), "metrics": ("#metrics-table",), "images": ("#figure-list",)}
@@ -210,6 +235,7 @@ def test_compare_marked_runs(results):
         terms.focus()
         await pilot.press("down", "space")                       # add recon_loss
         assert [s.label for s in plot.series][:2] == ["VAE_mnist:loss", "VAE_mnist:recon_loss"]
+        assert boxes(terms)["recon_loss"] == "▐X▌" and boxes(terms)["kl_loss"] == "▐ ▌"
         await pilot.press("l")
         assert plot.log_scale
         await pilot.press("escape")

@@ -20,6 +20,7 @@ from dvae_cli.tui.messages import RunsCompared
 from dvae_cli.tui.widgets.loss_curves import DEFAULT_TERMS, term_order
 from dvae_cli.tui.widgets.loss_plot import LossPlot, Series
 from dvae_cli.tui.widgets.run_table import STATUS_STYLES
+from dvae_cli.tui.widgets.term_list import TermList
 
 
 def compare_rows(details: list[RunDetails]) -> list[tuple[str, list[Text]]]:
@@ -68,7 +69,7 @@ class CompareScreen(Screen[None]):
         with Horizontal(id="compare-top"):
             with Vertical(id="compare-side"):
                 yield Static("terms [dim](space: show/hide)[/]", classes="side-title")
-                yield SelectionList[str](id="compare-terms")
+                yield TermList(id="compare-terms")
             yield LossPlot(id="compare-plot")
         yield Static(f"comparing {len(self.paths)} runs", id="compare-title", classes="section-title")
         yield DataTable(id="compare-table", zebra_stripes=True, cursor_type="row")

@@ -10,6 +10,7 @@ from textual.widgets.selection_list import Selection
 
 from dvae_cli.runs.summary import RunSummary
 from dvae_cli.tui.widgets.loss_plot import LossPlot, Series
+from dvae_cli.tui.widgets.term_list import TermList
 
 #: Terms drawn when a run is first shown (those it has).
 DEFAULT_TERMS = ("loss", "recon_loss", "kl_loss")
@@ -44,7 +45,7 @@ class LossCurves(Horizontal):
     def compose(self) -> ComposeResult:
         with Vertical(id="loss-side"):
             yield Static("terms [dim](space: show/hide)[/]", classes="side-title")
-            yield SelectionList[str](id="loss-terms")
+            yield TermList(id="loss-terms")
             yield Static("last epoch / test", classes="side-title")
             yield DataTable(id="loss-values", cursor_type="none", show_cursor=False, zebra_stripes=True)
         yield LossPlot(id="loss-plot")
