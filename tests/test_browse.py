@@ -25,9 +25,10 @@ from dvae_cli.tui.screens.help import HelpScreen
 from dvae_cli.tui.screens.path import PathScreen
 from dvae_cli.tui.widgets.figure_viewer import FigureViewer
 from dvae_cli.tui.widgets.loss_curves import LossCurves
-from dvae_cli.tui.widgets.loss_plot import LossPlot
+from dvae_cli.tui.widgets.loss_plot import COLOURS, LossPlot
 from dvae_cli.tui.widgets.metrics_view import MetricsView
 from dvae_cli.tui.widgets.mutual_info_grid import MutualInfoGrid
+from dvae_cli.tui.widgets.plot_legend import SWATCH
 from dvae_cli.tui.widgets.run_table import RunTable
 
 from browse_helpers import (BROKEN, IGNORE_PILLOW_WARNING, LIVE, REFERENCE_RUNS, TinyRun, browse, epoch_rows,
@@ -177,6 +178,38 @@ def test_term_boxes_show_their_state_by_a_glyph(results):
                                                                                      "dw_kl_loss"]
 
     browse(results, scenario)
+
+
+def test_the_legend_names_every_curve_in_its_colour(results):
+    async def scenario(pilot: Pilot, screen: BrowseScreen) -> None:
+        await select(pilot, screen, "btcvae_dsprites")
+        await pilot.press("2")
+        screen.query_one("#loss-terms").focus()
+        await pilot.press("down", "down", *["down", "space"] * 7)     # 7 more terms: 10 curves
+        plot, legend = screen.query_one("#loss-plot", LossPlot), screen.query_one("#loss-chart PlotLegend")
+        labels = [s.label for s in plot.series]
+        assert len(labels) == 10 and [label for label, _ in plot.drawn] == labels
+
+        def entries() -> list[tuple[str, tuple[int, int, int] | None]]:
+            """(name, colour of its swatch) of each legend entry as drawn on screen."""
+            found = []
+            for y in range(legend.size.height):
+                segments = list(legend.render_line(y))
+                for i, segment in enumerate(segments):
+                    if segment.text.strip() == SWATCH:
+                        colour = segment.style.color if segment.style else None
+                        name = "".join(s.text for s in segments[i + 1:]).split()[0]
+                        found.append((name, colour.get_truecolor() if colour else None))
+            return found
+
+        assert entries() == [(label, COLOURS[i % len(COLOURS)]) for i, label in enumerate(labels)]
+        assert not any(label in plot.render_line(y).text for label in labels for y in range(plot.size.height))
+        await pilot.press("l")                                  # log scale: the terms < 0 everywhere go
+        assert plot.not_drawn and [name for name, _ in entries()] == [label for label, _ in plot.drawn]
+        note = "".join(legend.render_line(y).text for y in range(legend.size.height))
+        assert all(label in note for label in plot.not_drawn) and "not drawn" in note
+
+    browse(results, scenario, size=(110, 30))   # a small terminal, where plotext's legend is left out
 
 
 def test_tab_keys_and_escape_from_inside_a_tab(results):
