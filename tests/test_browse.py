@@ -14,7 +14,7 @@ import pytest
 from textual.css.query import NoMatches
 from textual.message import Message
 from textual.pilot import Pilot
-from textual.widgets import DataTable, Input, SelectionList, Static, TabbedContent
+from textual.widgets import DataTable, Input, OptionList, SelectionList, Static, TabbedContent
 
 from dvae_cli.runs.folder import TRAIN_LOG
 from dvae_cli.runs.summary import LOCK_FILE
@@ -151,6 +151,15 @@ def test_every_tab_of_a_run(results):
         await pilot.press(*["up"] * files.index("posterior_traversals.gif"))   # a missing figure: how to make it
         assert viewer.current is not None and viewer.current.file == "samples.png"
         assert "dvae plot btcvae_dsprites generate-samples" in text_of(viewer.query_one("#figure-missing", Static))
+        assert str(viewer.query_one("#figure-list", OptionList).get_option_at_index(0).prompt).startswith("✗ ")
+        await pilot.press(*["down"] * files.index("training.gif"))   # missing, and not dvae plot's to make
+        assert viewer.current is not None and viewer.current.file == "training.gif"
+        prompt = viewer.query_one("#figure-list", OptionList).get_option_at_index(files.index("training.gif")).prompt
+        assert str(prompt).startswith("- ")
+        missing = text_of(viewer.query_one("#figure-missing", Static))
+        assert "dvae train" in missing and "Press g" not in missing
+        await pilot.press("g")
+        assert viewer.generating is None
 
     browse(results, scenario)
 
