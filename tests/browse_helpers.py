@@ -26,6 +26,7 @@ import pytest
 from PIL import Image as PILImage
 from rich.console import Console
 from rich.text import Text
+from textual.message import Message
 from textual.pilot import Pilot
 from textual.widgets import Static
 from textual_image.widget import HalfcellImage
@@ -133,12 +134,17 @@ def tiny_run_once(tmp_path_factory: pytest.TempPathFactory) -> TinyRun:
 
 
 def browse(results_dir: Path, scenario: Callable[[Pilot, BrowseScreen], Awaitable[None]],
-           poll_interval: float = 0, size: tuple[int, int] = SIZE) -> BrowseApp:
-    """Run the app headless with half-cell images, play `scenario`, return the app."""
-    app = BrowseApp(results_dir, image_class=HalfcellImage, poll_interval=poll_interval)
+           poll_interval: float = 0, size: tuple[int, int] = SIZE, data_dir: Path | None = None,
+           message_hook: Callable[[BrowseApp, Message], None] | None = None) -> BrowseApp:
+    """Run the app headless with half-cell images, play `scenario`, return the app.
+
+    `message_hook(app, message)` is called before any widget handles any message (Textual's hook).
+    """
+    app = BrowseApp(results_dir, image_class=HalfcellImage, poll_interval=poll_interval, data_dir=data_dir)
+    hook = None if message_hook is None else lambda message: message_hook(app, message)
 
     async def main() -> None:
-        async with app.run_test(size=size) as pilot:
+        async with app.run_test(size=size, message_hook=hook) as pilot:
             await until(pilot, lambda: isinstance(app.screen, BrowseScreen) and app.screen.scanned)
             await settle(pilot)
             screen = app.screen
@@ -187,7 +193,13 @@ def text_of(static: Static) -> str:
 
 
 def overview_text(screen: BrowseScreen) -> str:
-    return text_of(screen.query_one("#overview-body", Static))
+    return overview_status(screen) + text_of(screen.query_one("#overview-body", Static))
+
+
+def overview_status(screen: BrowseScreen) -> str:
+    """The status line at the top of the Overview tab."""
+    status = screen.query_one("#overview-status", Static)
+    return text_of(status) if status.display else ""
 
 
 def status_text(screen: BrowseScreen) -> str:

@@ -11,25 +11,29 @@ import json
 from pathlib import Path
 
 import pytest
+from textual.css.query import NoMatches
+from textual.message import Message
 from textual.pilot import Pilot
-from textual.widgets import DataTable, Input, SelectionList, Static
+from textual.widgets import DataTable, Input, OptionList, SelectionList, Static, TabbedContent
 
 from dvae_cli.runs.folder import TRAIN_LOG
 from dvae_cli.runs.summary import LOCK_FILE
+from dvae_cli.tui.app import BrowseApp
 from dvae_cli.tui.screens.browse import BrowseScreen
 from dvae_cli.tui.screens.compare import CompareScreen
 from dvae_cli.tui.screens.help import HelpScreen
 from dvae_cli.tui.screens.path import PathScreen
 from dvae_cli.tui.widgets.figure_viewer import FigureViewer
 from dvae_cli.tui.widgets.loss_curves import LossCurves
-from dvae_cli.tui.widgets.loss_plot import LossPlot
+from dvae_cli.tui.widgets.loss_plot import COLOURS, LossPlot
 from dvae_cli.tui.widgets.metrics_view import MetricsView
 from dvae_cli.tui.widgets.mutual_info_grid import MutualInfoGrid
+from dvae_cli.tui.widgets.plot_legend import SWATCH
 from dvae_cli.tui.widgets.run_table import RunTable
 
 from browse_helpers import (BROKEN, IGNORE_PILLOW_WARNING, LIVE, REFERENCE_RUNS, TinyRun, browse, epoch_rows,
-                            live_run, make_results, overview_text, select, settle, status_text, table_rows, text_of,
-                            tiny_run_once, until)
+                            live_run, make_results, overview_status, overview_text, select, settle, status_text,
+                            table_rows, text_of, tiny_run_once, until)
 
 pytestmark = IGNORE_PILLOW_WARNING
 
@@ -147,6 +151,104 @@ def test_every_tab_of_a_run(results):
         await pilot.press(*["up"] * files.index("posterior_traversals.gif"))   # a missing figure: how to make it
         assert viewer.current is not None and viewer.current.file == "samples.png"
         assert "dvae plot btcvae_dsprites generate-samples" in text_of(viewer.query_one("#figure-missing", Static))
+        assert str(viewer.query_one("#figure-list", OptionList).get_option_at_index(0).prompt).startswith("✗ ")
+        await pilot.press(*["down"] * files.index("training.gif"))   # missing, and not dvae plot's to make
+        assert viewer.current is not None and viewer.current.file == "training.gif"
+        prompt = viewer.query_one("#figure-list", OptionList).get_option_at_index(files.index("training.gif")).prompt
+        assert str(prompt).startswith("- ")
+        missing = text_of(viewer.query_one("#figure-missing", Static))
+        assert "dvae train" in missing and "Press g" not in missing
+        await pilot.press("g")
+        assert viewer.generating is None
+
+    browse(results, scenario)
+
+
+def boxes(terms: SelectionList) -> dict[str, str]:
+    """The checkbox of each term on screen, as the characters drawn (colours left out)."""
+    shown = range(terms.scroll_offset.y, min(terms.option_count, terms.scroll_offset.y + terms.size.height))
+    return {str(terms.get_option_at_index(i).value): terms.render_line(i - terms.scroll_offset.y).text[:3]
+            for i in shown}
+
+
+def test_term_boxes_show_their_state_by_a_glyph(results):
+    async def scenario(pilot: Pilot, screen: BrowseScreen) -> None:
+        await select(pilot, screen, "btcvae_dsprites")
+        await pilot.press("2")
+        terms = screen.query_one("#loss-terms", SelectionList)
+        drawn = boxes(terms)
+        assert list(drawn)[:4] == ["loss", "recon_loss", "kl_loss", "dw_kl_loss"]
+        assert drawn["loss"] == "▐X▌" and drawn["dw_kl_loss"] == "▐ ▌"   # shown, hidden: not only a colour
+        terms.focus()
+        await pilot.press("space", "down", "down", "down", "space")   # hide loss, show dw_kl_loss
+        drawn = boxes(terms)
+        assert (drawn["loss"], drawn["recon_loss"], drawn["dw_kl_loss"]) == ("▐ ▌", "▐X▌", "▐X▌")
+        assert [s.label for s in screen.query_one("#loss-plot", LossPlot).series] == ["recon_loss", "kl_loss",
+                                                                                     "dw_kl_loss"]
+
+    browse(results, scenario)
+
+
+def test_the_legend_names_every_curve_in_its_colour(results):
+    async def scenario(pilot: Pilot, screen: BrowseScreen) -> None:
+        await select(pilot, screen, "btcvae_dsprites")
+        await pilot.press("2")
+        screen.query_one("#loss-terms").focus()
+        await pilot.press("down", "down", *["down", "space"] * 7)     # 7 more terms: 10 curves
+        plot, legend = screen.query_one("#loss-plot", LossPlot), screen.query_one("#loss-chart PlotLegend")
+        labels = [s.label for s in plot.series]
+        assert len(labels) == 10 and [label for label, _ in plot.drawn] == labels
+
+        def entries() -> list[tuple[str, tuple[int, int, int] | None]]:
+            """(name, colour of its swatch) of each legend entry as drawn on screen."""
+            found = []
+            for y in range(legend.size.height):
+                segments = list(legend.render_line(y))
+                for i, segment in enumerate(segments):
+                    if segment.text.strip() == SWATCH:
+                        colour = segment.style.color if segment.style else None
+                        name = "".join(s.text for s in segments[i + 1:]).split()[0]
+                        found.append((name, colour.get_truecolor() if colour else None))
+            return found
+
+        assert entries() == [(label, COLOURS[i % len(COLOURS)]) for i, label in enumerate(labels)]
+        assert not any(label in plot.render_line(y).text for label in labels for y in range(plot.size.height))
+        await pilot.press("l")                                  # log scale: the terms < 0 everywhere go
+        assert plot.not_drawn and [name for name, _ in entries()] == [label for label, _ in plot.drawn]
+        note = "".join(legend.render_line(y).text for y in range(legend.size.height))
+        assert all(label in note for label in plot.not_drawn) and "not drawn" in note
+
+    browse(results, scenario, size=(110, 30))   # a small terminal, where plotext's legend is left out
+
+
+def test_tab_keys_and_escape_from_inside_a_tab(results):
+    keys = {"overview": "1", "losses": "2", "metrics": "3", "images": "4"}
+    inside = {"losses": ("#loss-terms", "#loss-values"), "metrics": ("#metrics-table",), "images": ("#figure-list",)}
+
+    async def scenario(pilot: Pilot, screen: BrowseScreen) -> None:
+        tabs, table = screen.query_one(TabbedContent), screen.query_one(RunTable)
+
+        async def focus_inside(tab: str, selector: str) -> None:
+            await pilot.press(keys[tab])
+            screen.query_one(selector).focus()
+            await pilot.pause()
+            assert tabs.active == tab and screen.focused is screen.query_one(selector)
+
+        await select(pilot, screen, "btcvae_dsprites")
+        for tab, selectors in inside.items():
+            for selector in selectors:
+                for other, key in keys.items():
+                    if other != tab:
+                        await focus_inside(tab, selector)
+                        await pilot.press(key)
+                        await settle(pilot)
+                        assert (tabs.active, screen.focused) == (other, table), (selector, key)
+                await focus_inside(tab, selector)
+                await pilot.press("escape")                     # leaves the list, stays on the tab
+                assert (tabs.active, screen.focused) == (tab, table), selector
+        await focus_inside("losses", "#loss-terms")
+        await pilot.press("down", "space")                      # the term list still takes its own keys
+        assert [s.label for s in screen.query_one("#loss-plot", LossPlot).series] == ["loss", "kl_loss"]
 
     browse(results, scenario)
 
@@ -175,6 +277,7 @@ def test_compare_marked_runs(results):
         terms.focus()
         await pilot.press("down", "space")                       # add recon_loss
         assert [s.label for s in plot.series][:2] == ["VAE_mnist:loss", "VAE_mnist:recon_loss"]
+        assert boxes(terms)["recon_loss"] == "▐X▌" and boxes(terms)["kl_loss"] == "▐ ▌"
         await pilot.press("l")
         assert plot.log_scale
         await pilot.press("escape")
@@ -184,7 +287,27 @@ def test_compare_marked_runs(results):
 
 
 def test_live_update_of_a_run_being_trained(results):
+    disagreements: list[str] = []
+    watching = False
+
+    def list_and_overview_agree(app: BrowseApp, message: Message) -> None:
+        """Before every message: the Overview's status line says what the list says of the run shown."""
+        screen = app.screen_stack[-1] if app.screen_stack else None
+        if not watching or not isinstance(screen, BrowseScreen) or screen.loaded is None:
+            return
+        try:
+            table, header = screen.query_one(RunTable), overview_status(screen)
+        except NoMatches:
+            return   # still composing
+        if screen.loaded not in table.shown:
+            return
+        status, epochs = (str(cell) for cell in table.get_row(screen.loaded)[2:4])
+        if f"  {status}" not in header or epochs != "-" and f"{epochs} epochs" not in header:
+            disagreements.append(f"list: {status} {epochs}; overview: {header.strip()}")
+
     async def scenario(pilot: Pilot, screen: BrowseScreen) -> None:
+        nonlocal watching
+        watching = True
         await select(pilot, screen, LIVE)
         await pilot.press("2")
         plot = screen.query_one("#loss-plot", LossPlot)
@@ -192,6 +315,7 @@ def test_live_update_of_a_run_being_trained(results):
         with (results / LIVE / TRAIN_LOG).open("a") as log:      # the trainer logs epoch 4
             log.write(epoch_rows(3))
         await until(pilot, lambda: table_rows(screen)[LIVE][3] == "4/50", timeout=5)
+        assert "4/50 epochs" in overview_status(screen)            # the same message updated both
         await until(pilot, lambda: len(plot.series[0].points) == 4, timeout=5)
         assert plot.series[0].points[-1] == (3, 900 / 4)
         assert screen.query_one(LossCurves).summary is not None
@@ -200,9 +324,11 @@ def test_live_update_of_a_run_being_trained(results):
         assert table_rows(screen)["started_now"][2:4] == ["training", "1/50"]
         (results / LIVE / LOCK_FILE).unlink()                    # the trainer stops without model.pt
         await until(pilot, lambda: table_rows(screen)[LIVE][2] == "interrupted", timeout=5)
-        assert "4 of 50 epochs" in overview_text(screen)
+        assert "4 of 50 epochs" in overview_status(screen)
+        watching = False   # the app closes after this: its widgets go
 
-    browse(results, scenario, poll_interval=0.25)
+    browse(results, scenario, poll_interval=0.25, message_hook=list_and_overview_agree)
+    assert not disagreements, disagreements[:3]
 
 
 def test_path_dialog_and_help(results):

@@ -91,6 +91,29 @@ def test_spec_groups_and_figures(results):
     assert [f.name for f in broken.files] == ["specs.json"]
 
 
+def test_every_figure_offered_is_the_file_its_plot_command_writes():
+    """The Images tab's `g` runs `dvae plot NAME <plot_args>`: parsed by the real command, those
+    arguments name a plot whose output is the file offered; and every file dvae plot writes is offered."""
+    from typer.main import get_command
+
+    from dvae_cli.cli.app import app
+    from dvae_cli.viz.plots import PLOTS, PlotOptions, output_name
+
+    plot_cli = get_command(app).commands["plot"]   # type: ignore[attr-defined]
+    offered = {}
+    for entry in figure_entries([]):
+        if entry.plot_args:
+            params = plot_cli.make_context("plot", ["run", *entry.plot_args]).params
+            assert len(params["plots"]) == 1, entry
+            offered[entry.file] = output_name(params["plots"][0], PlotOptions(posterior=params["posterior"]))
+    assert {file: output for file, output in offered.items() if output != file} == {}
+    assert offered["posterior_traversals.png"] == "posterior_traversals.png"   # traversals --posterior
+    written = {output_name(plot, PlotOptions(posterior=posterior)) for plot in PLOTS for posterior in (False, True)}
+    assert written == set(offered)
+    not_made = [e for e in figure_entries([]) if not e.can_generate]
+    assert [e.file for e in not_made] == ["training.gif"] and "dvae train" in not_made[0].description
+
+
 # --------------------------------------------------------------------------- the command
 
 

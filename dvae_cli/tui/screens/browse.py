@@ -142,11 +142,16 @@ class BrowseScreen(Screen[None]):
     def _select(self, summary: RunSummary) -> None:
         """Show what the list knows of `summary` now, and read the rest in a worker.
 
+        The Overview's status line is updated here, from the summary the list shows, so
+        that the list and the Overview change together (not when the details arrive).
         During the first scan the details wait for the list to be complete, so that
         the two workers do not compete for the interpreter while the list fills in.
         """
+        overview = self.query_one(RunOverview)
         if summary.name != self.loaded:
-            self.query_one(RunOverview).show_summary(summary)
+            overview.show_summary(summary)
+        else:
+            overview.show_status(summary)
         self.loaded = summary.name
         if self.scanned:
             self._load(summary.path)
@@ -184,7 +189,7 @@ class BrowseScreen(Screen[None]):
     def _show_nothing(self) -> None:
         self.loaded = None
         text = f"no run folders in {self.results_dir}" if not self.query_one(RunTable).runs else "no run matches"
-        self.query_one("#overview-body", Static).update(text)
+        self.query_one(RunOverview).show_message(text)
 
     def _update_status(self) -> None:
         table = self.query_one(RunTable)
@@ -216,7 +221,18 @@ class BrowseScreen(Screen[None]):
         return self.query_one(TabbedContent).active == tab
 
     def action_show_tab(self, tab: str) -> None:
+        """Show `tab`; focus inside the tab being hidden goes back to the run list first.
+
+        Textual would hand the focus of a hidden widget to a sibling in the same tab, and
+        the TabbedContent would then show that tab again: 1-4 did nothing from the term list.
+        """
+        if self._focus_in_tab():
+            self.set_focus(self.query_one(RunTable))
         self.query_one(TabbedContent).active = tab
+
+    def _focus_in_tab(self) -> bool:
+        """Whether the focused widget is inside a tab's content (the term list, the figure list...)."""
+        return self.focused is not None and any(isinstance(node, TabPane) for node in self.focused.ancestors)
 
     # ------------------------------------------------------------------ actions
 
@@ -235,9 +251,11 @@ class BrowseScreen(Screen[None]):
             self.query_one(RunTable).focus()
 
     def key_escape(self) -> None:
-        """In the filter box: clear it and go back to the list (enter keeps it)."""
+        """Back to the run list: from the filter box (clearing it; enter keeps it) or from a tab's content."""
         if self.focused is not None and self.focused.id == "filter":
             self.query_one("#filter", Input).value = ""
+            self.query_one(RunTable).focus()
+        elif self._focus_in_tab():
             self.query_one(RunTable).focus()
 
     def action_cycle_sort(self) -> None:

@@ -18,8 +18,10 @@ from dvae_cli.runs.summary import RunSummary
 from dvae_cli.tui.data.details import RunDetails, load_details
 from dvae_cli.tui.messages import RunsCompared
 from dvae_cli.tui.widgets.loss_curves import DEFAULT_TERMS, term_order
-from dvae_cli.tui.widgets.loss_plot import LossPlot, Series
+from dvae_cli.tui.widgets.loss_chart import LossChart
+from dvae_cli.tui.widgets.loss_plot import Series
 from dvae_cli.tui.widgets.run_table import STATUS_STYLES
+from dvae_cli.tui.widgets.term_list import TermList
 
 
 def compare_rows(details: list[RunDetails]) -> list[tuple[str, list[Text]]]:
@@ -68,24 +70,22 @@ class CompareScreen(Screen[None]):
         with Horizontal(id="compare-top"):
             with Vertical(id="compare-side"):
                 yield Static("terms [dim](space: show/hide)[/]", classes="side-title")
-                yield SelectionList[str](id="compare-terms")
-            yield LossPlot(id="compare-plot")
+                yield TermList(id="compare-terms")
+            yield LossChart(plot_id="compare-plot", id="compare-chart")
         yield Static(f"comparing {len(self.paths)} runs", id="compare-title", classes="section-title")
         yield DataTable(id="compare-table", zebra_stripes=True, cursor_type="row")
         yield Footer()
 
     def on_mount(self) -> None:
         self.sub_title = "compare: " + ", ".join(p.name for p in self.paths)
-        self.query_one(LossPlot).empty_text = "reading the runs..."
-        self.query_one(LossPlot).replot()
+        self.query_one(LossChart).show([], empty_text="reading the runs...")
         self._load(self.paths)
 
     def action_reload(self) -> None:
         self._load(self.paths)
 
     def action_toggle_log(self) -> None:
-        plot = self.query_one(LossPlot)
-        plot.show(plot.series, log_scale=not plot.log_scale)
+        self.query_one(LossChart).toggle_scale()
 
     @work(thread=True, exclusive=True, group="compare")
     def _load(self, paths: list[Path]) -> None:
@@ -127,8 +127,6 @@ class CompareScreen(Screen[None]):
         self._draw()
 
     def _draw(self) -> None:
-        plot = self.query_one(LossPlot)
-        plot.empty_text = "no term chosen" if self.details else "no run"
         series = []
         for d in self.details:
             for term in self.chosen:
@@ -136,7 +134,7 @@ class CompareScreen(Screen[None]):
                 if points:
                     label = d.name if len(self.chosen) == 1 else f"{d.name}:{term}"
                     series.append(Series(label, points))
-        plot.show(series)
+        self.query_one(LossChart).show(series, empty_text="no term chosen" if self.details else "no run")
 
 
 def _number(value: float | None, digits: int = 4) -> Text:

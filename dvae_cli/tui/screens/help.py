@@ -16,7 +16,8 @@ KEYS: tuple[tuple[str, tuple[tuple[str, str], ...]], ...] = (
         ("r", "re-read every run folder now (they are also polled every 2 s)"),
         ("o", "the selected run's folder path, copied to the clipboard"),
         ("tab / shift+tab", "move between the run list, the tabs and their contents"),
-        ("1 2 3 4", "Overview, Losses, Metrics, Images"),
+        ("1 2 3 4", "Overview, Losses, Metrics, Images (from inside a tab too: the focus goes to the run list)"),
+        ("escape", "from a tab's list or table: back to the run list"),
     )),
     ("run list", (
         ("up / down", "select a run"),

@@ -46,7 +46,8 @@ class FigureViewer(Horizontal):
     def compose(self) -> ComposeResult:
         with Vertical(id="figure-side"):
             yield OptionList(id="figure-list")
-            yield Static("[dim]✗ missing; g makes it\nspace: play/pause  , . : frames[/]", id="figure-hint")
+            yield Static("[dim]✗ missing: g makes it\n- missing: dvae train writes it\n"
+                         "space: play/pause  , . : frames[/]", id="figure-hint")
         with Vertical(id="figure-main"):
             yield Static(id="figure-caption")
             with Center(id="figure-frame"):
@@ -215,16 +216,16 @@ class FigureViewer(Horizontal):
             return f"already generating {self.generating}"
         if entry.present:
             return f"{entry.file} exists"
-        if entry.plot is None:
-            return f"{entry.file} cannot be made by dvae plot"
+        if not entry.plot_args:
+            return f"dvae plot cannot make {entry.file} ({entry.description})"
         self.generating = entry.file
         log = self.query_one("#figure-log", Log)
         log.clear()
         log.display = True
-        command = plot_command(self.run.path, entry.plot, self.data_dir)
+        command = plot_command(self.run.path, entry.plot_args, self.data_dir)
         log.write_line("$ dvae " + " ".join(command[3:]))
         self.query_one("#figure-missing", Static).update(Text(f"generating {entry.file}...", style="yellow"))
-        self._generate(self.run.name, entry.plot, entry.file, command)
+        self._generate(self.run.name, " ".join(entry.plot_args), entry.file, command)
         return f"generating {entry.file}"
 
     @work(thread=True, exclusive=True, group="generate")
@@ -256,10 +257,12 @@ class FigureViewer(Horizontal):
 
 
 def _entry_prompt(entry: FigureEntry) -> Text:
-    """``  file`` if present, ``✗ file`` (dim) if missing."""
+    """``  file`` if present; if missing, ``✗ file`` when g makes it, else ``- file`` (both dim)."""
     if entry.present:
         return Text("  " + entry.file)
-    return Text.assemble(("✗ ", "red"), (entry.file, "dim"))
+    if entry.can_generate:
+        return Text.assemble(("✗ ", "red"), (entry.file, "dim"))
+    return Text.assemble(("- ", "dim"), (entry.file, "dim"))
 
 
 def _missing_text(entry: FigureEntry | None, run: RunSummary | None) -> Text:
@@ -270,7 +273,7 @@ def _missing_text(entry: FigureEntry | None, run: RunSummary | None) -> Text:
     if entry.description:
         text.append(f"\n({entry.description})", style="dim")
     if entry.can_generate:
-        text.append(f"\n\nPress g to make it: dvae plot {run.name} {entry.plot}")
+        text.append(f"\n\nPress g to make it: dvae plot {run.name} {' '.join(entry.plot_args)}")
     return text
 
 

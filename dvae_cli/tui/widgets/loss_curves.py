@@ -9,7 +9,9 @@ from textual.widgets import DataTable, SelectionList, Static
 from textual.widgets.selection_list import Selection
 
 from dvae_cli.runs.summary import RunSummary
-from dvae_cli.tui.widgets.loss_plot import LossPlot, Series
+from dvae_cli.tui.widgets.loss_chart import LossChart
+from dvae_cli.tui.widgets.loss_plot import Series
+from dvae_cli.tui.widgets.term_list import TermList
 
 #: Terms drawn when a run is first shown (those it has).
 DEFAULT_TERMS = ("loss", "recon_loss", "kl_loss")
@@ -44,10 +46,10 @@ class LossCurves(Horizontal):
     def compose(self) -> ComposeResult:
         with Vertical(id="loss-side"):
             yield Static("terms [dim](space: show/hide)[/]", classes="side-title")
-            yield SelectionList[str](id="loss-terms")
+            yield TermList(id="loss-terms")
             yield Static("last epoch / test", classes="side-title")
             yield DataTable(id="loss-values", cursor_type="none", show_cursor=False, zebra_stripes=True)
-        yield LossPlot(id="loss-plot")
+        yield LossChart(plot_id="loss-plot", id="loss-chart")
 
     def on_mount(self) -> None:
         table = self.query_one("#loss-values", DataTable)
@@ -57,7 +59,7 @@ class LossCurves(Horizontal):
 
     @property
     def log_scale(self) -> bool:
-        return self.query_one(LossPlot).log_scale
+        return self.query_one(LossChart).plot.log_scale
 
     def show(self, summary: RunSummary) -> None:
         """Show the curves of `summary` (its full history), keeping the chosen terms if it has them."""
@@ -77,8 +79,7 @@ class LossCurves(Horizontal):
 
     def toggle_scale(self) -> None:
         """Switch between linear and log scale."""
-        plot = self.query_one(LossPlot)
-        plot.show(plot.series, log_scale=not plot.log_scale)
+        self.query_one(LossChart).toggle_scale()
 
     def on_selection_list_selected_changed(self, event: SelectionList.SelectedChanged[str]) -> None:
         event.stop()
@@ -87,13 +88,12 @@ class LossCurves(Horizontal):
         self._draw()
 
     def _draw(self) -> None:
-        plot = self.query_one(LossPlot)
+        chart = self.query_one(LossChart)
         if self.summary is None or not self.summary.history:
-            plot.empty_text = "no epoch logged yet" if self.summary else "no run selected"
-            plot.show([])
+            chart.show([], empty_text="no epoch logged yet" if self.summary else "no run selected")
             return
-        plot.empty_text = "no term chosen"
-        plot.show([Series(term, self.summary.history[term]) for term in self.chosen if term in self.summary.history])
+        chart.show([Series(term, self.summary.history[term]) for term in self.chosen if term in self.summary.history],
+                   empty_text="no term chosen")
 
     def _fill_values(self, summary: RunSummary, terms: list[str]) -> None:
         table = self.query_one("#loss-values", DataTable)

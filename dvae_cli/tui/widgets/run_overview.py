@@ -29,17 +29,36 @@ def status_line(summary: RunSummary) -> Text:
 
 
 class RunOverview(VerticalScroll):
-    """Everything about a run that is not a curve, a metric or an image."""
+    """Everything about a run that is not a curve, a metric or an image.
+
+    The status line shows the run list's summary of the run (`show_status`, called on
+    the same scan message that updates the list, so the two never disagree); the body
+    shows the details read in full (`show`).
+    """
 
     def compose(self) -> ComposeResult:
+        yield Static(id="overview-status")
         yield Static(id="overview-body")
+
+    def show_status(self, summary: RunSummary) -> None:
+        """The status line: name, status (reason), origin and epochs, as the run list knows them."""
+        status = self.query_one("#overview-status", Static)
+        status.update(status_line(summary))
+        status.display = True
 
     def show_summary(self, summary: RunSummary) -> None:
         """What is known before the details are read."""
-        self.query_one("#overview-body", Static).update(Group(status_line(summary), Text("reading...", style="dim")))
+        self.show_status(summary)
+        self.query_one("#overview-body", Static).update(Text("reading...", style="dim"))
+
+    def show_message(self, text: str) -> None:
+        """No run to show: `text` says why."""
+        self.query_one("#overview-status", Static).display = False
+        self.query_one("#overview-body", Static).update(text)
 
     def show(self, details: RunDetails) -> None:
-        parts: list[RenderableType] = [status_line(details.summary), Text()]
+        """The spec and the files of a run read in full (the status line is left to `show_status`)."""
+        parts: list[RenderableType] = [Text()]
         groups = spec_groups(details.raw_spec)
         if groups:
             grid = Table.grid(padding=(0, 3))
