@@ -14,7 +14,9 @@ for gradients, use `Run.model` itself.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+import numbers
+import operator
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -191,9 +193,10 @@ class Run:
             n: How many (>= 1).
             seed: Seed of the codes (None: a fresh random seed).
         """
-        if isinstance(n, bool) or not isinstance(n, int) or n < 1:
+        count = _integer(n, "n")
+        if count < 1:
             raise InputError(f"n must be a positive integer, got {n!r}")
-        return self.decode(self._normal((n, self.latent_dim), seed))
+        return self.decode(self._normal((count, self.latent_dim), seed))
 
     def traverse(self, latents: Sequence[int] | None = None, steps: int = 7, max_traversal: float = 2.0,
                  image: Any = None, seed: int | None = None) -> torch.Tensor:
@@ -222,16 +225,20 @@ class Run:
 
         from dvae_cli.viz.traversals import traversal_codes
 
-        chosen = list(range(self.latent_dim)) if latents is None else list(latents)
+        if latents is not None and not isinstance(latents, Iterable):
+            raise InputError(f"latents must be a sequence of latent indices, e.g. [0, 2], got {latents!r}")
+        chosen = list(range(self.latent_dim)) if latents is None else [_integer(j, "latents") for j in latents]
         if not chosen:
             raise InputError("latents must name at least one latent")
         for j in chosen:
-            if isinstance(j, bool) or not isinstance(j, int) or not 0 <= j < self.latent_dim:
-                raise InputError(f"latent {j!r} is out of range: run '{self.name}' has latents "
+            if not 0 <= j < self.latent_dim:
+                raise InputError(f"latent {j} is out of range: run '{self.name}' has latents "
                                  f"0..{self.latent_dim - 1}")
-        if isinstance(steps, bool) or not isinstance(steps, int) or steps < 1:
+        n_steps = _integer(steps, "steps")
+        if n_steps < 1:
             raise InputError(f"steps must be a positive integer, got {steps!r}")
-        if not (isinstance(max_traversal, (int, float)) and math.isfinite(max_traversal) and max_traversal > 0):
+        if isinstance(max_traversal, bool) or not (isinstance(max_traversal, numbers.Real)
+                                                   and math.isfinite(max_traversal) and max_traversal > 0):
             raise InputError(f"max_traversal must be a positive number, got {max_traversal!r}")
         posterior = None
         if image is not None:
@@ -243,8 +250,8 @@ class Run:
                                  f"{posterior.shape[0]} images")
         generator = self._generator(seed)
         with torch.no_grad():
-            codes = traversal_codes(self.model, chosen, steps, float(max_traversal), posterior, generator)
-        return self.decode(codes).reshape(len(chosen), steps, *self.img_size)
+            codes = traversal_codes(self.model, chosen, n_steps, float(max_traversal), posterior, generator)
+        return self.decode(codes).reshape(len(chosen), n_steps, *self.img_size)
 
     def export(self, fmt: str, output: str | Path | None = None, overwrite: bool = False) -> ExportResult:
         """Write the encoder and decoder as ONNX or TorchScript graphs (as ``dvae export``).
@@ -276,10 +283,8 @@ class Run:
         generator = torch.Generator()
         if seed is None:
             generator.seed()
-        elif isinstance(seed, bool) or not isinstance(seed, int):
-            raise InputError(f"seed must be an integer or None, got {seed!r}")
         else:
-            generator.manual_seed(seed)
+            generator.manual_seed(_integer(seed, "seed"))
         return generator
 
     def _normal(self, shape: tuple[int, int], seed: int | None) -> torch.Tensor:
@@ -334,6 +339,17 @@ class Run:
         if not bool(torch.isfinite(codes).all()):
             raise InputError("z holds NaN or infinite values")
         return codes
+
+
+def _integer(value: Any, what: str) -> int:
+    """`value` as an int (Python's or NumPy's; not a bool, not a float), or an `InputError`."""
+    if not isinstance(value, bool):
+        try:
+            return operator.index(value)
+        except TypeError:
+            pass
+    raise InputError(f"{what} must be integers, got {value!r}" if what == "latents"
+                     else f"{what} must be an integer, got {value!r}")
 
 
 def _as_tensor(value: Any, what: str) -> torch.Tensor:

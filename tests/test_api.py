@@ -93,6 +93,7 @@ def test_traverse_sweeps_each_latent_over_the_prior(run):
     codes[:, 2] = torch.linspace(-1.5, 1.5, 5)
     torch.testing.assert_close(sweeps[0], run.model.decode(codes).detach(), rtol=0, atol=1e-6)
     assert run.traverse().shape == (3, 7, 1, 64, 64)  # every latent by default
+    assert torch.equal(run.traverse(latents=np.array([2, 0]), steps=np.int64(5), max_traversal=1.5), sweeps)
 
 
 def test_traverse_around_an_image_is_centred_on_its_posterior(run, images):
@@ -162,7 +163,10 @@ def test_wrong_images_are_one_line_errors_naming_what_is_expected(run, images, m
     (lambda run: run.traverse(steps=0), r"steps must be a positive integer"),
     (lambda run: run.traverse(max_traversal=0), r"max_traversal must be a positive number"),
     (lambda run: run.traverse(image=torch.rand(2, 1, 64, 64)), r"image must be one image .* got 2 images"),
-    (lambda run: run.sample(2, seed="x"), r"seed must be an integer or None"),
+    (lambda run: run.sample(2, seed="x"), r"seed must be an integer, got 'x'"),
+    (lambda run: run.sample(2.0), r"n must be an integer, got 2.0"),
+    (lambda run: run.traverse(latents=[0.5]), r"latents must be integers, got 0.5"),
+    (lambda run: run.traverse(latents=2), r"latents must be a sequence of latent indices, e.g. \[0, 2\], got 2"),
 ])
 def test_wrong_arguments_are_input_errors(run, call, message):
     with pytest.raises(InputError, match=message):
