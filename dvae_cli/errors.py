@@ -57,6 +57,21 @@ class CorruptFileError(DvaeError):
     """A file of a run folder (or the experiments file) cannot be read."""
 
 
+class InputError(DvaeError, ValueError):
+    """A tensor or value given to the Python API (`dvae_cli.load_run`) does not fit the run.
+
+    Also a `ValueError`, so ``except ValueError`` catches it as Python users expect.
+    """
+
+
+class MissingExtraError(DvaeError):
+    """An optional dependency is not installed; the message names the extra to install."""
+
+
+class ExportError(DvaeError):
+    """An export would replace existing files, or the exported graph does not reproduce the model."""
+
+
 class NonFiniteLossError(DvaeError):
     """Training produced NaN or inf in a loss term (or in the weights).
 

@@ -17,6 +17,7 @@ from dvae_cli.cli import browse
 from dvae_cli.cli import compare
 from dvae_cli.cli import eval as eval_command
 from dvae_cli.cli import data, experiments, plot, train
+from dvae_cli.cli import export as export_command
 from dvae_cli.cli.output import safe_streams
 from dvae_cli.errors import EXIT_USAGE, DvaeError
 
@@ -35,6 +36,7 @@ app.command("eval", no_args_is_help=True)(eval_command.eval_command)
 app.command("compare")(compare.compare_command)
 app.command("plot", no_args_is_help=True)(plot.plot_command)
 app.command("browse")(browse.browse_command)
+app.command("export", no_args_is_help=True)(export_command.export_command)
 app.add_typer(experiments.app, name="experiments")
 app.add_typer(data.app, name="data")
 
