@@ -40,7 +40,7 @@ def save_figure(fig: Any, path: Path, dpi: int = 100) -> None:
 
 
 def epoch_axis(ax: Any, epochs: Any) -> None:
-    """Integer epoch ticks (counted from 1); a single epoch gets its one tick, centred.
+    """Integer epoch ticks (counted from 1) within the epochs run; a single epoch gets its one tick, centred.
 
     Matplotlib would spread one point over 0.945 ... 1.05.
     """
@@ -52,6 +52,9 @@ def epoch_axis(ax: Any, epochs: Any) -> None:
     if len(seen) == 1:
         ax.set_xlim(seen[0] - 1, seen[0] + 1)
         ax.set_xticks(seen)
+    elif seen:   # no tick at epoch 0, which never happened
+        pad = max(0.5, 0.02 * (seen[-1] - seen[0]))
+        ax.set_xlim(seen[0] - pad, seen[-1] + pad)
 
 
 def value_limits(ax: Any, values: Any, from_zero: bool = False) -> None:
