@@ -256,23 +256,85 @@ def test_gif_grid_frames(results, tmp_path):
     layout = gif_grid.write_traversal_grid(table.rows, tmp_path / "grid.gif", max_cell=None)
     assert layout is not None
     assert layout.row_labels == ["VAE", "btcvae"] and layout.column_labels == ["mnist", "dsprites"]
-    assert layout.cell == (60, 50)                             # the largest GIF's height and width
+    assert layout.cell == (60, 50)                             # the widest GIF's width, the tallest scaled GIF
+    assert layout.row_heights == (38, 60)                      # VAE_mnist (30x40) scaled to 50 wide: 38 tall
     frames = iio.imread(tmp_path / "grid.gif", index=None)
     assert frames.shape[0] == 20                               # the longest GIF
-    assert frames.shape[1:3] == (gif_grid.HEADER_HEIGHT + 2 * (gif_grid.CAPTION_HEIGHT + 60 + gif_grid.PAD)
+    assert frames.shape[1:3] == (layout.header_height + 2 * (layout.caption_height + gif_grid.PAD) + 38 + 60
                                  + gif_grid.PAD, layout.label_width + 2 * (50 + gif_grid.PAD) + gif_grid.PAD)
-    # VAE_mnist (30x40) is scaled by 1.25 to 38x50 and centred in its cell; frame i shows its frame i
+    assert (layout.height, layout.width) == frames.shape[1:3]
+    # frame i of the grid shows frame i of VAE_mnist, filling its cell
     y, x = layout.origin(0, 0)
-    y += gif_grid.CAPTION_HEIGHT
+    y += layout.caption_height
     assert np.abs(frames[7, y + 30, x + 25].astype(int) - 70).max() <= 3
-    assert (frames[7, y + 1, x + 25] == 255).all()             # above the scaled GIF: the white cell
+    assert np.abs(frames[7, y + 1, x + 1].astype(int) - 70).max() <= 3
     # btcvae_dsprites has 15 frames: grid frame 19 shows its frame 19 * 15 // 20 = 14
     y, x = layout.origin(1, 1)
-    assert np.abs(frames[19, y + gif_grid.CAPTION_HEIGHT + 30, x + 25].astype(int) - 140).max() <= 3
+    assert np.abs(frames[19, y + layout.caption_height + 30, x + 25].astype(int) - 140).max() <= 3
 
     small = gif_grid.write_traversal_grid(table.rows, tmp_path / "small.gif", max_cell=30)
     assert small is not None and small.cell == (30, 25)
     assert iio.imread(tmp_path / "small.gif", index=None).shape[1:3] == (small.height, small.width)
+
+
+def _framed_gif(path: Path, height: int, width: int, top: int, right: int) -> None:
+    """A GIF of black frames (H, W) under a red title band of `top` rows, left of a blue label margin of
+    `right` columns, with the comment dvae writes to say so."""
+    from dvae_cli.viz.grid import layout_comment, write_gif
+
+    frame = np.zeros((top + height, width + right, 3), dtype=np.uint8)
+    frame[:top] = (255, 0, 0)
+    frame[:, width:] = (0, 0, 255)
+    write_gif(path, [frame] * 3, 10, layout_comment(top, right))
+
+
+def test_gif_grid_crops_titles_and_labels_and_gives_every_cell_one_width(tmp_path):
+    for name in ("VAE_mnist", "btcvae_dsprites", "factor_chairs"):
+        shutil.copytree(FIXTURES / name, tmp_path / name)
+    _framed_gif(tmp_path / "VAE_mnist" / "posterior_traversals.gif", 30, 40, top=40, right=26)
+    _framed_gif(tmp_path / "btcvae_dsprites" / "posterior_traversals.gif", 60, 50, top=22, right=90)
+    _framed_gif(tmp_path / "factor_chairs" / "posterior_traversals.gif", 40, 80, top=0, right=0)
+    table = compare_runs(["VAE_mnist", "btcvae_dsprites", "factor_chairs"], tmp_path)
+    layout = gif_grid.write_traversal_grid(table.rows, tmp_path / "grid.gif", max_cell=None)
+    assert layout is not None and layout.cell == (96, 80) and layout.row_heights == (60, 96, 40)
+    frame = iio.imread(tmp_path / "grid.gif", index=None)[0].astype(int)
+    red = (frame[..., 0] > 200) & (frame[..., 2] < 60)
+    blue = (frame[..., 2] > 200) & (frame[..., 0] < 60)
+    assert not red.any() and not blue.any()                    # no GIF's own title or labels: its caption only
+    widths = set()
+    for r, c in [(0, 0), (1, 1), (2, 2)]:                      # the cells: mnist, dsprites, chairs
+        y, x = layout.origin(r, c)
+        y += layout.caption_height
+        cell = frame[y:y + layout.row_heights[r], x - gif_grid.PAD:x + layout.cell[1] + gif_grid.PAD]
+        widths.add(int((cell.max(axis=(0, 2)) < 128).sum()))   # black columns: the GIF's width
+    assert widths == {80}
+
+
+def test_gif_grid_wraps_long_run_names_instead_of_cutting_them(tmp_path):
+    shutil.copytree(FIXTURES / "VAE_mnist", tmp_path / "a_run_with_a_rather_long_name")
+    _framed_gif(tmp_path / "a_run_with_a_rather_long_name" / "posterior_traversals.gif", 30, 40, top=0, right=0)
+    table = compare_runs([], tmp_path)
+    layout = gif_grid.write_traversal_grid(table.rows, tmp_path / "grid.gif", max_cell=None)
+    assert layout is not None and layout.caption_height > gif_grid.CAPTION_HEIGHT
+
+
+def test_metrics_suptitle_clears_every_panel(results, tmp_path):
+    from dvae_cli.viz.compare_figures import draw_metric_bars
+
+    scores = ("MIG", "MIG_discrete", "AAM", "SAP", "DCI_disentanglement", "DCI_completeness",
+              "DCI_informativeness", "FactorVAE", "BetaVAE", "modularity")
+    for k, name in enumerate(("tiny-s1", "tiny-s2")):         # 10 scores + active latents: 4 rows of panels
+        shutil.copytree(results / name, tmp_path / name)
+        (tmp_path / name / "metrics.log").write_text(json.dumps({key: 0.1 * (k + 1) for key in scores}))
+    fig = draw_metric_bars(compare_runs([], tmp_path))
+    fig.canvas.draw()
+    renderer = fig.canvas.get_renderer()
+    title = fig._suptitle.get_window_extent(renderer)
+    gap = 6 / 72 * fig.dpi                                     # 6 points: clearly apart, not touching
+    panels = [ax for ax in fig.axes if ax.axison]
+    assert len(panels) == 11
+    for ax in panels:
+        assert ax.get_tightbbox(renderer).y1 + gap <= title.y0, ax.get_title()   # titles, dataset names included
 
 
 def test_plot_writes_the_figures_and_draws_missing_gifs(results, sprites_data_dir, capsys, monkeypatch, tmp_path):
@@ -288,11 +350,13 @@ def test_plot_writes_the_figures_and_draws_missing_gifs(results, sprites_data_di
     assert "betaB_celeba: cannot draw posterior_traversals.gif" in err.replace("\n", " ")   # no celeba here
     frames = iio.imread(out / "grid_posteriors.gif", index=None)
     assert frames.shape[0] == 20
-    rows, columns = 4, 5        # VAE, betaB, btcvae, factor x mnist, celeba, dsprites, chairs, sprites
+    columns = 5        # mnist, celeba, dsprites, chairs, sprites
     label = gif_grid.label_width(["VAE", "betaB", "btcvae", "factor"])
-    cell_h = (frames.shape[1] - gif_grid.HEADER_HEIGHT - gif_grid.PAD) / rows - gif_grid.CAPTION_HEIGHT - gif_grid.PAD
     cell_w = (frames.shape[2] - label - gif_grid.PAD) / columns - gif_grid.PAD
-    assert cell_h.is_integer() and cell_w.is_integer() and max(cell_h, cell_w) == 120     # --gif-cell 120
+    layout = gif_grid.write_traversal_grid(compare_runs([], results, group_seeds=True).rows, tmp_path / "g.gif",
+                                           max_cell=120)
+    assert layout is not None and cell_w == layout.cell[1] and max(layout.cell) == 120      # --gif-cell 120
+    assert frames.shape[1:3] == (layout.height, layout.width)
 
 
 def test_compare_does_not_import_torch_or_matplotlib(results):

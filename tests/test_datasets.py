@@ -17,11 +17,12 @@ import torch
 from PIL import Image
 
 from dvae_cli.data import sprites
-from dvae_cli.data.catalog import DATASETS
+from dvae_cli.data.catalog import DATASETS, dataset_info
 from dvae_cli.data.download import DownloadError, download
 from dvae_cli.data.loading import load_dataset
 from dvae_cli.data.streaming import StreamedImages
 from dvae_cli.errors import DatasetUnavailableError
+from dvae_cli.viz.labels import title_height
 
 from conftest import run_dvae
 
@@ -314,7 +315,19 @@ def test_data_commands(tmp_path, sprites_data_dir):
     info = run_dvae("data", "info", "sprites", "-n", "9", "-o", str(out), "--data-dir", str(sprites_data_dir))
     assert info.returncode == 0, info.stderr
     assert "posX" in info.stdout and "32 values" in info.stdout and "in memory" in info.stdout
-    assert iio.imread(out).shape[:2] == (3 * 66 + 2, 3 * 66 + 2)
+    image = iio.imread(out)
+    title = f"sprites: 9 random images of {dataset_info('sprites').n_images:,} (seed 0)"
+    band = title_height(title, 3 * 66 + 2)
+    assert image.shape[:2] == (band + 3 * 66 + 2, 3 * 66 + 2)   # a title band naming the dataset and the count
+    assert (image[:band] < 128).any() and (image[:band] > 128).any()
+    here = tmp_path / "here"
+    here.mkdir()
+    before = sorted(p.name for p in sprites_data_dir.iterdir())
+    default = run_dvae("data", "info", "sprites", "-n", "4", "--data-dir", str(sprites_data_dir), cwd=here)
+    assert default.returncode == 0, default.stderr
+    assert (here / "sprites-samples.png").is_file()              # the current directory, not the data dir
+    assert sorted(p.name for p in sprites_data_dir.iterdir()) == before
+    assert str(here / "sprites-samples.png") in default.stdout.replace("\n", "")
     write_idx(tmp_path / "data" / "MNIST" / "raw", "train", np.zeros((5, 28, 28)), np.zeros(5), True)
     write_idx(tmp_path / "data" / "MNIST" / "raw", "t10k", np.zeros((2, 28, 28)), np.zeros(2), True)
     prepared = run_dvae("data", "prepare", "mnist", "--data-dir", str(tmp_path / "data"))

@@ -17,7 +17,8 @@ from dvae_cli.errors import ConfigError, UnknownNameError
 from dvae_cli.runs.folder import RunFolder
 from dvae_cli.runs.logs import write_train_log
 from dvae_cli.viz.grid import grid_array
-from dvae_cli.viz.labels import LABEL_WIDTH, TITLE_HEIGHT
+from dvae_cli.viz.grid import SEPARATOR, parse_layout_comment
+from dvae_cli.viz.labels import TITLE_HEIGHT, label_width, row_centres, title_height
 from dvae_cli.viz.plots import GIF_FRAMES, PlotOptions, PlotSkipped, make_plots
 from dvae_cli.viz.traversals import kl_order, traversal_codes, traversal_range, traversals
 
@@ -46,11 +47,27 @@ def read(path):
     return np.asarray(iio.imread(path))
 
 
-def test_training_gif_has_one_frame_per_epoch_of_every_latent(tiny_run):
+def gray(image):
+    return image if image.ndim == 2 else image[..., :3].mean(axis=-1)
+
+
+def inked_rows(margin, centres, background):
+    """Which of the label `centres` of a margin (H, W) have text (pixels far from the background) near them."""
+    ink = np.abs(gray(margin).astype(float) - background) > 100
+    return [bool(ink[max(int(y) - 5, 0):int(y) + 6].any()) for y in centres]
+
+
+def test_training_gif_has_one_frame_per_epoch_of_every_latent_labelled(tiny_run):
     frames = iio.imread(tiny_run / "training.gif", index=None)
     height, width = grid_size(4, 10)
-    assert frames.shape[:3] == (3, height + TITLE_HEIGHT, width)
+    title = "tiny · btcvae · sprites · prior traversals ±2\nepoch 1 of 3"
+    labels = width + label_width(["z3 KL=888.88"])
+    assert frames.shape[:3] == (3, height + title_height(title, labels), labels)
+    assert title_height(title, labels) == 2 * (TITLE_HEIGHT - 4) + 4      # the epoch on a line of its own
     assert not np.array_equal(frames[0], frames[-1]), "the traversals change as the model trains"
+    top = frames.shape[1] - height
+    for frame in frames:   # sprites: white padding, black text; every latent's row is labelled
+        assert all(inked_rows(frame[top:, width:], row_centres(height, 4), 255))
 
 
 @pytest.mark.parametrize("rows,cols,up", [(4, 3, 1), (2, 5, 2)])
@@ -65,15 +82,40 @@ def test_grid_plots_have_the_size_of_rows_cols_and_upsampling(run_copy, sprites_
     latents = min(rows, 4)   # traversal rows: one per latent, at most latent_dim
     assert read(written[3]).shape[:2] == grid_size(latents, cols, 64 * up)
     titled = make_plots(run_copy, ["generate-samples"], options=PlotOptions(n_rows=rows, n_cols=cols, upsample=up))
-    assert read(titled[0]).shape[:2] == (grid_size(rows, cols, 64 * up)[0] + TITLE_HEIGHT,
-                                         grid_size(rows, cols, 64 * up)[1])
+    height, width = grid_size(rows, cols, 64 * up)
+    title = "tiny · btcvae · sprites · samples from the prior"
+    assert read(titled[0]).shape[:2] == (height + title_height(title, width), width)
+
+
+def test_reconstruct_splits_originals_from_reconstructions(run_copy, sprites_data_dir):
+    (path,) = make_plots(run_copy, ["reconstruct"], sprites_data_dir, options=PlotOptions(n_rows=4, n_cols=3))
+    image = read(path)
+    half, width = grid_size(2, 3)
+    labels = label_width(["originals", "reconstructions"])
+    title = "tiny · btcvae · sprites · test images and their reconstructions"
+    top = title_height(title, width + labels)
+    assert image.shape == (top + 2 * half + SEPARATOR, width + labels)
+    band = image[top + half:top + half + SEPARATOR, :width]
+    assert (band == 128).all(axis=1).sum() == 2 and (band == 255).all(axis=1).sum() == SEPARATOR - 2
+    assert all(inked_rows(image[top:, width:], [half / 2, half + SEPARATOR + half / 2], 255))
+    assert 8 * title_height(title, 10_000) > top > title_height(title, 10_000)   # wrapped, not cut
+    (plain,) = make_plots(run_copy, ["reconstruct"], sprites_data_dir,
+                          options=PlotOptions(n_rows=4, n_cols=3, title=False))
+    assert read(plain).shape == grid_size(4, 3)              # --no-title: the reference's layout
 
 
 def test_reconstruct_traverse_rows_and_loss_labels(run_copy, sprites_data_dir):
     options = PlotOptions(n_rows=3, n_cols=5, show_loss=True, posterior=True)
     (path,) = make_plots(run_copy, ["reconstruct-traverse"], sprites_data_dir, options=options)
-    height, width = grid_size(2 + 3, 5)
-    assert read(path).shape[:2] == (height + TITLE_HEIGHT, width + LABEL_WIDTH)
+    image = read(path)
+    (_, width), one, three = grid_size(1, 5), grid_size(1, 5)[0], grid_size(3, 5)[0]
+    height = 2 * one + three + 2 * SEPARATOR
+    assert image.shape[0] - height == title_height(
+        "tiny · btcvae · sprites · test images, reconstructions, posterior traversals ±2", image.shape[1])
+    assert image.shape[1] - width >= label_width(["reconstruction", "z0 KL=0.00"])
+    top = image.shape[0] - height
+    centres = [one / 2, one + SEPARATOR + one / 2, *row_centres(three, 3, 2 * (one + SEPARATOR))]
+    assert all(inked_rows(image[top:, width:], centres, 255))
 
 
 def test_gif_traversals_frames_rows_latents_columns_examples(run_copy, sprites_data_dir):
@@ -83,6 +125,20 @@ def test_gif_traversals_frames_rows_latents_columns_examples(run_copy, sprites_d
     assert frames.shape[0] == GIF_FRAMES
     assert frames.shape[1:3] == grid_size(2, 3)
     assert not np.array_equal(frames[0], frames[-1])
+    assert parse_layout_comment(iio.immeta(path, plugin="pillow").get("comment")) == (0, 0)
+
+
+def test_gif_traversals_label_each_row_with_its_latent(run_copy, sprites_data_dir):
+    for show_loss in (False, True):
+        (path,) = make_plots(run_copy, ["gif-traversals"], sprites_data_dir,
+                             options=PlotOptions(n_rows=3, n_cols=2, show_loss=show_loss))
+        frames = iio.imread(path, index=None)
+        height, width = grid_size(3, 2)
+        top, right = parse_layout_comment(iio.immeta(path, plugin="pillow").get("comment"))
+        assert (top, right) == (frames.shape[1] - height, frames.shape[2] - width)   # the comment is right
+        assert right == (label_width(["z0 KL=0.00"]) if show_loss else label_width(["z0"]))
+        assert top >= 2 * (TITLE_HEIGHT - 4) + 4                     # the title and its legend line
+        assert all(inked_rows(frames[0, top:, width:], row_centres(height, 3), 255))
 
 
 def test_traversal_ranges_absolute_quantile_and_centred_on_the_posterior():
@@ -154,10 +210,12 @@ def test_plots_of_the_reference_runs(tmp_path, disvae_results, sprites_data_dir)
         assert (tmp_path / "btcvae_dsprites" / name).is_file(), name
     assert "skipped mutual-info" in result.stdout
     # dSprites has black backgrounds: white grid lines; chairs are on white: black lines
-    assert read(tmp_path / "btcvae_dsprites" / "samples.png")[TITLE_HEIGHT, 0].min() == 255
+    samples = read(tmp_path / "btcvae_dsprites" / "samples.png")
+    assert samples[samples.shape[0] - grid_size(6, 7)[0], 0].min() == 255
     result = run_dvae("plot", "factor_chairs", "generate-samples", "--results-dir", str(tmp_path))
     assert result.returncode == 0, result.stderr
-    assert read(tmp_path / "factor_chairs" / "samples.png")[TITLE_HEIGHT, 0].max() == 0
+    samples = read(tmp_path / "factor_chairs" / "samples.png")
+    assert samples[samples.shape[0] - grid_size(6, 7)[0], 0].max() == 0
     # mnist cannot be downloaded here: 'all' draws what needs no data, a named data plot is an error
     env = {"DVAE_OFFLINE": "1"}
     result = run_dvae("plot", "VAE_mnist", "all", "--results-dir", str(tmp_path), "--data-dir",

@@ -85,24 +85,25 @@ def info_command(
     data_dir: DataDir = None,
     samples: Annotated[int, typer.Option("--samples", "-n", help="Sample images in the PNG.")] = 36,
     output: Annotated[Optional[Path], typer.Option("--output", "-o",
-                                                   help="PNG to write (default: <data-dir>/<name>-samples.png)."
-                                                   )] = None,
+                                                   help="PNG to write (default: ./<name>-samples.png, in the "
+                                                        "current directory, not the data dir).")] = None,
     seed: Annotated[int, typer.Option("--seed", "-s")] = 0,
 ) -> None:
-    """Details of a dataset (factors included) and a grid of sample images written to a PNG."""
+    """Details of a dataset (factors included) and a titled grid of sample images written to a PNG."""
     info = dataset_info(name)
     data_dir = data_dir or default_data_dir()
     if samples <= 0:
         from dvae_cli.errors import ConfigError
 
         raise ConfigError(f"--samples must be a positive integer, got {samples}")
-    path = output or Path(data_dir) / f"{name}-samples.png"
+    path = output or Path.cwd() / f"{name}-samples.png"   # the data dir holds datasets only
     check_writable(path.parent, "folder")
     import numpy as np
     import torch
 
     from dvae_cli.data.loading import load_dataset
-    from dvae_cli.viz.grid import save_grid
+    from dvae_cli.viz.grid import write_png
+    from dvae_cli.viz.sections import compose
 
     console = make_console()
     data = load_dataset(name, data_dir, log=lambda m: console.print(m, style="dim", markup=False))
@@ -121,5 +122,8 @@ def info_command(
     console.print(table)
     rng = np.random.default_rng(seed)
     index = torch.from_numpy(np.sort(rng.choice(len(data), size=min(samples, len(data)), replace=False)))
-    save_grid(path, data.batch(index), nrow=int(np.ceil(np.sqrt(len(index)))))
-    console.print(f"wrote {len(index)} samples to {path}", markup=False)
+    title = f"{name}: {len(index)} random images of {len(data):,} (seed {seed})"
+    pad = 1.0 if info.background == "black" else 0.0
+    images = data.batch(index).float()
+    write_png(path, compose([(images, ())], int(np.ceil(np.sqrt(len(index)))), pad, title=title))
+    console.print(f"wrote {len(index)} samples to {path.resolve()}", markup=False)

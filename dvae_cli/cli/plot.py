@@ -36,16 +36,17 @@ def plot_command(
                                                                      "first, e.g. '0,15,300'.")] = None,
     upsample: Annotated[int, typer.Option("-u", "--upsample-factor", help="Integer upsampling of every "
                                                                           "image.")] = 1,
-    show_loss: Annotated[bool, typer.Option("--show-loss", help="Label traversal rows with their latent's "
-                                                                "KL.")] = False,
+    show_loss: Annotated[bool, typer.Option("--show-loss", help="Add each traversal row's last-epoch KL to "
+                                                                "its label (with --no-title: label the rows).")
+                         ] = False,
     posterior: Annotated[bool, typer.Option("--posterior", help="Traverse around an image's posterior "
                                                                 "instead of the prior.")] = False,
     seed: Annotated[Optional[int], typer.Option("-s", "--seed", help="Seed of the images and samples "
                                                                      "(default: the run's).")] = None,
     dataset: Annotated[Optional[str], typer.Option("-d", "--dataset", help="Images from another dataset of "
                                                                            "the same size.")] = None,
-    no_title: Annotated[bool, typer.Option("--no-title", help="No title band on image grids (the reference's "
-                                                              "exact layout).")] = False,
+    no_title: Annotated[bool, typer.Option("--no-title", help="No title band, row labels or separators on image "
+                                                              "grids (the reference's exact layout).")] = False,
     results_dir: Annotated[Optional[Path], typer.Option("--results-dir", envvar=RESULTS_ENV,
                                                         show_default="./results")] = None,
     data_dir: Annotated[Optional[Path], typer.Option("--data-dir", envvar=DATA_ENV,

@@ -39,6 +39,45 @@ def save_figure(fig: Any, path: Path, dpi: int = 100) -> None:
     write_with(path, write)
 
 
+def epoch_axis(ax: Any, epochs: Any) -> None:
+    """Integer epoch ticks (counted from 1) within the epochs run; a single epoch gets its one tick, centred.
+
+    Matplotlib would spread one point over 0.945 ... 1.05.
+    """
+    from matplotlib.ticker import MaxNLocator
+
+    ax.set_xlabel("epoch")
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    seen = sorted({int(e) for e in epochs})
+    if len(seen) == 1:
+        ax.set_xlim(seen[0] - 1, seen[0] + 1)
+        ax.set_xticks(seen)
+    elif seen:   # no tick at epoch 0, which never happened
+        pad = max(0.5, 0.02 * (seen[-1] - seen[0]))
+        ax.set_xlim(seen[0] - pad, seen[-1] + pad)
+
+
+def value_limits(ax: Any, values: Any, from_zero: bool = False) -> None:
+    """Y limits that show `values` sensibly when they do not spread (one epoch, a constant term).
+
+    Matplotlib puts a lone value v in v ± 5 % (a zero in ±0.05, ticks -0.045 ... 0.045).
+    Here the axis runs from 0 to the values plus 20 % (a zero: 0 to 1), which also
+    leaves room for an annotation. `from_zero` does the same whenever the values
+    spread, so that one epoch's terms are seen against 0.
+    """
+    data = np.asarray(list(values), dtype=float)
+    data = data[np.isfinite(data)]
+    if not len(data):
+        return
+    low, high = float(data.min()), float(data.max())
+    if not from_zero and high - low > 1e-9 * max(abs(low), abs(high), 1.0):
+        return
+    low, high = min(low, 0.0), max(high, 0.0)
+    if low == high == 0.0:
+        high = 1.0
+    ax.set_ylim(1.2 * low, 1.2 * high)
+
+
 def term_families(history: LossHistory) -> dict[str, list[str]]:
     """Group the terms of a history: total, reconstruction, KL, KL per latent, loss-specific."""
     per_dim = sorted((t for t in history if t.startswith("kl_loss_") and t[8:].isdigit()), key=lambda t: int(t[8:]))
@@ -54,7 +93,11 @@ def term_families(history: LossHistory) -> dict[str, list[str]]:
 
 
 def losses_figure(history: LossHistory, title: str, path: Path) -> None:
-    """``losses.png``: one panel per family of terms over the epochs (counted from 1)."""
+    """``losses.png``: one panel per family of terms over the epochs (counted from 1).
+
+    A run of one epoch shows each term as a marker with its value written next to
+    it (up to 6 terms a panel) on an axis from 0, the panel titles saying "one epoch".
+    """
     save_figure(draw_losses(history, title), path)
 
 
@@ -65,8 +108,6 @@ def draw_losses(history: LossHistory, title: str) -> Any:
         ValueError: if the history holds no terms.
     """
     plt = _pyplot()
-    from matplotlib.ticker import MaxNLocator
-
     families = term_families(history)
     if not families:
         raise ValueError("the history holds no terms")
@@ -74,18 +115,25 @@ def draw_losses(history: LossHistory, title: str) -> Any:
     cols = 2 if n > 1 else 1
     rows = (n + cols - 1) // cols
     fig, axes = plt.subplots(rows, cols, figsize=(6.4 * cols, 3.6 * rows), squeeze=False)
+    all_epochs = {epoch + 1 for points in history.values() for epoch, _ in points}   # the log counts from 0
+    single = len(all_epochs) == 1
     for ax, (family, terms) in zip(axes.flat, families.items(), strict=False):
         many = len(terms) > 6
         colours = plt.cm.tab10(np.arange(len(terms)) % 10) if many else [None] * len(terms)
+        values_seen: list[float] = []
         for term, colour in zip(terms, colours, strict=True):
             epochs, values = zip(*history[term], strict=True)
-            epochs = tuple(epoch + 1 for epoch in epochs)   # train_losses.log counts from 0, people from 1
+            epochs = tuple(epoch + 1 for epoch in epochs)
             label = term.replace("kl_loss_", "z") if family == "KL per latent" else term
-            ax.plot(epochs, values, marker="o" if len(epochs) < 30 else None, markersize=3, label=label,
-                    color=colour)
-        ax.set_title(family)
-        ax.set_xlabel("epoch")
-        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+            ax.plot(epochs, values, marker="o" if len(epochs) < 30 else None, markersize=6 if single else 3,
+                    label=label, color=colour)
+            values_seen.extend(values)
+            if single and not many:
+                ax.annotate(f"{values[0]:.4g}", (epochs[0], values[0]), xytext=(8, 0), textcoords="offset points",
+                            va="center", fontsize=9)
+        ax.set_title(f"{family} (one epoch)" if single else family)
+        epoch_axis(ax, all_epochs)
+        value_limits(ax, values_seen, from_zero=single)
         ax.grid(alpha=0.3)
         if family == "KL per latent":
             ax.axhline(ACTIVE_KL, color="grey", linestyle=":", linewidth=1)
@@ -132,7 +180,19 @@ def _names(given: Any, count: int, prefix: str) -> list[Any]:
 def mutual_info_figure(detail: dict[str, Any], title: str, path: Path) -> None:
     """``mutual_info.png``: the factors x latents mutual information with each factor's MIG.
 
-    Uses the ``mig`` entry of ``metrics_detail.json`` (else ``mig_discrete``).
+    Raises:
+        ValueError: see `draw_mutual_info`.
+    """
+    save_figure(draw_mutual_info(detail, title), path)
+
+
+def draw_mutual_info(detail: dict[str, Any], title: str) -> Any:
+    """The figure of `mutual_info_figure` (a matplotlib Figure, not yet saved).
+
+    Uses the ``mig`` entry of ``metrics_detail.json`` (else ``mig_discrete``). Mutual
+    information is never negative, but its sampled estimate can be (Monte-Carlo
+    bias, e.g. -0.02 nats): such cells are coloured as 0, keep their printed value,
+    and a note under the matrix says how many there are and the most negative one.
 
     Raises:
         ValueError: if there is no such entry, or its matrix is not a table of numbers.
@@ -153,18 +213,25 @@ def mutual_info_figure(detail: dict[str, Any], title: str, path: Path) -> None:
     given = entry.get("mig_per_factor")
     numbers = {str(k): as_float(v) for k, v in given.items()} if isinstance(given, dict) else {}
     per_factor = {k: v for k, v in numbers.items() if v is not None}
+    negative = mi < 0
+    shown = np.clip(mi, 0.0, None)
+    top = float(np.nanmax(shown)) if np.isfinite(shown).any() else 0.0
     plt = _pyplot()
     fig, ax = plt.subplots(figsize=(max(6.0, 0.7 * mi.shape[1] + 3), 0.6 * mi.shape[0] + 2.2))
-    image = ax.imshow(mi, cmap="viridis", aspect="auto", vmin=0)
+    image = ax.imshow(shown, cmap="viridis", aspect="auto", vmin=0, vmax=top if top > 0 else 1.0)
     for (k, j), value in np.ndenumerate(mi):
         ax.text(j, k, f"{value:.2f}", ha="center", va="center", fontsize=8,
-                color="white" if value < 0.6 * mi.max() else "black")
+                color="white" if shown[k, j] < 0.6 * top else "black")
     ax.set_xticks(range(mi.shape[1]), latents)
     ax.set_yticks(range(mi.shape[0]), [f"{f}  (MIG {per_factor[f]:.2f})" if f in per_factor else f
                                        for f in factors])
-    ax.set_xlabel("latent")
-    fig.colorbar(image, ax=ax, label="mutual information (nats)")
+    label = "latent"
+    if negative.any():
+        label += (f"\n{int(negative.sum())} of {mi.size} estimates are negative (most negative "
+                  f"{float(mi.min()):.3f} nats, the estimator's bias): coloured as 0")
+    ax.set_xlabel(label)
+    fig.colorbar(image, ax=ax, label="mutual information (nats)" + (", clipped at 0" if negative.any() else ""))
     protocol = "Chen et al., sampled z" if key == "mig" else "disentanglement_lib, mean z, 20 bins"
     ax.set_title(f"{title}\nI(v_k; z_j), {protocol}")
     fig.tight_layout()
-    save_figure(fig, path)
+    return fig

@@ -19,7 +19,7 @@ import numpy as np
 from dvae_cli.compare.table import CompareTable, Row, Stat, ordered_terms
 from dvae_cli.config import LOSSES
 from dvae_cli.runs.summary import ACTIVE_KL
-from dvae_cli.viz.charts import save_figure
+from dvae_cli.viz.charts import save_figure, value_limits
 
 Log = Callable[[str], None]
 CURVES_FILE = "loss_curves.png"
@@ -28,6 +28,8 @@ METRICS_FILE = "metrics.png"
 LOSS_COLOURS = dict(zip(LOSSES, ("tab:gray", "tab:blue", "tab:orange", "tab:green", "tab:red"), strict=True))
 LINESTYLES = ("-", "--", ":", "-.")
 _NOT_METRICS = ("active",)
+#: Points of space kept around the panels of metrics.png, below its suptitle included.
+SUPTITLE_GAP = 5
 
 
 def write_figures(table: CompareTable, out_dir: Path, data_dir: Path | None = None, log: Log | None = None,
@@ -103,10 +105,21 @@ def mean_curve(row: Row, term: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]
 
 def loss_curves_figure(table: CompareTable, path: Path) -> bool:
     """``loss_curves.png``; False (nothing written) if no run has a training log."""
+    fig = draw_loss_curves(table)
+    if fig is None:
+        return False
+    save_figure(fig, path)
+    return True
+
+
+def draw_loss_curves(table: CompareTable) -> Any:
+    """The figure of `loss_curves_figure` (a matplotlib Figure, not yet saved); None without data."""
+    from dvae_cli.viz.charts import epoch_axis
+
     rows = [row for row in table.rows if any(summary.history for summary in row.runs)]
     terms = ordered_terms(list(dict.fromkeys(t for row in rows for s in row.runs for t in s.history)))
     if not terms:
-        return False
+        return None
     plt = _pyplot()
     cols = min(4, len(terms))
     nrows = math.ceil(len(terms) / cols)
@@ -116,11 +129,15 @@ def loss_curves_figure(table: CompareTable, path: Path) -> bool:
     handles: dict[str, Any] = {}
     for ax, term in zip(axes.flat, terms, strict=False):
         positive = True
+        epochs_seen: set[int] = set()
+        values_seen: list[float] = []
         for row, (colour, style) in zip(rows, _styles(rows), strict=True):
             curve = mean_curve(row, term)
             if curve is None:
                 continue
             epochs, mean, std = curve
+            epochs_seen.update(int(e) for e in epochs)
+            values_seen.extend([*(mean - std), *(mean + std)])
             positive &= bool((mean - std > 0).all())
             (line,) = ax.plot(epochs, mean, color=colour, linestyle=style, linewidth=1.4,
                               marker="o" if len(epochs) < 15 else None, markersize=3)
@@ -129,9 +146,12 @@ def loss_curves_figure(table: CompareTable, path: Path) -> bool:
             handles.setdefault(_label(row), line)
         ax.set_title(term)
         ax.grid(alpha=0.3)
-        ax.set_xlabel("epoch (log scale)" if log_x else "epoch")
         if log_x:
             ax.set_xscale("log")
+            ax.set_xlabel("epoch (log scale)")
+        else:
+            epoch_axis(ax, epochs_seen)
+        value_limits(ax, values_seen)
         if positive and _spread(ax) > 100:
             ax.set_yscale("log")
             ax.set_title(f"{term} (log scale)")
@@ -145,8 +165,7 @@ def loss_curves_figure(table: CompareTable, path: Path) -> bool:
                frameon=False, bbox_to_anchor=(0.5, 0.0))
     legend_rows = math.ceil(len(handles) / min(3, len(handles)))
     fig.tight_layout(rect=(0, min(0.45, 0.35 * legend_rows / (3.3 * nrows + 0.6)), 1, 1))
-    save_figure(fig, path)
-    return True
+    return fig
 
 
 def _spread(ax: Any) -> float:
@@ -158,42 +177,55 @@ def _spread(ax: Any) -> float:
 
 def metric_bars_figure(table: CompareTable, path: Path) -> bool:
     """``metrics.png``; False (nothing written) if no run has a metric or a KL per latent."""
+    fig = draw_metric_bars(table)
+    if fig is None:
+        return False
+    save_figure(fig, path)
+    return True
+
+
+def draw_metric_bars(table: CompareTable) -> Any:
+    """The figure of `metric_bars_figure` (a matplotlib Figure, not yet saved); None without data.
+
+    Laid out by matplotlib's constrained layout, which keeps the suptitle, the
+    panel titles, the dataset names above the bars and the legend apart.
+    """
     from matplotlib.patches import Patch
 
     rows = table.rows
     metrics = [key for key in table.available if _is_metric(key) and any(_number(r, key) is not None for r in rows)]
     panels = metrics + [key for key in _NOT_METRICS if any(_number(r, key) is not None for r in rows)]
     if not panels:
-        return False
+        return None
     plt = _pyplot()
     datasets = list(dict.fromkeys(str(row.values.get("dataset")) for row in rows))
     cols = min(3, len(panels))
     nrows = math.ceil(len(panels) / cols)
     most = max(sum(_number(row, key) is not None for row in rows) for key in panels)
     width = max(4.0, 0.55 * most + 0.5 * len(datasets) + 1.0)
-    fig, axes = plt.subplots(nrows, cols, figsize=(width * cols + 1.2, 4.2 * nrows), squeeze=False)
+    fig, axes = plt.subplots(nrows, cols, figsize=(width * cols + 1.2, 4.2 * nrows + 0.4), squeeze=False,
+                             layout="constrained")
     for ax, key in zip(axes.flat, panels, strict=False):
         _bars(ax, key, [(d, [row for row in rows if str(row.values.get("dataset")) == d and
                              _number(row, key) is not None]) for d in datasets])
         title = f"active latents (KL > {ACTIVE_KL} nats)" if key == "active" else key
-        ax.set_title(title, pad=22, fontweight="bold")
+        ax.set_title(title, pad=18, fontweight="bold")
     for ax in list(axes.flat)[len(panels):]:
         ax.axis("off")
     losses = list(dict.fromkeys(str(row.values["loss"]) for row in rows if row.values.get("loss")
                                 and any(_number(row, key) is not None for key in panels)))
     fig.legend([Patch(color=LOSS_COLOURS.get(loss, "black")) for loss in losses], losses, title="loss",
-               loc="center right", frameon=False)
+               loc="outside right center", frameon=False)
     error = "; error bars: ± 1 std over seeds" if table.grouped else ""
-    what = "Metrics" if metrics else "Active latents (no run has metrics.log: dvae eval NAME --metrics)"
-    fig.suptitle(f"{what} by dataset, coloured by loss{error}")
-    fig.tight_layout(rect=(0, 0, 1 - 1.2 / (width * cols + 1.2), 1))   # 1.2 inches on the right: the legend
-    save_figure(fig, path)
-    return True
+    hint = "" if metrics else "\n(no run has metrics.log: dvae eval NAME --metrics)"
+    fig.suptitle(f"{'Metrics' if metrics else 'Active latents'} by dataset, coloured by loss{error}{hint}")
+    fig.get_layout_engine().set(h_pad=SUPTITLE_GAP / 72)   # points -> inches: between the suptitle and the panels
+    return fig
 
 
 def _bars(ax: Any, key: str, groups: list[tuple[str, list[Row]]]) -> None:
     """One bar per row with a value, grouped by dataset (named above its group), coloured by loss."""
-    positions, names = [], []
+    positions, names, heights = [], [], []
     x = 0.0
     groups = [(dataset, members) for dataset, members in groups if members]
     for n, (dataset, members) in enumerate(groups):
@@ -202,6 +234,7 @@ def _bars(ax: Any, key: str, groups: list[tuple[str, list[Row]]]) -> None:
             value = _number(row, key)
             assert value is not None
             mean, std = value
+            heights.append(mean)
             ax.bar(x, mean, width=0.8, color=LOSS_COLOURS.get(str(row.values.get("loss")), "black"),
                    yerr=std or None, capsize=3)
             ax.annotate(_short(mean), (x, mean + std if mean >= 0 else mean - std), ha="center",
@@ -218,6 +251,7 @@ def _bars(ax: Any, key: str, groups: list[tuple[str, list[Row]]]) -> None:
     ax.set_xticks(positions, names, rotation=30, ha="right", fontsize=8)
     ax.set_xlim(-0.7, x - 0.8)
     ax.margins(y=0.15)
+    value_limits(ax, heights)
     ax.axhline(0, color="black", linewidth=0.6)
     ax.grid(axis="y", alpha=0.3)
 

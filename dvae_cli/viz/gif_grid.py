@@ -3,9 +3,11 @@
 
 Rows are losses, columns datasets; when a loss has several runs on one dataset,
 its k-th run goes to row ``<loss> #k``. Each cell is a run's
-``posterior_traversals.gif`` (drawn first when missing), captioned with the run's
-name, scaled to fit one common cell size and played in step: frame i of the grid
-shows frame ``i * n_k // n`` of a GIF with ``n_k`` frames. Missing GIFs are drawn
+``posterior_traversals.gif`` (drawn first when missing) without the title band and
+row labels dvae drew around it (the GIF's comment says where they are), captioned
+with the run's name, scaled to one common width (each row as tall as its tallest
+GIF) and played in step: frame i of the grid shows frame ``i * n_k // n`` of a GIF
+with ``n_k`` frames. Missing GIFs are drawn
 only from datasets already in the data dir: comparing runs never downloads one.
 """
 
@@ -14,7 +16,6 @@ from __future__ import annotations
 import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +24,7 @@ import numpy as np
 from dvae_cli.compare.table import Row
 from dvae_cli.errors import CorruptFileError, DvaeError
 from dvae_cli.runs.summary import RunSummary
+from dvae_cli.viz.labels import TitleLayout, font, line_height, text_width, wrap_title
 
 Log = Callable[[str], None]
 GRID_FILE = "grid_posteriors.gif"
@@ -32,6 +34,8 @@ HEADER_HEIGHT = 26
 CAPTION_HEIGHT = 18
 FONT_SIZE = 14
 CAPTION_FONT_SIZE = 12
+#: Height of a row none of whose runs has a GIF (at most the tallest cell's).
+EMPTY_ROW_HEIGHT = 80
 WHITE, BLACK, GREY = (255, 255, 255), (0, 0, 0), (150, 150, 150)
 
 
@@ -41,18 +45,29 @@ class GridLayout:
 
     Attributes:
         row_labels, column_labels: The losses (``btcvae #2`` for a loss's second run) and datasets.
-        cell: (height, width) of every cell.
+        cell: (height, width): the common width of the cells and the tallest one's height.
         label_width: Width of the row label column on the left.
+        header_height: Height of the dataset names above the columns (wrapped to the cell width).
+        caption_height: Height of the run names above the cells (wrapped to the cell width).
+        row_heights: Height of each row's cells (its tallest GIF); empty: ``cell[0]`` for every row.
     """
 
     row_labels: list[str]
     column_labels: list[str]
     cell: tuple[int, int]
     label_width: int
+    header_height: int = HEADER_HEIGHT
+    caption_height: int = CAPTION_HEIGHT
+    row_heights: tuple[int, ...] = ()
+
+    def row_height(self, row: int) -> int:
+        """Height of the cells of `row`."""
+        return self.row_heights[row] if self.row_heights else self.cell[0]
 
     @property
     def height(self) -> int:
-        return HEADER_HEIGHT + len(self.row_labels) * (CAPTION_HEIGHT + self.cell[0] + PAD) + PAD
+        rows = sum(self.caption_height + self.row_height(i) + PAD for i in range(len(self.row_labels)))
+        return self.header_height + rows + PAD
 
     @property
     def width(self) -> int:
@@ -60,7 +75,8 @@ class GridLayout:
 
     def origin(self, row: int, column: int) -> tuple[int, int]:
         """(y, x) of the top-left corner of a cell's caption."""
-        return (HEADER_HEIGHT + PAD + row * (CAPTION_HEIGHT + self.cell[0] + PAD),
+        above = sum(self.caption_height + self.row_height(i) + PAD for i in range(row))
+        return (self.header_height + PAD + above,
                 self.label_width + PAD + column * (self.cell[1] + PAD))
 
 
@@ -147,29 +163,77 @@ def read_gif(path: Path) -> list[np.ndarray]:
     return [frame[..., :3].astype(np.uint8) for frame in frames]
 
 
+def gif_margins(path: Path) -> tuple[int, int]:
+    """(top, right): the title band and label margin dvae drew around a GIF's image grid
+    (its `dvae_cli.viz.grid.layout_comment`); (0, 0) for another GIF."""
+    from PIL import Image
+
+    from dvae_cli.viz.grid import parse_layout_comment
+
+    try:
+        with Image.open(path) as image:
+            return parse_layout_comment(image.info.get("comment"))
+    except (OSError, ValueError):
+        return 0, 0
+
+
+def crop(frames: Sequence[np.ndarray], margins: tuple[int, int]) -> list[np.ndarray]:
+    """`frames` without `margins` (top rows, right columns), unless nothing would be left."""
+    top, right = margins
+    height, width = frames[0].shape[:2]
+    if top >= height or right >= width:
+        return list(frames)
+    return [frame[top:, :width - right] for frame in frames]
+
+
 def cell_size(sizes: Sequence[tuple[int, int]], max_cell: int | None) -> tuple[int, int]:
-    """The common (height, width) of the cells: the largest GIF, scaled down to `max_cell` if given."""
-    height = max((h for h, _ in sizes), default=64)
-    width = max((w for _, w in sizes), default=64)
-    if max_cell is not None and max(height, width) > max_cell:
-        scale = max_cell / max(height, width)
-        height, width = max(1, round(height * scale)), max(1, round(width * scale))
+    """The common (height, width) of the cells.
+
+    Every GIF is scaled to the same width (the widest GIF's, aspect kept), so that
+    the images of all cells have one width; the height is the tallest scaled GIF's.
+    With `max_cell`, the width shrinks until neither side exceeds it.
+    """
+    if not sizes:
+        return 64, 64
+    width = max(w for _, w in sizes)
+    if max_cell is not None:
+        width = min(width, max_cell)
+
+    def tallest(w: int) -> int:
+        return max(scaled_height(size, w) for size in sizes)
+
+    height = tallest(width)
+    if max_cell is not None and height > max_cell:
+        width = max(1, int(width * max_cell / height))
+        height = min(max_cell, tallest(width))
     return height, width
 
 
+def scaled_height(size: tuple[int, int], width: int) -> int:
+    """The height of a GIF of `size` (height, width) scaled to `width`."""
+    return max(1, round(size[0] * width / size[1]))
+
+
+def row_heights(sizes: Sequence[tuple[int, tuple[int, int]]], n_rows: int, cell: tuple[int, int]) -> tuple[int, ...]:
+    """Each row's height: its tallest GIF scaled to the cell width. `sizes`: (row, (height, width)) per GIF."""
+    tallest = [0] * n_rows
+    for row, size in sizes:
+        tallest[row] = max(tallest[row], scaled_height(size, cell[1]))
+    return tuple(min(cell[0], height or EMPTY_ROW_HEIGHT) for height in tallest)
+
+
 def fit(frame: np.ndarray, cell: tuple[int, int]) -> np.ndarray:
-    """`frame` scaled (aspect kept) and centred on a white cell of size `cell` (height, width)."""
+    """`frame` scaled to the cell's width (aspect kept), at the top of a white cell (height, width)."""
     from PIL import Image
 
     height, width = frame.shape[:2]
-    scale = min(cell[0] / height, cell[1] / width)
-    size = (max(1, round(width * scale)), max(1, round(height * scale)))
+    scale = cell[1] / width
+    size = (cell[1], min(cell[0], max(1, round(height * scale))))
     image = Image.fromarray(frame)
     if size != (width, height):
         image = image.resize(size, Image.Resampling.LANCZOS if scale < 1 else Image.Resampling.NEAREST)
     canvas = np.full((*cell, 3), 255, dtype=np.uint8)
-    top, left = (cell[0] - size[1]) // 2, (cell[1] - size[0]) // 2
-    canvas[top:top + size[1], left:left + size[0]] = np.asarray(image)
+    canvas[:size[1], :] = np.asarray(image)
     return canvas
 
 
@@ -187,8 +251,6 @@ def write_traversal_grid(rows: Sequence[Row], path: Path, data_dir: Path | None 
     Returns:
         The layout of the frames written.
     """
-    from dvae_cli.runs.atomic import write_with
-
     say = log or (lambda message: None)
     labels, columns, grid = arrange(rows)
     gifs = {}
@@ -196,47 +258,53 @@ def write_traversal_grid(rows: Sequence[Row], path: Path, data_dir: Path | None 
         gif = ensure_gif(row, data_dir, say)
         if gif is not None:
             try:
-                gifs[position] = read_gif(gif)
+                gifs[position] = crop(read_gif(gif), gif_margins(gif))
             except CorruptFileError as exc:
                 say(f"skipped: {exc}")
     if not gifs:
         say(f"skipped {path.name}: no run has or can draw {GIF_FILE}")
         return None
     cell = cell_size([frames[0].shape[:2] for frames in gifs.values()], max_cell)
-    layout = GridLayout(labels, columns, cell, label_width=label_width(labels))
+    header = max(HEADER_HEIGHT, *(_wrap(c, cell[1], FONT_SIZE).height for c in columns))
+    caption = max(CAPTION_HEIGHT, *(_wrap(str(row.values.get("name")), cell[1], CAPTION_FONT_SIZE).height
+                                    for row in grid.values()))
+    heights = row_heights([(r, frames[0].shape[:2]) for (r, _), frames in gifs.items()], len(labels), cell)
+    layout = GridLayout(labels, columns, cell, label_width(labels), header, caption, heights)
     n_frames = max(len(frames) for frames in gifs.values())
     background = _background(layout, grid, gifs)
-    fitted = {position: [fit(frame, cell) for frame in frames] for position, frames in gifs.items()}
+    fitted = {(r, c): [fit(frame, (heights[r], cell[1])) for frame in frames] for (r, c), frames in gifs.items()}
     out = []
     for i in range(n_frames):
         frame = background.copy()
         for (r, c), frames in fitted.items():
             y, x = layout.origin(r, c)
-            y += CAPTION_HEIGHT
-            frame[y:y + cell[0], x:x + cell[1]] = frames[i * len(frames) // n_frames]
+            y += layout.caption_height
+            frame[y:y + heights[r], x:x + cell[1]] = frames[i * len(frames) // n_frames]
         out.append(frame)
-    import imageio.v3 as iio
-
+    from dvae_cli.viz.grid import write_gif
     from dvae_cli.viz.plots import GIF_FPS
 
-    stack = np.stack(out)
-    write_with(path, lambda handle: iio.imwrite(handle, stack, extension=".gif",  # type: ignore[call-overload]
-                                                duration=1000 / GIF_FPS, loop=0))
+    write_gif(path, out, GIF_FPS)
     return layout
 
 
-@lru_cache(maxsize=4)
-def _font(size: int) -> Any:
-    from matplotlib import font_manager
-    from PIL import ImageFont
-
-    return ImageFont.truetype(font_manager.findfont("DejaVu Sans"), size)
+def _wrap(text: str, width: int, size: int) -> TitleLayout:
+    return wrap_title(text, width, size=size, min_size=min(size, 9))
 
 
 def label_width(labels: Sequence[str]) -> int:
     """Width in pixels of the row label column for `labels`."""
-    font = _font(FONT_SIZE)
-    return int(max((font.getlength(label) for label in labels), default=0)) + 2 * PAD + 4
+    return int(max((text_width(label, FONT_SIZE) for label in labels), default=0)) + 2 * PAD + 4
+
+
+def _draw_centred(draw: Any, text: str, x: float, top: float, height: float, width: int, size: int,
+                  colour: tuple[int, int, int]) -> None:
+    """`text` wrapped to `width` and centred on `x` and on the band (`top`, `height`)."""
+    wrapped = _wrap(text, width, size)
+    step = line_height(wrapped.size)
+    first = top + (height - step * len(wrapped.lines)) / 2 + step / 2
+    for k, line in enumerate(wrapped.lines):
+        draw.text((x, first + k * step), line, fill=colour, font=font(wrapped.size), anchor="mm")
 
 
 def _background(layout: GridLayout, grid: dict[tuple[int, int], Row], gifs: dict[tuple[int, int], Any]) -> np.ndarray:
@@ -245,26 +313,21 @@ def _background(layout: GridLayout, grid: dict[tuple[int, int], Row], gifs: dict
 
     image = Image.new("RGB", (layout.width, layout.height), WHITE)
     draw = ImageDraw.Draw(image)
-    font, small = _font(FONT_SIZE), _font(CAPTION_FONT_SIZE)
-    cell_h, cell_w = layout.cell
+    cell_w = layout.cell[1]
+    caption = layout.caption_height
     for j, dataset in enumerate(layout.column_labels):
         _, x = layout.origin(0, j)
-        draw.text((x + cell_w / 2, HEADER_HEIGHT / 2), dataset, fill=BLACK, font=font, anchor="mm")
+        _draw_centred(draw, dataset, x + cell_w / 2, 0, layout.header_height, cell_w, FONT_SIZE, BLACK)
     for i, label in enumerate(layout.row_labels):
         y, _ = layout.origin(i, 0)
-        draw.text((PAD, y + CAPTION_HEIGHT + cell_h / 2), label, fill=BLACK, font=font, anchor="lm")
+        draw.text((PAD, y + caption + layout.row_height(i) / 2), label, fill=BLACK, font=font(FONT_SIZE), anchor="lm")
     for (i, j), row in grid.items():
         y, x = layout.origin(i, j)
-        caption = _fit_text(draw, str(row.values.get("name")), small, cell_w)
-        draw.text((x + cell_w / 2, y + CAPTION_HEIGHT / 2), caption, fill=BLACK, font=small, anchor="mm")
+        cell_h = layout.row_height(i)
+        _draw_centred(draw, str(row.values.get("name")), x + cell_w / 2, y, caption, cell_w, CAPTION_FONT_SIZE,
+                      BLACK)
         if (i, j) not in gifs:
-            draw.rectangle((x, y + CAPTION_HEIGHT, x + cell_w - 1, y + CAPTION_HEIGHT + cell_h - 1), outline=GREY)
-            draw.text((x + cell_w / 2, y + CAPTION_HEIGHT + cell_h / 2), "no traversal GIF", fill=GREY, font=small,
-                      anchor="mm")
+            draw.rectangle((x, y + caption, x + cell_w - 1, y + caption + cell_h - 1), outline=GREY)
+            _draw_centred(draw, "no traversal GIF", x + cell_w / 2, y + caption, cell_h, cell_w,
+                          CAPTION_FONT_SIZE, GREY)
     return np.asarray(image, dtype=np.uint8).copy()
-
-
-def _fit_text(draw: Any, text: str, font: Any, width: int) -> str:
-    while len(text) > 2 and draw.textlength(text, font=font) > width - 4:
-        text = text.rstrip("…")[:-1] + "…"
-    return text

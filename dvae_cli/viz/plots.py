@@ -2,8 +2,9 @@
 
 The reference's plots keep their names, files and options (``-r -c -t -i -u
 --show-loss --posterior -s``); ``losses``, ``kl-per-dim`` and ``mutual-info`` are
-new. Image grids get a title band (``title=False`` gives the reference's exact
-layout) and are padded in the colour opposite to the dataset's background.
+new. Image grids get a title band, row labels and separators between their
+sections (``title=False`` gives the reference's exact layout) and are padded in
+the colour opposite to the dataset's background.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ if TYPE_CHECKING:
     import torch
 
     from dvae_cli.engine.models import VAE
+    from dvae_cli.viz.sections import Section
 
 Log = Callable[[str], None]
 
@@ -56,11 +58,14 @@ class PlotOptions:
         max_traversal: >= 0.5: absolute half-width; < 0.5: quantile (`traversal_range`).
         idcs: Dataset indices of the images to show first (the rest are random test images).
         upsample: Integer upsampling factor of every image.
-        show_loss: Label each traversal row with its latent and last-epoch KL.
+        show_loss: Add its last-epoch KL to each traversal row's label (``z3 KL=1.20``);
+            without titles, label the traversal rows at all (the reference's layout).
         posterior: Traverse around the posterior of an image instead of the prior.
         seed: Seeds the images chosen and the samples (default: the run's seed).
         dataset: Images from another dataset with the same image size (default: the run's).
-        title: Put a title band (run, loss, dataset) above image grids.
+        title: Put a title band (run, loss, dataset) above image grids, label their rows
+            (latents, originals, reconstructions) and split their sections; False gives
+            the reference's exact layout.
     """
 
     n_rows: int = 6
@@ -246,22 +251,17 @@ def make_plots(run_path: Path, names: Sequence[str], data_dir: Path | None = Non
 # --------------------------------------------------------------------------- the plots
 
 
-def _save_grid(context: _Context, path: Path, images: torch.Tensor, nrow: int, title: str,
-               row_labels: Sequence[str] | None = None) -> None:
-    from dvae_cli.viz.grid import grid_array, write_png
-    from dvae_cli.viz.labels import add_row_labels, add_title
-    from dvae_cli.viz.traversals import upsample
+def _save_grid(context: _Context, path: Path, sections: Sequence[Section], nrow: int, title: str) -> None:
+    from dvae_cli.viz.grid import write_png
+    from dvae_cli.viz.sections import compose
 
-    array = grid_array(upsample(images, context.options.upsample), nrow=nrow, pad_value=context.pad_value)
-    if row_labels:
-        array = add_row_labels(array, row_labels, context.pad_value)
-    if context.options.title:
-        array = add_title(array, title, context.pad_value)
-    write_png(path, array)
+    o = context.options
+    write_png(path, compose(sections, nrow, context.pad_value, o.upsample, title if o.title else None, o.show_loss))
 
 
 def _traversal_labels(context: _Context, latents: Sequence[int]) -> list[str]:
-    kl = context.kl()
+    """Each traversal row's latent (``z3``), with its last-epoch KL under ``--show-loss``."""
+    kl = context.kl() if context.options.show_loss else []
     return [f"z{j} KL={kl[j]:.2f}" if kl else f"z{j}" for j in latents]
 
 
@@ -275,25 +275,24 @@ def _generate_samples(context: _Context, path: Path) -> None:
 
     o = context.options
     images = prior_samples(context.model(), o.n_rows * o.n_cols, context.generator())
-    _save_grid(context, path, images, o.n_cols, f"{context.title} · samples from the prior")
+    _save_grid(context, path, [(images, ())], o.n_cols, f"{context.title} · samples from the prior")
 
 
 def _data_samples(context: _Context, path: Path) -> None:
     o = context.options
-    _save_grid(context, path, context.images(o.n_rows * o.n_cols), o.n_cols, f"{context.title} · data")
+    _save_grid(context, path, [(context.images(o.n_rows * o.n_cols), ())], o.n_cols,
+               f"{context.title} · test images")
 
 
 def _reconstruct(context: _Context, path: Path) -> None:
-    import torch
-
     from dvae_cli.viz.traversals import reconstructions
 
     o = context.options
     if o.n_rows % 2:
         raise ConfigError(f"reconstruct shows originals above reconstructions: --n-rows must be even, got {o.n_rows}")
     originals = context.images(o.n_rows // 2 * o.n_cols)
-    images = torch.cat([originals, reconstructions(context.model(), originals)])
-    _save_grid(context, path, images, o.n_cols, f"{context.title} · originals (top), reconstructions (bottom)")
+    sections = [(originals, ["originals"]), (reconstructions(context.model(), originals), ["reconstructions"])]
+    _save_grid(context, path, sections, o.n_cols, f"{context.title} · test images and their reconstructions")
 
 
 def _traversal_images(context: _Context, latents: Sequence[int]) -> torch.Tensor:
@@ -308,27 +307,27 @@ def _traversals(context: _Context, path: Path) -> None:
     o = context.options
     latents = context.latents()
     kind = "posterior" if o.posterior else "prior"
-    labels = _traversal_labels(context, latents) if o.show_loss else None
-    _save_grid(context, path, _traversal_images(context, latents), o.n_cols,
-               f"{context.title} · {kind} traversals {_range_text(context)}", labels)
+    sections = [(_traversal_images(context, latents), _traversal_labels(context, latents))]
+    _save_grid(context, path, sections, o.n_cols, f"{context.title} · {kind} traversals {_range_text(context)}")
 
 
 def _reconstruct_traverse(context: _Context, path: Path) -> None:
-    import torch
-
     from dvae_cli.viz.traversals import reconstructions
 
     o = context.options
     originals = context.images(o.n_cols)
     latents = context.latents()
-    images = torch.cat([originals, reconstructions(context.model(), originals), _traversal_images(context, latents)])
-    labels = ["original", "reconstruction", *_traversal_labels(context, latents)] if o.show_loss else None
+    sections = [(originals, ["original"]), (reconstructions(context.model(), originals), ["reconstruction"]),
+                (_traversal_images(context, latents), _traversal_labels(context, latents))]
     kind = "posterior" if o.posterior else "prior"
-    _save_grid(context, path, images, o.n_cols,
-               f"{context.title} · data, reconstructions, {kind} traversals {_range_text(context)}", labels)
+    _save_grid(context, path, sections, o.n_cols,
+               f"{context.title} · test images, reconstructions, {kind} traversals {_range_text(context)}")
 
 
 def _gif_traversals(context: _Context, path: Path) -> None:
+    """Frames labelled like `compose`; a GIF comment records the margins around the grid
+    (`dvae_cli.viz.grid.layout_comment`), so that ``grid_posteriors.gif`` can crop them."""
+    from dvae_cli.viz.grid import layout_comment, write_gif
     from dvae_cli.viz.labels import add_row_labels, add_title
     from dvae_cli.viz.traversals import gif_frames
 
@@ -336,23 +335,14 @@ def _gif_traversals(context: _Context, path: Path) -> None:
     latents = context.latents()
     frames = gif_frames(context.model(), context.images(o.n_cols), latents, GIF_FRAMES, o.max_traversal,
                         context.generator(2), pad=2, pad_value=context.pad_value, upsample_factor=o.upsample)
-    if o.show_loss:
+    height, width = frames[0].shape[:2]
+    if o.title or o.show_loss:
         frames = [add_row_labels(f, _traversal_labels(context, latents), context.pad_value) for f in frames]
     if o.title:
-        title = f"{context.title} · posterior traversals {_range_text(context)}"
+        title = f"{context.title} · posterior traversals {_range_text(context)}\ncolumns: test images, rows: latents"
         frames = [add_title(f, title, context.pad_value) for f in frames]
-    write_gif(path, frames, GIF_FPS)
-
-
-def write_gif(path: Path, frames: Sequence[np.ndarray], fps: float) -> None:
-    """Write uint8 frames (H, W, C) as a looping GIF, atomically."""
-    import imageio.v3 as iio
-
-    from dvae_cli.runs.atomic import write_with
-
-    stack = np.stack([f[:, :, 0] if f.shape[2] == 1 else f for f in frames])
-    write_with(path, lambda handle: iio.imwrite(handle, stack, extension=".gif",  # type: ignore[call-overload]
-                                                duration=1000 / fps, loop=0))
+    top = frames[0].shape[0] - height
+    write_gif(path, frames, GIF_FPS, layout_comment(top, frames[0].shape[1] - width))
 
 
 def _losses(context: _Context, path: Path) -> None:

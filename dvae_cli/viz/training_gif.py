@@ -26,6 +26,10 @@ FPS = 2
 class TrainingGif(Callback):
     """Appends a frame of prior traversals (rows: every latent, 10 steps over ±2) per epoch.
 
+    Each row is labelled with its latent and that epoch's KL (``z3 KL=1.20``); the
+    title band ends with the epoch, on a line of its own so that every frame has
+    the same size.
+
     Args:
         path: The GIF to write.
         model: The model being trained.
@@ -49,9 +53,8 @@ class TrainingGif(Callback):
             self.frames = [np.ascontiguousarray(frame[..., :3]) for frame in frames[:state.epoch]]
 
     def on_epoch_end(self, state: TrainState, means: dict[str, float]) -> None:
-        from dvae_cli.viz.grid import grid_array
-        from dvae_cli.viz.labels import add_title
-        from dvae_cli.viz.plots import write_gif
+        from dvae_cli.viz.grid import grid_array, write_gif
+        from dvae_cli.viz.labels import add_row_labels, add_title, label_width
         from dvae_cli.viz.traversals import traversals
 
         was_training = self.model.training
@@ -62,8 +65,13 @@ class TrainingGif(Callback):
         finally:
             self.model.train(was_training)
         frame = grid_array(images, nrow=STEPS, pad_value=self.pad_value)
-        label = f"{self.title} · epoch {state.epoch + 1}" if self.title else f"epoch {state.epoch + 1}"
-        frame = add_title(frame, label, self.pad_value)
+        dim = self.model.latent_dim
+        labels = [f"z{j} KL={_kl_text(means[f'kl_loss_{j}'])}" if f"kl_loss_{j}" in means else f"z{j}"
+                  for j in range(dim)]
+        frame = add_row_labels(frame, labels, self.pad_value, width=label_width([f"z{dim - 1} KL=888.88"]))
+        epoch = f"epoch {state.epoch + 1} of {state.epochs}"
+        frame = add_title(frame, f"{self.title} · prior traversals ±{MAX_TRAVERSAL:g}\n{epoch}" if self.title
+                          else epoch, self.pad_value)
         if self.frames and self.frames[0].shape != frame.shape:  # frames read back from the GIF are RGB
             if self.frames[0].shape[:2] != frame.shape[:2]:
                 self.frames = []
@@ -71,3 +79,8 @@ class TrainingGif(Callback):
                 frame = np.repeat(frame, 3, axis=2)
         self.frames.append(frame)
         write_gif(self.path, self.frames, FPS)
+
+
+def _kl_text(value: float) -> str:
+    """A KL as wide as ``888.88`` at most (up to 99999 nats)."""
+    return f"{value:.2f}" if value < 999.995 else f"{value:.0f}"
