@@ -199,7 +199,7 @@ ROWS = [
         ("--metric factorvae tells factors apart", "scale")),
     Row("metrics-factor-constant-in-two-images", ("eval", "tiny", "--metric", "mig", "--no-test",
                                                   "--max-images", "2"),
-        ("takes a single value among the 2 images scored", "--max-images", "--factors")),
+        ("has values that only one of the 2 images scored takes", "--max-images", "--factors")),
     # 8. broken files: each message names the file and what is wrong with it
     Row("truncated-model-eval", ("eval", "tiny"), ("cannot load", "tiny/model.pt"), setup=_truncate_model),
     Row("truncated-model-plot", ("plot", "tiny", "data-samples", "reconstruct"), ("cannot load", "tiny/model.pt"),

@@ -271,10 +271,11 @@ def test_resume_refuses_what_it_cannot_do_in_one_line(tmp_path, sprites_data_dir
     assert done.returncode == 0, done.stderr
     (results / "empty").mkdir()
     shutil.copy(results / "run" / "specs.json", results / "empty" / "specs.json")
+    shutil.copy(results / "run" / "model.pt", results / "empty" / "model.pt")   # weights, but no training state
     before = {p: p.read_bytes() for p in results.rglob("*") if p.is_file()}
     rows = [
         (["train", "rnu", "--resume"], "no run 'rnu' to resume", "did you mean 'run'"),
-        (["train", "run", "--resume", "--lr", "0.1"], "--lr 0.1 differs from run 'run' (0.0005)", "keeps its spec"),
+        (["train", "run", "--resume", "-z", "7"], "--latent-dim 7 differs from run 'run' (4)", "keeps its spec"),
         (["train", "run", "--resume", "--overwrite"], "contradict", "--resume"),
         (["train", "run", "--resume", "-e", "0"], "--epochs must be a positive integer", ""),
         (["train", "empty", "--resume"], "no training state to resume from", "model-<epoch>.pt"),

@@ -99,7 +99,8 @@ def check_inputs(classes: np.ndarray, factor_names: Sequence[str], factor_sizes:
 
     Raises:
         ConfigError: for fewer than 2 images, a scored factor that takes a single value
-            among them, or a metric of `NEEDS_TWO_FACTORS` with one factor.
+            among them (or, for MIG and AAM, a value only one image takes), or a metric
+            of `NEEDS_TWO_FACTORS` with one factor.
         UnknownNameError: for an unknown metric or factor name.
     """
     for name in metrics:
@@ -115,6 +116,13 @@ def check_inputs(classes: np.ndarray, factor_names: Sequence[str], factor_sizes:
         if len(np.unique(classes[:, k])) < 2:
             raise ConfigError(f"factor '{factor_names[k]}' takes a single value among the {n:,} images scored; "
                               "score more images (--max-images) or leave it out (--factors)")
+    if {"mig", "aam"} & set(metrics):   # H(z_j | v_k = v) is a mixture over the images with that value
+        for k in mig_factors:
+            counts = np.unique(classes[:, k], return_counts=True)[1]
+            if counts.min() < 2:
+                raise ConfigError(f"factor '{factor_names[k]}' has values that only one of the {n:,} images scored "
+                                  "takes; MIG and AAM estimate each value's conditional entropy from at least 2 "
+                                  "images: score more images (--max-images) or leave the factor out (--factors)")
     for name in metrics:
         if name in NEEDS_TWO_FACTORS and len(other_factors) < 2:
             chosen = ", ".join(factor_names[k] for k in other_factors) or "none"
