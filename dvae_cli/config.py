@@ -1,9 +1,8 @@
-"""Run specifications and the experiment catalogue (`experiments.toml`).
+"""The experiment catalogue (`experiments.toml`), and resolving a run's spec from it.
 
 One path for every run: the catalogue plus explicit command-line flags resolve into
-one `RunSpec`, which the engine trains and which is written to ``specs.json``. The
-field names are those of disentangling-vae's ``specs.json`` so that its results
-folders read back unchanged.
+one `RunSpec` (`dvae_cli.spec`, re-exported here), which the engine trains and which
+is written to ``specs.json``.
 
 Precedence, lowest first: the `RunSpec` field defaults < ``[defaults]`` < the
 dataset's common section < the loss's common section < the experiment < flags
@@ -14,207 +13,28 @@ This module imports only the standard library (no torch).
 
 from __future__ import annotations
 
-import dataclasses
-import math
 import os
 import sys
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from dvae_cli.catalogue.losses import loss_info, loss_names
 from dvae_cli.data.catalog import DATASET_NAMES, dataset_info
 from dvae_cli.errors import ConfigError, CorruptFileError, UnknownNameError
+from dvae_cli.spec import (CUSTOM_EXPERIMENT, DEVICES, LOG_LEVELS, MAX_LATENT_DIM, MODEL_TYPES, PRECISIONS, REC_DISTS,
+                           RunSpec, coerce, spec_fields)
+
+__all__ = ["CUSTOM_EXPERIMENT", "DEVICES", "LOG_LEVELS", "MAX_LATENT_DIM", "MODEL_TYPES", "PRECISIONS", "REC_DISTS",
+           "Catalogue", "Resolution", "RunSpec", "load_catalogue", "resolve_run", "spec_fields"]
 
 if sys.version_info >= (3, 11):
     import tomllib
 else:  # pragma: no cover - exercised on Python 3.10 only
     import tomli as tomllib
 
-LOSSES: tuple[str, ...] = ("VAE", "betaH", "betaB", "factor", "btcvae")
-REC_DISTS: tuple[str, ...] = ("bernoulli", "laplace", "gaussian")
-MODEL_TYPES: tuple[str, ...] = ("Burgess",)
-DEVICES: tuple[str, ...] = ("auto", "cpu", "cuda")
-BTCVAE_SAMPLINGS: tuple[str, ...] = ("mss", "mws")
-PRECISIONS: tuple[str, ...] = ("fp32", "bf16")
-LOG_LEVELS: tuple[str, ...] = ("critical", "error", "warning", "info", "debug", "notset")
-
-#: The hyper-parameters that characterise each loss (shown by `experiments list`
-#: and `compare`).
-LOSS_KEY_PARAMS: dict[str, tuple[str, ...]] = {
-    "VAE": (),
-    "betaH": ("betaH_B",),
-    "betaB": ("betaB_initC", "betaB_finC", "betaB_G"),
-    "factor": ("factor_G", "lr_disc"),
-    "btcvae": ("btcvae_A", "btcvae_B", "btcvae_G", "btcvae_sampling"),
-}
-
-#: Images an evaluation batch of each loss needs (btcvae compares each image with the rest of its batch).
-MIN_EVAL_BATCH: dict[str, int] = {"btcvae": 2}
-
-#: A bound that keeps a hostile or mistyped specs.json from allocating gigabytes.
-MAX_LATENT_DIM = 4096
-
 CATALOGUE_ENV = "DVAE_EXPERIMENTS"
 CATALOGUE_FILENAME = "experiments.toml"
-CUSTOM_EXPERIMENT = "custom"
-
-
-@dataclass
-class RunSpec:
-    """Every parameter of one run; written as ``specs.json``.
-
-    The defaults are those of disentangling-vae's ``[Custom]`` section, except the
-    dataset (the embedded ``sprites``, so that everything works offline).
-    """
-
-    name: str = "run"
-    experiment: str = CUSTOM_EXPERIMENT
-    # data
-    dataset: str = "sprites"
-    img_size: list[int] | None = None
-    subsample: int | None = None
-    test_fraction: float = 0.1
-    #: Seed of the train/test split and of the subsample (fixed across runs by default,
-    #: so that runs on a dataset share their test images).
-    split_seed: int = 0
-    # model
-    model_type: str = "Burgess"
-    latent_dim: int = 10
-    # loss
-    loss: str = "betaB"
-    rec_dist: str = "bernoulli"
-    reg_anneal: float = 10000
-    betaH_B: float = 4
-    betaB_initC: float = 0
-    betaB_finC: float = 25
-    betaB_G: float = 100
-    factor_G: float = 6
-    lr_disc: float = 5e-5
-    btcvae_A: float = 1
-    btcvae_G: float = 1
-    btcvae_B: float = 6
-    btcvae_sampling: str = "mss"
-    # training
-    epochs: int = 100
-    batch_size: int = 64
-    lr: float = 5e-4
-    checkpoint_every: int = 30
-    #: Clip the global L2 norm of the VAE's gradients to this value each step (None: no clipping).
-    clip_grad: float | None = None
-    seed: int = 1234
-    device: str = "auto"
-    no_cuda: bool = False
-    factor_doubled: bool = False
-    #: Processes that trained the run (torchrun); `batch_size` is per process.
-    world_size: int = 1
-    # evaluation
-    no_test: bool = False
-    eval_batchsize: int = 1000
-    is_metrics: bool = False
-    is_eval_only: bool = False
-    # display
-    log_level: str = "info"
-    no_progress_bar: bool = False
-    # filled in when training starts
-    n_train: int | None = None
-    n_test: int | None = None
-    dvae_version: str | None = None
-    #: Optimiser settings changed when the run was resumed: one entry per resume that changed
-    #: any, ``{"step": S, "epoch": E, "lr": [old, new], ...}`` (step and epoch where it resumed).
-    changes: list[dict[str, Any]] = field(default_factory=list)
-    #: Keys of a ``specs.json`` that this version does not know (kept, written back).
-    extra: dict[str, Any] = field(default_factory=dict)
-
-    def validate(self) -> RunSpec:
-        """Check every value; return self.
-
-        Raises:
-            ConfigError: naming the bad parameter, its value and what is allowed.
-        """
-        _choice("loss", self.loss, LOSSES)
-        _choice("rec-dist", self.rec_dist, REC_DISTS)
-        _choice("model type", self.model_type, MODEL_TYPES)
-        _choice("device", self.device, DEVICES)
-        _choice("btcvae sampling", self.btcvae_sampling, BTCVAE_SAMPLINGS)
-        _choice("log level", self.log_level.lower(), LOG_LEVELS)
-        dataset_info(self.dataset)
-        for key in ("epochs", "batch_size", "latent_dim", "checkpoint_every", "eval_batchsize"):
-            value = getattr(self, key)
-            if not isinstance(value, int) or isinstance(value, bool) or value <= 0:
-                raise ConfigError(f"{_flag(key)} must be a positive integer, got {value!r}")
-        if self.latent_dim > MAX_LATENT_DIM:
-            raise ConfigError(f"--latent-dim must be at most {MAX_LATENT_DIM}, got {self.latent_dim}")
-        for key in ("lr", "lr_disc"):
-            value = getattr(self, key)
-            if not _finite(value) or value <= 0:
-                raise ConfigError(f"{_flag(key)} must be a positive number, got {value!r}")
-        for key in ("reg_anneal", "betaH_B", "betaB_initC", "betaB_finC", "betaB_G", "factor_G",
-                    "btcvae_A", "btcvae_G", "btcvae_B", "test_fraction"):
-            if not _finite(getattr(self, key)):
-                raise ConfigError(f"{_flag(key)} must be a finite number, got {getattr(self, key)!r}")
-        if self.clip_grad is not None and (not _finite(self.clip_grad) or self.clip_grad <= 0):
-            raise ConfigError(f"--clip-grad must be a positive number (the largest gradient norm), got "
-                              f"{self.clip_grad!r}")
-        if self.reg_anneal < 0:
-            raise ConfigError(f"--reg-anneal must be >= 0, got {self.reg_anneal!r}")
-        if not 0 <= self.test_fraction < 1 or (self.test_fraction == 0 and not self.no_test):
-            raise ConfigError(f"--test-fraction must be in (0, 1), or 0 with --no-test (train on every image, as "
-                              f"disentangling-vae does), got {self.test_fraction!r}")
-        if self.subsample is not None and self.subsample <= 0:
-            raise ConfigError(f"--subsample must be a positive integer, got {self.subsample!r}")
-        if self.loss == "btcvae" and self.batch_size < 2:
-            raise ConfigError("--batch-size must be >= 2 with the btcvae loss: its estimator "
-                              f"compares each sample with the rest of the batch, got {self.batch_size}")
-        if not self.no_test and self.eval_batchsize < MIN_EVAL_BATCH.get(self.loss, 1):
-            raise ConfigError("--eval-batchsize must be >= 2 with the btcvae loss: its estimator compares each "
-                              f"test image with the rest of its batch, got {self.eval_batchsize} (or use --no-test)")
-        if self.loss == "factor" and self.batch_size < 4:
-            if self.factor_doubled:   # what the user typed, before the doubling
-                raise ConfigError("--batch-size must be >= 2 with the factor loss (each step takes two batches "
-                                  f"of that size, one for the discriminator), got {self.batch_size // 2}")
-            raise ConfigError("--batch-size must be >= 4 with the factor loss (two halves of at "
-                              f"least 2), got {self.batch_size}")
-        return self
-
-    def to_dict(self) -> dict[str, Any]:
-        """The ``specs.json`` content: every field, unknown keys merged back, sorted."""
-        data = {f.name: getattr(self, f.name) for f in dataclasses.fields(self) if f.name != "extra"}
-        data.update(self.extra)
-        if data["img_size"] is not None:
-            data["img_size"] = list(data["img_size"])
-        return dict(sorted(data.items()))
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> RunSpec:
-        """Build a spec from a ``specs.json`` mapping (dvae's or disentangling-vae's).
-
-        Missing keys take their defaults; unknown keys are kept in `extra`.
-
-        Raises:
-            ConfigError: if a known key has a value of the wrong type.
-        """
-        known = {f.name: f for f in dataclasses.fields(cls) if f.name != "extra"}
-        kwargs: dict[str, Any] = {}
-        extra: dict[str, Any] = {}
-        for key, value in data.items():
-            if key in known:
-                kwargs[key] = _coerce(key, value, _field_type(known[key]))
-            elif key == "model":  # the name used by hyperparam.ini
-                kwargs["model_type"] = _coerce(key, value, str)
-            else:
-                extra[key] = value
-        return cls(**kwargs, extra=extra)
-
-    def key_params(self) -> dict[str, Any]:
-        """The hyper-parameters that characterise this run's loss."""
-        return {key: getattr(self, key) for key in LOSS_KEY_PARAMS[self.loss]}
-
-
-def spec_fields() -> dict[str, type]:
-    """Map each settable `RunSpec` field to its Python type (int, float, str, bool)."""
-    return {f.name: _field_type(f) for f in dataclasses.fields(RunSpec)
-            if f.name not in ("extra", "name", "img_size", "n_train", "n_test", "dvae_version", "world_size",
-                              "changes")}
 
 
 # --------------------------------------------------------------------------- catalogue
@@ -324,7 +144,7 @@ def load_catalogue(path: Path | None = None) -> Catalogue:
             if key not in fields:
                 raise CorruptFileError(f"{path}: [{section}] unknown parameter {_quoted(key)}")
             try:
-                out[key] = _coerce(key, value, fields[key])
+                out[key] = coerce(key, value, fields[key])
                 RunSpec(**{key: out[key]}).validate()  # the value alone (e.g. epochs = 0, loss = "foo")
             except ConfigError as exc:
                 raise CorruptFileError(f"{path}: [{section}] {exc}") from None
@@ -344,9 +164,9 @@ def load_catalogue(path: Path | None = None) -> Catalogue:
             raise CorruptFileError(f"{path}: [datasets.{_shown(name)}] is not a dataset; "
                                    f"choose from: {', '.join(DATASET_NAMES)}")
     for name in catalogue.losses:
-        if name not in LOSSES:
+        if name not in loss_names():
             raise CorruptFileError(f"{path}: [losses.{_shown(name)}] is not a loss; "
-                                   f"choose from: {', '.join(LOSSES)}")
+                                   f"choose from: {', '.join(loss_names())}")
     return catalogue
 
 
@@ -376,9 +196,9 @@ def resolve_run(name: str, experiment: str | None = None, flags: dict[str, Any] 
         catalogue: The catalogue; read with `load_catalogue` if None.
 
     Returns:
-        The resolved, validated spec. With the ``factor`` loss, the batch size and
-        the number of epochs are doubled (each step uses two half batches, as in
-        disentangling-vae) and ``factor_doubled`` records it.
+        The resolved, validated spec. With a loss that takes several batches per step
+        (``factor``: two half batches, as in disentangling-vae), the batch size and the
+        number of epochs are multiplied by that number and ``factor_doubled`` records it.
 
     Raises:
         UnknownNameError: if the experiment is unknown.
@@ -409,9 +229,10 @@ def resolve_run(name: str, experiment: str | None = None, flags: dict[str, Any] 
     spec = RunSpec(**merged)
     _choice("dataset", spec.dataset, DATASET_NAMES)
     spec.img_size = list(dataset_info(spec.dataset).img_size)
-    if spec.loss == "factor":
-        spec.batch_size *= 2
-        spec.epochs *= 2
+    per_step = loss_info(spec.loss).batches_per_step if spec.loss in loss_names() else 1
+    if per_step > 1:   # each step takes `per_step` batches (FactorVAE's two halves), as disentangling-vae does
+        spec.batch_size *= per_step
+        spec.epochs *= per_step
         spec.factor_doubled = True
     spec.validate()
     return Resolution(spec=spec, experiment=experiment, from_name=from_name, sources=sources)
@@ -432,42 +253,3 @@ def _shown(name: str) -> str:
 
 def _quoted(name: str) -> str:
     return f"'{_shown(name)}'"
-
-
-def _flag(key: str) -> str:
-    return "--" + key.replace("_", "-")
-
-
-def _finite(value: Any) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
-
-
-def _field_type(f: dataclasses.Field[Any]) -> type:
-    annotation = str(f.type)
-    for name, typ in (("bool", bool), ("int", int), ("float", float), ("str", str)):
-        if annotation.startswith(name):
-            return typ
-    return object
-
-
-def _coerce(key: str, value: Any, typ: type) -> Any:
-    """Convert a value read from TOML/JSON to the field's type, strictly."""
-    if value is None or typ is object:
-        return value
-    if typ is bool:
-        if isinstance(value, bool):
-            return value
-    elif typ is int:
-        if isinstance(value, int) and not isinstance(value, bool):
-            return value
-        if isinstance(value, float) and value.is_integer():
-            return int(value)
-    elif typ is float:
-        if isinstance(value, float):
-            return value
-        if isinstance(value, int) and not isinstance(value, bool) and abs(value) <= sys.float_info.max:
-            return float(value)
-    elif typ is str:
-        if isinstance(value, str):
-            return value
-    raise ConfigError(f"'{key}' must be {typ.__name__}, got {value!r}")

@@ -63,4 +63,6 @@ class Param:
             raise ConfigError(f"{self.flag} must be an integer, got {value!r}")
         if self.minimum is not None and (value < self.minimum or (self.exclusive and value == self.minimum)):
             bound = f"> {self.minimum:g}" if self.exclusive else f">= {self.minimum:g}"
+            if self.minimum == 0 and self.exclusive:
+                bound = "a positive number"
             raise ConfigError(f"{self.flag} must be {bound}, got {value!r}")

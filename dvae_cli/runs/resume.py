@@ -13,7 +13,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from dvae_cli.config import RunSpec
+from dvae_cli.catalogue.losses import loss_info, loss_names
+from dvae_cli.spec import RunSpec
 from dvae_cli.errors import ConfigError, RunExistsError, RunNotFoundError
 from dvae_cli.runs.folder import RunFolder, list_run_names
 from dvae_cli.runs.summary import LOCK_FILE, lock_alive
@@ -22,7 +23,7 @@ from dvae_cli.runs.summary import LOCK_FILE, lock_alive
 #: Optimiser settings a resumed run may change (recorded in ``specs.json``'s ``changes``).
 OPTIMISER: tuple[str, ...] = ("lr", "lr_disc", "clip_grad")
 MAY_CHANGE: tuple[str, ...] = ("epochs", "no_progress_bar", "log_level", "device", "no_cuda", "no_test",
-                               "eval_batchsize", *OPTIMISER)
+                               "eval_batchsize", "compile", *OPTIMISER)
 
 
 def resumable_folder(results_dir: Path, name: str) -> RunFolder:
@@ -66,10 +67,11 @@ def resumed_spec(folder: RunFolder, flags: dict[str, Any], experiment: str | Non
         raise ConfigError(f"-x {experiment}: run '{folder.name}' was started from experiment "
                           f"'{spec.experiment}'; a resumed run keeps its spec")
     flags = dict(flags)
-    if spec.factor_doubled:  # stored doubled, as resolve_run doubles them for the factor loss
+    if spec.factor_doubled:  # stored multiplied, as resolve_run multiplies them for the factor loss
+        per_step = loss_info(spec.loss).batches_per_step if spec.loss in loss_names() else 2
         for key in ("epochs", "batch_size"):
             if key in flags:
-                flags[key] = flags[key] * 2
+                flags[key] = flags[key] * per_step
     for key, value in flags.items():
         if key in MAY_CHANGE:
             continue
