@@ -10,13 +10,14 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from dvae_cli.config import MIN_EVAL_BATCH, RunSpec
+from dvae_cli.spec import RunSpec
 from dvae_cli.data.catalog import dataset_info
 from dvae_cli.data.in_memory import ImageSource, train_test_split
 from dvae_cli.data.loading import load_dataset
 from dvae_cli.engine.checkpoint import STATE_FILE, load_checkpoint, load_model
 from dvae_cli.engine.device import keep_freed_memory, resolve_device, seed_everything
-from dvae_cli.engine.losses import FactorLoss, Loss, loss_for_spec
+from dvae_cli.catalogue.losses import loss_info, loss_names
+from dvae_cli.engine.losses import Loss, loss_for_spec
 from dvae_cli.engine.models import VAE
 from dvae_cli.errors import ConfigError, CorruptFileError
 from dvae_cli.runs.folder import RunFolder, check_writable
@@ -36,7 +37,7 @@ def check_test_set(loss: str, n_images: int, batch_size: int, how: str = "") -> 
     Raises:
         ConfigError: for an empty test set, or one (or a batch) smaller than the loss needs.
     """
-    need = MIN_EVAL_BATCH.get(loss, 1)
+    need = loss_info(loss).min_eval_batch
     where = f" ({how})" if how else ""
     if n_images == 0:
         raise ConfigError(f"the test set is empty{where}: the run holds out no test images (--test-fraction 0), "
@@ -55,7 +56,7 @@ def evaluate_losses(model: VAE, loss: Loss, data: ImageSource, batch_size: int =
     """Every term of `loss` in evaluation mode, averaged over all images of `data`.
 
     The images are cut into near-equal batches of at most `batch_size`, never smaller
-    than the loss needs (`MIN_EVAL_BATCH`: btcvae compares each image with the rest of
+    than the loss needs (its `LossInfo.min_eval_batch`: btcvae compares each image with the rest of
     its batch, so 3 images in batches of 2 make one batch of 3, not 2 + 1); each batch's
     terms are weighted by its size.
     """
@@ -64,7 +65,7 @@ def evaluate_losses(model: VAE, loss: Loss, data: ImageSource, batch_size: int =
         keep_freed_memory()   # batches of 1000 re-fault ~130 MB of activations each otherwise
     loss = loss.to(device)
     n = len(data)
-    need = MIN_EVAL_BATCH.get(getattr(loss, "name", ""), 1)
+    need = loss_info(loss.name).min_eval_batch if loss.name in loss_names() else 1
     n_batches = max(1, min(-(-n // batch_size), n // need))
     totals: dict[str, torch.Tensor] = {}
     count = 0
@@ -144,17 +145,10 @@ def evaluate_run(folder: RunFolder, data_dir: Path, dataset: str | None = None, 
     elif spec.reg_anneal > 0:
         notes.append("the run's last training step is unknown (no training state): annealed terms are "
                      "evaluated at the end of their schedule")
-    if isinstance(loss, FactorLoss):
-        if state is not None:
-            try:
-                loss.load_state_dict(state["loss"])
-            except (RuntimeError, TypeError, ValueError, KeyError, AttributeError) as exc:
-                reason = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:200]
-                raise CorruptFileError(f"{state_path}: its discriminator does not fit the run: {reason}") from None
-        else:
-            loss.use_discriminator = False
-            notes.append("no saved discriminator (disentangling-vae does not save it): "
-                         "tc_loss and discrim_loss are left out")
+    try:
+        notes += loss.prepare_evaluation(state)   # e.g. FactorVAE's discriminator, trained with the run
+    except CorruptFileError as exc:
+        raise CorruptFileError(f"{state_path}: {exc}") from None
     seed_everything(spec.seed)
     losses = evaluate_losses(model, loss, data, batch_size or spec.eval_batchsize, torch_device)
     written = backup = None

@@ -1,25 +1,35 @@
-"""The five losses of disentangling-vae, one module each, and their registry."""
+"""The losses: one module each, found through the loss catalogue (`dvae_cli.catalogue.losses`).
+
+A new loss is one module here (or in any package) and one `LossInfo` entry (or a
+`register_loss` call, or an entry point): `get_loss` builds it from its name.
+"""
 
 from __future__ import annotations
 
 import inspect
 from typing import Any
 
-from dvae_cli.config import LOSSES, RunSpec, spec_fields
-from dvae_cli.engine.losses.base import Loss, LossResult
-from dvae_cli.engine.losses.betab import BetaBLoss
-from dvae_cli.engine.losses.betah import BetaHLoss
-from dvae_cli.engine.losses.btcvae import BtcvaeLoss
-from dvae_cli.engine.losses.factor import FactorLoss
-from dvae_cli.engine.losses.vae import VAELoss
-from dvae_cli.errors import ConfigError, UnknownNameError
-
-LOSS_CLASSES: dict[str, type[Loss]] = {cls.name: cls for cls in (VAELoss, BetaHLoss, BetaBLoss, FactorLoss,
-                                                                 BtcvaeLoss)}
-assert tuple(LOSS_CLASSES) == LOSSES
+from dvae_cli.catalogue.losses import loss_info, loss_names
+from dvae_cli.engine.losses.base import Loss, LossResult, PosteriorLoss
+from dvae_cli.errors import ConfigError
+from dvae_cli.plugins import resolve
+from dvae_cli.spec import RunSpec, spec_fields
 
 #: Other names accepted for the same argument (specs.json calls N ``n_train``).
 _ALIASES = {"n_train": "n_data"}
+
+
+def loss_class(name: str) -> type[Loss]:
+    """The `Loss` subclass of loss `name` (imported now).
+
+    Raises:
+        UnknownNameError: if `name` is not a registered loss.
+        ConfigError: if its implementation cannot be imported or is not a `Loss`.
+    """
+    cls = resolve(loss_info(name).implementation)
+    if not (isinstance(cls, type) and issubclass(cls, Loss)):
+        raise ConfigError(f"the implementation of loss '{name}' ({loss_info(name).implementation}) is not a Loss")
+    return cls
 
 
 def get_loss(name: str, /, **hyper: Any) -> Loss:
@@ -31,20 +41,17 @@ def get_loss(name: str, /, **hyper: Any) -> Loss:
         get_loss(spec.loss, **spec.to_dict())   # every other spec key is ignored
 
     Args:
-        name: ``VAE``, ``betaH``, ``betaB``, ``factor`` or ``btcvae``.
-        **hyper: ``rec_dist``, ``reg_anneal`` and the loss's own parameters
-            (``betaH_B``; ``betaB_initC``, ``betaB_finC``, ``betaB_G``; ``factor_G``,
-            ``lr_disc``, ``latent_dim``; ``btcvae_A``, ``btcvae_B``, ``btcvae_G``,
-            ``btcvae_sampling``, ``n_data`` (or ``n_train``), the training-set size).
-            Keys of ``specs.json`` that the loss does not use are ignored.
+        name: A registered loss (``VAE``, ``betaH``, ``betaB``, ``factor``, ``btcvae``, ...).
+        **hyper: ``rec_dist``, ``reg_anneal`` and the loss's own parameters (see its
+            `LossInfo`), ``latent_dim`` and ``n_data`` (or ``n_train``, the
+            training-set size) for the losses that take them. Keys of ``specs.json``
+            that the loss does not use are ignored.
 
     Raises:
         UnknownNameError: if `name` is not a loss.
         ConfigError: for a keyword that is not a spec parameter, or a missing one.
     """
-    if name not in LOSS_CLASSES:
-        raise UnknownNameError("loss", name, LOSSES)
-    cls = LOSS_CLASSES[name]
+    cls = loss_class(name)
     accepted = set(inspect.signature(cls.__init__).parameters) - {"self"}
     known_elsewhere = set(spec_fields()) | set(RunSpec.__dataclass_fields__) | {"model", "n_data"}
     kwargs = {}
@@ -64,9 +71,8 @@ def get_loss(name: str, /, **hyper: Any) -> Loss:
 
 
 def loss_for_spec(spec: RunSpec, n_data: int) -> Loss:
-    """The loss of a run, with N = `n_data` for the btcvae estimator."""
+    """The loss of a run, with N = `n_data` for the estimators that need the training-set size."""
     return get_loss(spec.loss, **{**spec.to_dict(), "n_data": n_data})
 
 
-__all__ = ["LOSS_CLASSES", "Loss", "LossResult", "get_loss", "loss_for_spec", "BetaBLoss", "BetaHLoss",
-           "BtcvaeLoss", "FactorLoss", "VAELoss"]
+__all__ = ["Loss", "LossResult", "PosteriorLoss", "get_loss", "loss_class", "loss_for_spec", "loss_names"]

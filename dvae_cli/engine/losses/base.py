@@ -38,12 +38,16 @@ class Loss(nn.Module, abc.ABC):
 
     A loss is called as ``loss(model, x, step)`` where `step` is the 1-based
     training step (used by annealing schedules) or None in evaluation. It runs the
-    model itself, because some losses (FactorVAE) feed it a part of the batch only.
+    model itself, because some losses (FactorVAE) feed it a part of the batch only;
+    most losses are computed from one model output and subclass `PosteriorLoss`.
+    Its name, hyper-parameters and terms are declared in the loss catalogue
+    (`dvae_cli.catalogue.losses.LossInfo`), not here.
 
-    A loss that trains a network of its own sets `trains_auxiliary` and implements
-    `update_auxiliary`; the trainer calls it after the VAE's backward pass and
-    before the VAE's optimiser step. Its networks are sub-modules, so they move
-    with ``.to(device)`` and their state is in ``state_dict()``.
+    A loss that trains a network of its own sets `trains_auxiliary`; the trainer
+    then calls `update_auxiliary` after the VAE's backward pass and before the
+    VAE's optimiser step (for the others it is never called, and returns nothing).
+    Its networks are sub-modules, so they move with ``.to(device)`` and their state
+    is in ``state_dict()``; `prepare_evaluation` restores them from a training state.
 
     Args:
         rec_dist: Pixel likelihood: ``bernoulli``, ``laplace`` or ``gaussian``.
@@ -52,10 +56,7 @@ class Loss(nn.Module, abc.ABC):
     """
 
     name: ClassVar[str]
-    #: The hyper-parameters (specs.json keys) this loss reads.
-    hyper_parameters: ClassVar[tuple[str, ...]] = ()
-    #: Terms beyond recon/KL that a live view should show, in order.
-    display_terms: ClassVar[tuple[str, ...]] = ()
+    #: Whether it trains a network of its own (the trainer calls `update_auxiliary`).
     trains_auxiliary: ClassVar[bool] = False
 
     def __init__(self, rec_dist: str = "bernoulli", reg_anneal: float = 0) -> None:
@@ -78,17 +79,22 @@ class Loss(nn.Module, abc.ABC):
         if self.gradient_sync is not None:
             self.gradient_sync(module)
 
+    @abc.abstractmethod
     def forward(self, model: VAE, x: torch.Tensor, step: int | None = None) -> LossResult:
         """Run `model` on the batch `x` (B, C, H, W) and compute the loss."""
-        return self.compute(x, model(x), step)
-
-    @abc.abstractmethod
-    def compute(self, x: torch.Tensor, output: VAEOutput, step: int | None) -> LossResult:
-        """The loss of a model output on the batch `x` it came from."""
 
     def update_auxiliary(self, result: LossResult) -> dict[str, torch.Tensor]:
-        """Train the loss's own network one step; return its terms (detached)."""
-        raise NotImplementedError(f"the {self.name} loss trains no network of its own")
+        """Train the loss's own network one step; return its terms (detached). Nothing by default."""
+        return {}
+
+    def prepare_evaluation(self, training_state: dict[str, Any] | None) -> list[str]:
+        """Make the loss ready to evaluate a trained run; return notes for the reader.
+
+        Args:
+            training_state: The run's ``training_state.pt`` content (None when it has
+                none, e.g. disentangling-vae's runs).
+        """
+        return []
 
     def auxiliary_optimizer_state(self) -> dict[str, Any] | None:
         """State of the auxiliary optimiser (None if the loss has none)."""
@@ -102,6 +108,17 @@ class Loss(nn.Module, abc.ABC):
 
     def extra_repr(self) -> str:
         return ", ".join(f"{key}={getattr(self, key)!r}" for key in ("rec_dist", "reg_anneal"))
+
+
+class PosteriorLoss(Loss):
+    """A loss computed from one model output on the whole batch: implement `compute`."""
+
+    def forward(self, model: VAE, x: torch.Tensor, step: int | None = None) -> LossResult:
+        return self.compute(x, model(x), step)
+
+    @abc.abstractmethod
+    def compute(self, x: torch.Tensor, output: VAEOutput, step: int | None) -> LossResult:
+        """The loss of a model output on the batch `x` (B, C, H, W) it came from."""
 
 
 def base_terms(x: torch.Tensor, output: VAEOutput, rec_dist: str) -> dict[str, torch.Tensor]:

@@ -10,11 +10,11 @@ from typing import ClassVar
 import torch
 
 from dvae_cli.engine.losses._terms import linear_annealing
-from dvae_cli.engine.losses.base import Loss, LossResult, base_terms
+from dvae_cli.engine.losses.base import LossResult, PosteriorLoss, base_terms
 from dvae_cli.engine.models import VAEOutput
 
 
-class BetaBLoss(Loss):
+class BetaBLoss(PosteriorLoss):
     """rec + gamma * |KL - C|, C linear from `betaB_initC` to `betaB_finC` over `reg_anneal` steps.
 
     In evaluation C is the capacity at `evaluation_step` (the run's last training step;
@@ -27,8 +27,6 @@ class BetaBLoss(Loss):
     """
 
     name: ClassVar[str] = "betaB"
-    hyper_parameters: ClassVar[tuple[str, ...]] = ("betaB_initC", "betaB_finC", "betaB_G")
-    display_terms: ClassVar[tuple[str, ...]] = ("C",)
 
     def __init__(self, betaB_initC: float = 0.0, betaB_finC: float = 25.0, betaB_G: float = 100.0,
                  rec_dist: str = "bernoulli", reg_anneal: float = 0) -> None:

@@ -11,11 +11,11 @@ from typing import ClassVar
 import torch
 
 from dvae_cli.engine.losses._terms import linear_annealing
-from dvae_cli.engine.losses.base import Loss, LossResult, base_terms
+from dvae_cli.engine.losses.base import LossResult, PosteriorLoss, base_terms
 from dvae_cli.engine.models import VAEOutput
 
 
-class BetaHLoss(Loss):
+class BetaHLoss(PosteriorLoss):
     """rec + a * beta * KL, with a annealed linearly from 0 to 1 over `reg_anneal` steps.
 
     Args:
@@ -24,7 +24,6 @@ class BetaHLoss(Loss):
     """
 
     name: ClassVar[str] = "betaH"
-    hyper_parameters: ClassVar[tuple[str, ...]] = ("betaH_B",)
 
     def __init__(self, betaH_B: float = 4.0, rec_dist: str = "bernoulli", reg_anneal: float = 0) -> None:
         super().__init__(rec_dist=rec_dist, reg_anneal=reg_anneal)

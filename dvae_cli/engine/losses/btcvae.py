@@ -12,11 +12,11 @@ import torch
 
 from dvae_cli.engine.losses._terms import (estimate_log_qz, linear_annealing,
                                           log_density_gaussian)
-from dvae_cli.engine.losses.base import Loss, LossResult, base_terms
+from dvae_cli.engine.losses.base import LossResult, PosteriorLoss, base_terms
 from dvae_cli.engine.models import VAEOutput
 
 
-class BtcvaeLoss(Loss):
+class BtcvaeLoss(PosteriorLoss):
     """rec + alpha * MI + beta * TC + a * gamma * dimension-wise KL.
 
     MI = E[log q(z|x) - log q(z)], TC = E[log q(z) - log prod_d q(z_d)] and
@@ -32,8 +32,6 @@ class BtcvaeLoss(Loss):
     """
 
     name: ClassVar[str] = "btcvae"
-    hyper_parameters: ClassVar[tuple[str, ...]] = ("btcvae_A", "btcvae_B", "btcvae_G", "btcvae_sampling")
-    display_terms: ClassVar[tuple[str, ...]] = ("mi_loss", "tc_loss", "dw_kl_loss")
 
     def __init__(self, n_data: int, btcvae_A: float = 1.0, btcvae_B: float = 6.0, btcvae_G: float = 1.0,
                  btcvae_sampling: str = "mss", rec_dist: str = "bernoulli", reg_anneal: float = 0) -> None:

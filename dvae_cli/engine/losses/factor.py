@@ -15,7 +15,7 @@ from dvae_cli.engine.losses._terms import at_least_float32, linear_annealing, pe
 from dvae_cli.engine.losses.base import Loss, LossResult, base_terms
 from dvae_cli.engine.models import VAE
 from dvae_cli.engine.optim import adam
-from dvae_cli.errors import ConfigError
+from dvae_cli.errors import ConfigError, CorruptFileError
 
 DISC_HIDDEN = 1000
 DISC_SLOPE = 0.2
@@ -70,8 +70,6 @@ class FactorLoss(Loss):
     """
 
     name: ClassVar[str] = "factor"
-    hyper_parameters: ClassVar[tuple[str, ...]] = ("factor_G", "lr_disc")
-    display_terms: ClassVar[tuple[str, ...]] = ("tc_loss", "discrim_loss")
     trains_auxiliary: ClassVar[bool] = True
 
     def __init__(self, latent_dim: int = 10, factor_G: float = 6.0, lr_disc: float = 5e-5,
@@ -102,9 +100,6 @@ class FactorLoss(Loss):
         return LossResult(loss=loss, terms={"loss": loss, "tc_loss": tc, **terms}, batch_size=half,
                           auxiliary_inputs={"z_real": output.sample.detach().float(), "z_perm": z_perm.float()})
 
-    def compute(self, x: torch.Tensor, output: Any, step: int | None) -> LossResult:
-        raise NotImplementedError("the factor loss runs the model itself; call it as loss(model, x, step)")
-
     def update_auxiliary(self, result: LossResult) -> dict[str, torch.Tensor]:
         """One Adam step of the discriminator on the detached codes of `result`."""
         disc_loss = self._discriminator_loss(result.auxiliary_inputs["z_real"],
@@ -120,6 +115,23 @@ class FactorLoss(Loss):
 
     def load_auxiliary_optimizer_state(self, state: dict[str, Any]) -> None:
         self.disc_optimizer.load_state_dict(state)
+
+    def prepare_evaluation(self, training_state: dict[str, Any] | None) -> list[str]:
+        """Load the discriminator the run trained, or leave the TC terms out if it was not saved.
+
+        Raises:
+            CorruptFileError: if the saved discriminator does not fit this loss.
+        """
+        if training_state is None:
+            self.use_discriminator = False
+            return ["no saved discriminator (disentangling-vae does not save it): tc_loss and discrim_loss are "
+                    "left out"]
+        try:
+            self.load_state_dict(training_state["loss"])
+        except (RuntimeError, KeyError) as exc:   # missing or mis-shaped discriminator weights
+            reason = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:200]
+            raise CorruptFileError(f"the training state's discriminator does not fit the run: {reason}") from None
+        return []
 
     def set_auxiliary_learning_rate(self, lr: float) -> None:
         for group in self.disc_optimizer.param_groups:

@@ -14,7 +14,6 @@ class VAELoss(BetaHLoss):
     """rec + a * KL, with a annealed linearly from 0 to 1 over `reg_anneal` steps."""
 
     name: ClassVar[str] = "VAE"
-    hyper_parameters: ClassVar[tuple[str, ...]] = ()
 
     def __init__(self, rec_dist: str = "bernoulli", reg_anneal: float = 0) -> None:
         super().__init__(betaH_B=1.0, rec_dist=rec_dist, reg_anneal=reg_anneal)
