@@ -14,7 +14,7 @@ from typing import Any
 
 import torch
 
-from dvae_cli.config import PRECISIONS
+from dvae_cli.spec import PRECISIONS
 from dvae_cli.data.in_memory import EpochBatches, ImageSource
 from dvae_cli.data.streaming import StreamedImages, stream_batches
 from dvae_cli.engine.device import keep_freed_memory, rng_state, set_rng_state

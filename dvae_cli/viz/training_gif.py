@@ -15,6 +15,7 @@ import torch
 from dvae_cli.engine.trainer import Callback, TrainState
 
 if TYPE_CHECKING:
+    from dvae_cli.engine.callbacks import RunContext
     from dvae_cli.engine.models import VAE
 
 FILE = "training.gif"
@@ -84,3 +85,17 @@ class TrainingGif(Callback):
 def _kl_text(value: float) -> str:
     """A KL as wide as ``888.88`` at most (up to 99999 nats)."""
     return f"{value:.2f}" if value < 999.995 else f"{value:.0f}"
+
+
+def training_gif(context: RunContext) -> TrainingGif:
+    """The ``training.gif`` of a run: a `dvae_cli.engine.callbacks.CallbackFactory` for its callbacks.
+
+    Example::
+
+        train_run(spec, results, data, callbacks=[training_gif])
+    """
+    from dvae_cli.data.catalog import dataset_info
+
+    spec = context.spec
+    pad = 1.0 if dataset_info(spec.dataset).background == "black" else 0.0
+    return TrainingGif(context.folder.path / FILE, context.model, pad, f"{spec.name} · {spec.loss} · {spec.dataset}")
