@@ -5,7 +5,9 @@ from __future__ import annotations
 import sys
 from typing import TYPE_CHECKING, TypeVar
 
-from dvae_cli.config import LOSSES as LOSS_NAMES
+from dvae_cli.catalogue import loss_names
+
+LOSS_NAMES = loss_names()
 
 if TYPE_CHECKING:
     import torch

@@ -89,6 +89,7 @@ def main(argv: list[str] | None = None) -> None:
     """
     debug = os.environ.get(DEBUG_ENV, "") not in ("", "0")
     safe_streams()   # a path or name the terminal's encoding lacks is printed with '?', never a crash
+    train.refresh_signature()   # the options of every loss registered by now (plugins included)
     command = plain_flags(typer.main.get_command(app))
     try:
         result = command.main(args=argv, prog_name="dvae", standalone_mode=False)

@@ -9,7 +9,8 @@ import sys
 import typer
 
 from dvae_cli.cli.output import LIST_FORMATS, check_list_format, make_console, make_table, render_rows
-from dvae_cli.config import LOSS_KEY_PARAMS, LOSSES, load_catalogue, resolve_run
+from dvae_cli.catalogue.losses import loss_info, loss_names
+from dvae_cli.config import load_catalogue, resolve_run
 from dvae_cli.data.catalog import DATASET_NAMES
 from dvae_cli.errors import UnknownNameError
 
@@ -26,8 +27,8 @@ def list_command(
     check_list_format(fmt)
     if dataset is not None and dataset not in DATASET_NAMES:
         raise UnknownNameError("dataset", dataset, DATASET_NAMES)
-    if loss is not None and loss not in LOSSES:
-        raise UnknownNameError("loss", loss, LOSSES)
+    if loss is not None and loss not in loss_names():
+        raise UnknownNameError("loss", loss, loss_names())
     catalogue = load_catalogue()
     rows = []
     for name in catalogue.names:
@@ -43,7 +44,8 @@ def list_command(
     table = make_table(("name", "dataset", "loss", "epochs", "batch", "lr", "key weights", "description"),
                        title=f"Experiments ({catalogue.path})", right=("epochs", "batch", "lr"))
     for row in rows:
-        weights = " ".join(f"{key.split('_', 1)[1]}={row[key]}" for key in LOSS_KEY_PARAMS[row["loss"]])
+        weights = " ".join(f"{key.split('_', 1)[1] if '_' in key else key}={row[key]}"
+                           for key in loss_info(row["loss"]).key_params)
         table.add_row(row["name"], row["dataset"], row["loss"], str(row["epochs"]), str(row["batch"]),
                       f"{row['lr']:g}", weights, row["description"])
     console = make_console()

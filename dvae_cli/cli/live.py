@@ -11,12 +11,10 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 from rich.text import Text
 
+from dvae_cli.catalogue.losses import term_labels
 from dvae_cli.engine.trainer import Callback, TrainState
 
 REFRESH_PER_SECOND = 4
-_LABELS = {"loss": "loss", "recon_loss": "reconstruction", "kl_loss": "KL", "mi_loss": "MI (index-code)",
-           "tc_loss": "TC (total correlation)", "dw_kl_loss": "dimension-wise KL",
-           "discrim_loss": "discriminator", "C": "capacity C"}
 
 
 def main_terms(display_terms: Sequence[str]) -> list[str]:
@@ -127,9 +125,10 @@ class LiveView(Callback):
         table.add_column("term")
         table.add_column(f"epoch {state.epoch + 1} (running mean)", justify="right")
         table.add_column("last epoch", justify="right")
+        labels = term_labels()
         for key in self.rows:
             if key in running or key in self.last_epoch:
-                table.add_row(_LABELS.get(key, key), _fmt(running[key]) if key in running else "",
+                table.add_row(labels.get(key, key), _fmt(running[key]) if key in running else "",
                               _fmt(self.last_epoch[key]) if key in self.last_epoch else "")
         per_dim = sorted((int(k.rsplit("_", 1)[1]), v) for k, v in running.items() if k.startswith("kl_loss_"))
         parts: list[Progress | Table | Text] = [self.progress, table]

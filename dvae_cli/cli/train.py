@@ -1,23 +1,31 @@
-"""``dvae train NAME``: every option of disentangling-vae's ``main.py``, same names."""
+"""``dvae train NAME``: every option of disentangling-vae's ``main.py``, same names.
+
+The common options are written here; each loss's options (``--betaH-B``, ...) come
+from the loss catalogue (`dvae_cli.catalogue.losses`), one per `Param`, in the loss's
+help panel: `train_signature` builds the command's signature from it, so a loss
+registered by a plugin has its options in ``dvae train --help`` too.
+"""
 
 from __future__ import annotations
 
+import inspect
 import os
-import sys
 from pathlib import Path
 from typing import Annotated, Any, Optional
 
 import typer
 
-from dvae_cli.config import (DEVICES, LOG_LEVELS, LOSSES, MODEL_TYPES, PRECISIONS, REC_DISTS, Resolution,
-                             RunSpec, resolve_run)
-from dvae_cli.errors import ConfigError, UnknownNameError
+from dvae_cli.catalogue.losses import LOSSES, loss_names
+from dvae_cli.config import Resolution, resolve_run
+from dvae_cli.errors import ConfigError
 from dvae_cli.runs.folder import DATA_ENV, RESULTS_ENV, default_data_dir, default_results_dir
 from dvae_cli.runs.resume import resumable_folder, resumed_spec
+from dvae_cli.spec import DEVICES, LOG_LEVELS, MODEL_TYPES, PRECISIONS, REC_DISTS, RunSpec
 
 _D = RunSpec()  # the defaults shown in --help (experiments.toml's [defaults] match them)
 GENERAL, TRAINING, MODEL, EVAL, SPEED = "General", "Training", "Model", "Evaluation", "Speed and scale"
-BETAH, BETAB, FACTOR, BTCVAE = "betaH loss", "betaB loss", "factor loss", "btcvae loss"
+#: Options that are not spec parameters (how to run, not what to train).
+RUN_OPTIONS = ("overwrite", "resume", "detect_anomaly", "nproc", "log_every", "results_dir", "data_dir")
 
 
 def _opt(*names: str, help: str, panel: str, default: object = None, **kwargs: Any) -> Any:
@@ -57,33 +65,11 @@ def train_command(
     latent_dim: Annotated[Optional[int], _opt("-z", "--latent-dim", panel=MODEL, default=_D.latent_dim,
                                               help="Dimension of the latent variable.")] = None,
     loss: Annotated[Optional[str], _opt("-l", "--loss", panel=MODEL, default=_D.loss,
-                                        help=f"Loss: {', '.join(LOSSES)}.")] = None,
+                                        help="Loss (each has its options below).")] = None,
     rec_dist: Annotated[Optional[str], _opt("-r", "--rec-dist", panel=MODEL, default=_D.rec_dist,
                                             help=f"Pixel likelihood: {', '.join(REC_DISTS)}.")] = None,
     reg_anneal: Annotated[Optional[float], _opt("-a", "--reg-anneal", panel=MODEL, default=int(_D.reg_anneal),
                                                 help="Steps over which the regularisation is annealed in.")] = None,
-    betaH_B: Annotated[Optional[float], _opt("--betaH-B", panel=BETAH, default=_D.betaH_B,
-                                             help="Weight of the KL (beta).")] = None,
-    betaB_initC: Annotated[Optional[float], _opt("--betaB-initC", panel=BETAB, default=_D.betaB_initC,
-                                                 help="Starting capacity C.")] = None,
-    betaB_finC: Annotated[Optional[float], _opt("--betaB-finC", panel=BETAB, default=_D.betaB_finC,
-                                                help="Final capacity C.")] = None,
-    betaB_G: Annotated[Optional[float], _opt("--betaB-G", panel=BETAB, default=_D.betaB_G,
-                                             help="Weight of the capacity term (gamma).")] = None,
-    factor_G: Annotated[Optional[float], _opt("--factor-G", panel=FACTOR, default=_D.factor_G,
-                                              help="Weight of the TC term (gamma).")] = None,
-    lr_disc: Annotated[Optional[float], _opt("--lr-disc", panel=FACTOR, default=_D.lr_disc,
-                                             help="Learning rate of the discriminator.")] = None,
-    btcvae_A: Annotated[Optional[float], _opt("--btcvae-A", panel=BTCVAE, default=_D.btcvae_A,
-                                              help="Weight of the MI term (alpha).")] = None,
-    btcvae_G: Annotated[Optional[float], _opt("--btcvae-G", panel=BTCVAE, default=_D.btcvae_G,
-                                              help="Weight of the dimension-wise KL (gamma).")] = None,
-    btcvae_B: Annotated[Optional[float], _opt("--btcvae-B", panel=BTCVAE, default=_D.btcvae_B,
-                                              help="Weight of the TC term (beta).")] = None,
-    btcvae_sampling: Annotated[Optional[str], _opt("--btcvae-sampling", panel=BTCVAE,
-                                                   default=_D.btcvae_sampling,
-                                                   help="q(z) estimator: mss (stratified) or mws "
-                                                        "(weighted).")] = None,
     seed: Annotated[Optional[int], _opt("-s", "--seed", panel=GENERAL, default=_D.seed,
                                         help="Random seed.")] = None,
     log_level: Annotated[Optional[str], _opt("-L", "--log-level", panel=GENERAL, default=_D.log_level,
@@ -99,6 +85,12 @@ def train_command(
                                             help="Do not compute the test losses at the end.")] = None,
     eval_batchsize: Annotated[Optional[int], _opt("--eval-batchsize", panel=EVAL, default=_D.eval_batchsize,
                                                   help="Batch size for evaluation.")] = None,
+    compile: Annotated[Optional[bool], _opt("--compile", panel=SPEED,
+                                            help="torch.compile the model (pays off on long GPU runs; see "
+                                                 "benchmarks/); recorded in specs.json.")] = None,
+    precision: Annotated[Optional[str], _opt("--precision", panel=SPEED, default=_D.precision,
+                                             help=f"{', '.join(PRECISIONS)}: bf16 autocasts the forward pass "
+                                                  "(GPUs and CPUs with bfloat16); recorded in specs.json.")] = None,
     results_dir: Annotated[Optional[Path], _opt("--results-dir", panel=GENERAL, envvar=RESULTS_ENV,
                                                 default="./results", help="Where run folders go.")] = None,
     data_dir: Annotated[Optional[Path], _opt("--data-dir", panel=GENERAL, envvar=DATA_ENV,
@@ -111,11 +103,6 @@ def train_command(
     detect_anomaly: Annotated[bool, typer.Option("--detect-anomaly", rich_help_panel=GENERAL,
                                                  help="Debug NaNs with torch's anomaly detection "
                                                       "(slow).")] = False,
-    compile_model: Annotated[bool, typer.Option("--compile", rich_help_panel=SPEED,
-                                                help="torch.compile the model (pays off on long GPU "
-                                                     "runs; see benchmarks/).")] = False,
-    precision: Annotated[str, typer.Option("--precision", rich_help_panel=SPEED,
-                                           help="fp32, or bf16 autocast (for GPUs with bfloat16).")] = "fp32",
     log_every: Annotated[float, typer.Option("--log-every", rich_help_panel=GENERAL, metavar="SECONDS",
                                              help="Without the live view (in a log file or pipe, or with "
                                                   "--no-progress-bar): a line with the step, images/s and running "
@@ -123,30 +110,26 @@ def train_command(
     nproc: Annotated[int, typer.Option("--nproc", rich_help_panel=SPEED,
                                        help="Train with N processes on this machine (torch.distributed; "
                                             "the batch size is per process).")] = 1,
+    **loss_options: Any,
 ) -> None:
     """Train a model and write its results folder."""
-    flags = {key: value for key, value in {
-        "dataset": dataset, "epochs": epochs, "batch_size": batch_size, "lr": lr,
-        "checkpoint_every": checkpoint_every, "clip_grad": clip_grad, "subsample": subsample, "test_fraction": test_fraction,
-        "model_type": model_type, "latent_dim": latent_dim, "loss": loss, "rec_dist": rec_dist,
-        "reg_anneal": reg_anneal, "betaH_B": betaH_B, "betaB_initC": betaB_initC, "betaB_finC": betaB_finC,
-        "betaB_G": betaB_G, "factor_G": factor_G, "lr_disc": lr_disc, "btcvae_A": btcvae_A,
-        "btcvae_G": btcvae_G, "btcvae_B": btcvae_B, "btcvae_sampling": btcvae_sampling, "seed": seed,
-        "log_level": log_level.lower() if log_level else None, "no_progress_bar": no_progress_bar,
-        "no_cuda": no_cuda, "device": device, "no_test": no_test, "eval_batchsize": eval_batchsize,
-    }.items() if value is not None}
+    given = dict(locals())
+    flags = {key: value for key, value in given.items()
+             if key not in ("name", "experiment", "loss_options", *RUN_OPTIONS) and value is not None}
+    flags.update({key: value for key, value in loss_options.items() if value is not None})
+    if flags.get("log_level"):
+        flags["log_level"] = flags["log_level"].lower()
     if nproc < 1:
         raise ConfigError(f"--nproc must be a positive integer, got {nproc}")
     if not log_every >= 0:
         raise ConfigError(f"--log-every must be a number of seconds >= 0, got {log_every}")
     if nproc > 1 and "WORLD_SIZE" not in os.environ:
-        from dvae_cli.engine.launch import launch, strip_nproc
+        from dvae_cli.engine.launch import launch
 
-        argv = sys.argv[1:]
-        raise typer.Exit(launch(nproc, strip_nproc(argv[argv.index("train") + 1:] if "train" in argv else argv)))
+        options = {"overwrite": overwrite, "resume": resume, "detect_anomaly": detect_anomaly,
+                   "log_every": log_every, "results_dir": results_dir, "data_dir": data_dir}
+        raise typer.Exit(launch(nproc, train_argv(name, experiment, flags, options)))
     results_dir = results_dir or default_results_dir()
-    if precision not in PRECISIONS:
-        raise UnknownNameError("precision", precision, PRECISIONS)
     if resume:
         if overwrite:
             raise ConfigError("--overwrite and --resume contradict each other: choose one")
@@ -157,6 +140,60 @@ def train_command(
         resolution = resolve_run(name, experiment, flags)
     from dvae_cli.cli.train_view import run_training  # imports torch
 
-    run_training(resolution, results_dir, data_dir or default_data_dir(), overwrite=overwrite,
-                 interactive=sys.stdout.isatty(), resume=resume, detect_anomaly=detect_anomaly,
-                 compile_model=compile_model, precision=precision, log_every=log_every)
+    run_training(resolution, results_dir, data_dir or default_data_dir(), overwrite=overwrite, resume=resume,
+                 detect_anomaly=detect_anomaly, log_every=log_every)
+
+
+def train_argv(name: str, experiment: str | None, flags: dict[str, Any], options: dict[str, Any]) -> list[str]:
+    """The ``dvae train`` arguments that give this command again (for the processes of ``--nproc``).
+
+    Built from the parsed values, never from ``sys.argv``: the same command results when
+    `dvae_cli.cli.app.main` is called from Python.
+    """
+    argv = [name, *(["-x", experiment] if experiment else [])]
+    for key, value in {**flags, **options}.items():
+        if value is None or value is False:
+            continue
+        flag = "--" + key.replace("_", "-")
+        argv += [flag] if value is True else [flag, str(value)]
+    return argv
+
+
+def loss_option_parameters() -> list[inspect.Parameter]:
+    """One keyword parameter per hyper-parameter of every registered loss, in its loss's help panel."""
+    parameters = []
+    for info in LOSSES.values():
+        for param in info.params:
+            named = all(choice in param.help for choice in param.choices)
+            choices = f" ({', '.join(param.choices)})" if param.choices and not named else ""
+            option = typer.Option(param.flag, help=param.help + choices, rich_help_panel=info.panel,
+                                  show_default=str(param.default))
+            annotation = Annotated[Optional[param.type], option]  # type: ignore[name-defined]
+            parameters.append(inspect.Parameter(param.name, inspect.Parameter.KEYWORD_ONLY, default=None,
+                                                annotation=annotation))
+    return parameters
+
+
+def train_signature() -> inspect.Signature:
+    """`train_command`'s signature: its own options (``--loss`` naming every loss), then every loss's own."""
+    base = _OWN_SIGNATURE
+    own = []
+    for p in base.parameters.values():
+        if p.kind is inspect.Parameter.VAR_KEYWORD:
+            continue
+        if p.name == "loss":
+            option = _opt("-l", "--loss", panel=MODEL, default=_D.loss,
+                          help=f"Loss: {', '.join(loss_names())} (each has its options below).")
+            p = p.replace(annotation=Annotated[Optional[str], option])
+        own.append(p.replace(kind=inspect.Parameter.KEYWORD_ONLY) if p.name != "name" else p)
+    return base.replace(parameters=[*own, *loss_option_parameters()])
+
+
+def refresh_signature() -> None:
+    """Rebuild `train_command`'s options from the loss catalogue (after a loss was registered)."""
+    train_command.__signature__ = train_signature()  # type: ignore[attr-defined]
+
+
+_OWN_SIGNATURE = inspect.signature(train_command, eval_str=True)   # before the loss options are added
+refresh_signature()
+__all__ = ["loss_names", "refresh_signature", "train_argv", "train_command", "train_signature"]

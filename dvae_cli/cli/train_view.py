@@ -7,13 +7,14 @@ from pathlib import Path
 
 from rich.console import Console
 
+from dvae_cli.catalogue.losses import loss_info
 from dvae_cli.cli.live import EpochLines, LiveView
 from dvae_cli.cli.output import make_console
-from dvae_cli.config import LOSS_KEY_PARAMS, Resolution
-from dvae_cli.engine.losses import LOSS_CLASSES
-from dvae_cli.engine.run import TrainResult, train_run
+from dvae_cli.config import Resolution
+from dvae_cli.engine.run import TrainOptions, TrainResult, train_run
 from dvae_cli.engine.trainer import Callback
 from dvae_cli.runs.folder import default_results_dir
+from dvae_cli.viz.training_gif import training_gif
 from dvae_cli.wording import plural
 
 _LEVELS = {"critical": 50, "error": 40, "warning": 30, "info": 20, "debug": 10, "notset": 0}
@@ -22,7 +23,7 @@ _LEVELS = {"critical": 50, "error": 40, "warning": 30, "info": 20, "debug": 10, 
 def describe(resolution: Resolution, resume: bool = False) -> str:
     """The first line of ``dvae train``: which experiment and what it trains."""
     spec = resolution.spec
-    weights = ", ".join(f"{k}={getattr(spec, k)}" for k in LOSS_KEY_PARAMS[spec.loss])
+    weights = ", ".join(f"{k}={v}" for k, v in spec.key_params().items())
     what = f"{spec.loss}{f' ({weights})' if weights else ''} on {spec.dataset}"
     if resume:
         return f"Resuming run '{spec.name}' (experiment '{resolution.experiment}'): {what}"
@@ -34,8 +35,8 @@ def describe(resolution: Resolution, resume: bool = False) -> str:
 
 
 def run_training(resolution: Resolution, results_dir: Path, data_dir: Path, overwrite: bool,
-                 interactive: bool, resume: bool = False, detect_anomaly: bool = False,
-                 compile_model: bool = False, precision: str = "fp32", log_every: float = 60.0) -> TrainResult:
+                 interactive: bool | None = None, resume: bool = False, detect_anomaly: bool = False,
+                 log_every: float = 60.0) -> TrainResult:
     """Train (or resume) with a live view (or epoch lines) and print a summary."""
     spec = resolution.spec
     rank = os.environ.get("RANK", "0")
@@ -47,14 +48,15 @@ def run_training(resolution: Resolution, results_dir: Path, data_dir: Path, over
         if show_info:
             console.print(message, markup=False, style="dim")
 
-    display_terms = LOSS_CLASSES[spec.loss].display_terms
+    display_terms = [term for term, _ in loss_info(spec.loss).terms]
     view: Callback
-    if interactive and not spec.no_progress_bar:
+    if (console.is_terminal if interactive is None else interactive) and not spec.no_progress_bar:
         view = LiveView(console, f"{spec.name}: {spec.loss} on {spec.dataset}", display_terms)
     else:
         view = EpochLines(console, display_terms, every=log_every)
-    result = train_run(spec, results_dir, data_dir, overwrite=overwrite, resume=resume, callbacks=[view],
-                       log=log, detect_anomaly=detect_anomaly, compile_model=compile_model, precision=precision)
+    options = TrainOptions(overwrite=overwrite, resume=resume, callbacks=[training_gif, view], log=log,
+                           detect_anomaly=detect_anomaly)
+    result = train_run(spec, results_dir, data_dir, options)
     print_summary(console, result)
     return result
 

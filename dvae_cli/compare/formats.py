@@ -17,7 +17,7 @@ import math
 from typing import TYPE_CHECKING, Any
 
 from dvae_cli.compare.table import CompareTable, Stat, has_reference_test_losses
-from dvae_cli.config import LOSSES
+from dvae_cli.catalogue.losses import loss_names
 from dvae_cli.errors import UnknownNameError
 
 if TYPE_CHECKING:
@@ -88,7 +88,7 @@ def format_cell(cell: Any, pm: str = "±", sep: str = " ") -> str:
 def _short_param(key: str) -> str:
     """``btcvae_B`` -> ``B`` (the loss is in its own column); ``lr_disc`` unchanged."""
     prefix, _, rest = key.partition("_")
-    return rest if prefix in LOSSES and rest else key
+    return rest if prefix in loss_names() and rest else key
 
 
 def _param_value(value: Any) -> str:

@@ -23,7 +23,7 @@ import math
 from dataclasses import dataclass, field
 from typing import Any
 
-from dvae_cli.config import LOSS_KEY_PARAMS
+from dvae_cli.catalogue.losses import LOSSES
 from dvae_cli.runs.summary import RunSummary
 
 #: Columns shown by default, in this order, around the train/test/metric columns.
@@ -31,8 +31,11 @@ LEADING = ("name", "runs", "n", "dataset", "loss", "params", "seed", "epochs")
 TRAILING = ("active",)
 #: Columns shown only when asked for with ``--columns``.
 OPTIONAL = ("origin", "status", "latent_dim", "epochs_planned")
-#: Key parameters of every loss, in a stable order.
-PARAM_KEYS: tuple[str, ...] = tuple(key for keys in LOSS_KEY_PARAMS.values() for key in keys)
+def param_keys() -> tuple[str, ...]:
+    """Key parameters of every registered loss, in a stable order."""
+    return tuple(key for info in LOSSES.values() for key in info.key_params)
+
+
 #: Terms listed first, in this order; the others follow in order of appearance.
 TERM_ORDER = ("loss", "recon_loss", "kl_loss")
 TEXT_KEYS = frozenset({"name", "runs", "dataset", "loss", "params", "origin", "status"})
@@ -156,16 +159,16 @@ def all_keys(rows: list[Row]) -> list[str]:
     leading = [k for k in LEADING if k in present]
     train = [k for k in present if k.startswith("train.")]
     test = [k for k in present if k.startswith("test.")]
-    fixed = set(LEADING) | set(TRAILING) | set(OPTIONAL) | set(PARAM_KEYS)
+    fixed = set(LEADING) | set(TRAILING) | set(OPTIONAL) | set(param_keys())
     metrics = [k for k in present if k not in fixed and not k.startswith(("train.", "test."))]
     trailing = [k for k in TRAILING if k in present]
-    optional = [k for k in (*OPTIONAL, *PARAM_KEYS) if k in present]
+    optional = [k for k in (*OPTIONAL, *param_keys()) if k in present]
     return [*leading, *_order_group(train), *_order_group(test), *metrics, *trailing, *optional]
 
 
 def default_keys(rows: list[Row]) -> list[str]:
     """The columns shown when ``--columns`` is not given."""
-    hidden = set(OPTIONAL) | set(PARAM_KEYS)
+    hidden = set(OPTIONAL) | set(param_keys())
     return [k for k in all_keys(rows) if k not in hidden]
 
 

@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 
 from dvae_cli.compare.table import CompareTable, Row, Stat, ordered_terms
-from dvae_cli.config import LOSSES
+from dvae_cli.catalogue.losses import loss_colour
 from dvae_cli.runs.summary import ACTIVE_KL
 from dvae_cli.viz.charts import save_figure, value_limits
 
@@ -25,7 +25,6 @@ Log = Callable[[str], None]
 CURVES_FILE = "loss_curves.png"
 METRICS_FILE = "metrics.png"
 #: One colour per loss, the same in every figure.
-LOSS_COLOURS = dict(zip(LOSSES, ("tab:gray", "tab:blue", "tab:orange", "tab:green", "tab:red"), strict=True))
 LINESTYLES = ("-", "--", ":", "-.")
 _NOT_METRICS = ("active",)
 #: Points of space kept around the panels of metrics.png, below its suptitle included.
@@ -88,7 +87,7 @@ def _styles(rows: list[Row]) -> list[tuple[str, str]]:
         loss = str(row.values.get("loss"))
         k = seen.get(loss, 0)
         seen[loss] = k + 1
-        styles.append((LOSS_COLOURS.get(loss, "black"), LINESTYLES[k % len(LINESTYLES)]))
+        styles.append((loss_colour(loss), LINESTYLES[k % len(LINESTYLES)]))
     return styles
 
 
@@ -214,7 +213,7 @@ def draw_metric_bars(table: CompareTable) -> Any:
         ax.axis("off")
     losses = list(dict.fromkeys(str(row.values["loss"]) for row in rows if row.values.get("loss")
                                 and any(_number(row, key) is not None for key in panels)))
-    fig.legend([Patch(color=LOSS_COLOURS.get(loss, "black")) for loss in losses], losses, title="loss",
+    fig.legend([Patch(color=loss_colour(loss)) for loss in losses], losses, title="loss",
                loc="outside right center", frameon=False)
     error = "; error bars: ± 1 std over seeds" if table.grouped else ""
     hint = "" if metrics else "\n(no run has metrics.log: dvae eval NAME --metrics)"
@@ -235,7 +234,7 @@ def _bars(ax: Any, key: str, groups: list[tuple[str, list[Row]]]) -> None:
             assert value is not None
             mean, std = value
             heights.append(mean)
-            ax.bar(x, mean, width=0.8, color=LOSS_COLOURS.get(str(row.values.get("loss")), "black"),
+            ax.bar(x, mean, width=0.8, color=loss_colour(str(row.values.get("loss"))),
                    yerr=std or None, capsize=3)
             ax.annotate(_short(mean), (x, mean + std if mean >= 0 else mean - std), ha="center",
                         va="bottom" if mean >= 0 else "top", fontsize=8, xytext=(0, 2 if mean >= 0 else -2),
@@ -257,9 +256,9 @@ def _bars(ax: Any, key: str, groups: list[tuple[str, list[Row]]]) -> None:
 
 
 def _is_metric(key: str) -> bool:
-    from dvae_cli.compare.table import LEADING, OPTIONAL, PARAM_KEYS, TRAILING
+    from dvae_cli.compare.table import LEADING, OPTIONAL, TRAILING, param_keys
 
-    return not key.startswith(("train.", "test.")) and key not in (*LEADING, *TRAILING, *OPTIONAL, *PARAM_KEYS)
+    return not key.startswith(("train.", "test.")) and key not in (*LEADING, *TRAILING, *OPTIONAL, *param_keys())
 
 
 def _number(row: Row, key: str) -> tuple[float, float] | None:

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from dvae_cli.catalogue.losses import LOSSES
 from dvae_cli.errors import DvaeError
 from dvae_cli.runs.jsonfile import as_float, read_json
 from dvae_cli.runs.summary import DETAIL_FILE, METRICS_FILE, RunSummary, read_metrics_detail, summarize_run
@@ -24,14 +25,12 @@ SPEC_GROUPS: dict[str, tuple[str, ...]] = {
     "loss": ("loss", "rec_dist", "reg_anneal"),
     "training": ("epochs", "batch_size", "lr", "checkpoint_every", "seed", "device", "no_cuda"),
 }
-#: The hyper-parameters each loss reads (the other losses' ones are listed as unused).
-LOSS_KEYS: dict[str, tuple[str, ...]] = {
-    "VAE": (),
-    "betaH": ("betaH_B",),
-    "betaB": ("betaB_initC", "betaB_finC", "betaB_G"),
-    "factor": ("factor_G", "lr_disc", "factor_doubled"),
-    "btcvae": ("btcvae_A", "btcvae_B", "btcvae_G", "btcvae_sampling"),
-}
+
+
+def loss_keys() -> dict[str, tuple[str, ...]]:
+    """The hyper-parameters each registered loss reads (the other losses' ones are listed as unused)."""
+    return {info.name: tuple(p.name for p in info.params) + (("factor_doubled",) if info.batches_per_step > 1 else ())
+            for info in LOSSES.values()}
 
 
 @dataclass(frozen=True)
@@ -119,15 +118,16 @@ def spec_groups(raw: dict[str, Any]) -> list[tuple[str, list[tuple[str, Any]]]]:
     losses go to "unused by <loss>".
     """
     loss = raw.get("loss")
-    used = set(LOSS_KEYS.get(loss, ())) if isinstance(loss, str) else set()
+    keys_of = loss_keys()
+    used = set(keys_of.get(loss, ())) if isinstance(loss, str) else set()
     groups: list[tuple[str, list[tuple[str, Any]]]] = []
     placed: set[str] = set()
     for group, keys in SPEC_GROUPS.items():
-        wanted = keys + tuple(k for k in LOSS_KEYS.get(str(loss), ()) if group == "loss")
+        wanted = keys + tuple(k for k in keys_of.get(str(loss), ()) if group == "loss")
         items = [(key, raw[key]) for key in wanted if key in raw]
         placed.update(key for key, _ in items)
         groups.append((group, items))
-    unused = sorted(k for keys in LOSS_KEYS.values() for k in keys if k in raw and k not in used)
+    unused = sorted(k for keys in keys_of.values() for k in keys if k in raw and k not in used)
     placed.update(unused)
     groups.append(("other", [(key, raw[key]) for key in sorted(raw) if key not in placed]))
     if unused:
