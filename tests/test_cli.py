@@ -11,6 +11,7 @@ import textwrap
 import pytest
 from typer.testing import CliRunner
 
+from dvae_cli.catalogue import loss_info
 from dvae_cli.cli.app import app
 
 from conftest import run_dvae
@@ -147,11 +148,10 @@ def test_live_view_shows_every_term_of_the_loss(tmp_path, sprites_data_dir):
 
     from dvae_cli.cli.live import LiveView
     from dvae_cli.config import resolve_run
-    from dvae_cli.engine.losses import BtcvaeLoss
     from dvae_cli.engine.run import train_run
 
     console = Console(record=True, force_terminal=True, width=140)
-    view = LiveView(console, "tiny: btcvae on sprites", BtcvaeLoss.display_terms)
+    view = LiveView(console, "tiny: btcvae on sprites", [term for term, _ in loss_info("btcvae").terms])
     spec = resolve_run("live", None, {"loss": "btcvae", "subsample": 128, "epochs": 2, "batch_size": 16,
                                       "latent_dim": 3, "no_test": True, "device": "cpu"}).spec
     train_run(spec, tmp_path, sprites_data_dir, callbacks=[view])

@@ -7,7 +7,10 @@ import json
 
 import pytest
 
-from dvae_cli.config import LOSSES, RunSpec, load_catalogue, resolve_run
+from dvae_cli.catalogue import loss_names
+from dvae_cli.config import RunSpec, load_catalogue, resolve_run
+
+LOSSES = loss_names()
 from dvae_cli.errors import ConfigError, CorruptFileError, UnknownNameError
 
 REFERENCE_DATASETS = ("mnist", "fashion", "dsprites", "celeba", "chairs")

@@ -12,7 +12,10 @@ import math
 
 import pytest
 
-from dvae_cli.config import LOSSES, REC_DISTS, resolve_run
+from dvae_cli.catalogue import loss_names
+from dvae_cli.config import REC_DISTS, resolve_run
+
+LOSSES = loss_names()
 from dvae_cli.engine.run import train_run
 from dvae_cli.engine.trainer import Callback, TrainState
 

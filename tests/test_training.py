@@ -9,7 +9,10 @@ import numpy as np
 import pytest
 import torch
 
-from dvae_cli.config import LOSSES, resolve_run
+from dvae_cli.catalogue import loss_names
+from dvae_cli.config import resolve_run
+
+LOSSES = loss_names()
 from dvae_cli.data import sprites
 from dvae_cli.data.in_memory import EpochBatches, split_indices, train_test_split
 from dvae_cli.engine.checkpoint import load_checkpoint, load_model
@@ -112,7 +115,9 @@ def test_every_loss_trains_and_writes_a_compatible_results_folder(tmp_path, spri
 @pytest.mark.parametrize("loss", LOSSES)
 def test_every_loss_trains_in_bf16_and_keeps_float32_weights(tmp_path, sprites_data_dir, loss):
     spec = tiny_spec(f"bf16-{loss}", loss=loss, subsample=64, epochs=1, no_test=True)
-    bf16 = train_run(spec, tmp_path / "bf16", sprites_data_dir, precision="bf16")
+    bf16 = train_run(tiny_spec(f"bf16-{loss}", loss=loss, subsample=64, epochs=1, no_test=True, precision="bf16"),
+                     tmp_path / "bf16", sprites_data_dir)
+    assert json.loads((bf16.folder.specs_path).read_text())["precision"] == "bf16"   # recorded with the run
     fp32 = train_run(spec, tmp_path / "fp32", sprites_data_dir)
     assert all(math.isfinite(v) for points in bf16.history.values() for _, v in points)
     state = torch.load(bf16.folder.model_path, weights_only=True)
