@@ -29,7 +29,9 @@ TINY = {"subsample": 256, "epochs": 3, "batch_size": 32, "latent_dim": 4, "check
 @pytest.fixture(scope="module")
 def tiny_run(tmp_path_factory, sprites_data_dir):
     results = tmp_path_factory.mktemp("results")
-    train_run(resolve_run("tiny", None, TINY).spec, results, sprites_data_dir)
+    from dvae_cli.viz.training_gif import training_gif
+
+    train_run(resolve_run("tiny", None, TINY).spec, results, sprites_data_dir, callbacks=[training_gif])
     return results / "tiny"
 
 

@@ -12,7 +12,7 @@ from rich.table import Table
 from rich.text import Text
 
 from dvae_cli.catalogue.losses import term_labels
-from dvae_cli.engine.trainer import Callback, TrainState
+from dvae_cli.engine.hooks import Callback, TrainState
 
 REFRESH_PER_SECOND = 4
 

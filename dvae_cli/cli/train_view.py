@@ -1,9 +1,10 @@
-"""What ``dvae train`` shows around the engine's `train_run` (imports torch)."""
+"""What ``dvae train`` shows around the engine's `train_run` (which it imports, with torch, when it runs)."""
 
 from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from rich.console import Console
 
@@ -11,11 +12,12 @@ from dvae_cli.catalogue.losses import loss_info
 from dvae_cli.cli.live import EpochLines, LiveView
 from dvae_cli.cli.output import make_console
 from dvae_cli.config import Resolution
-from dvae_cli.engine.run import TrainOptions, TrainResult, train_run
-from dvae_cli.engine.trainer import Callback
+from dvae_cli.engine.hooks import Callback
 from dvae_cli.runs.folder import default_results_dir
-from dvae_cli.viz.training_gif import training_gif
 from dvae_cli.wording import plural
+
+if TYPE_CHECKING:
+    from dvae_cli.engine.run import TrainResult
 
 _LEVELS = {"critical": 50, "error": 40, "warning": 30, "info": 20, "debug": 10, "notset": 0}
 
@@ -37,7 +39,10 @@ def describe(resolution: Resolution, resume: bool = False) -> str:
 def run_training(resolution: Resolution, results_dir: Path, data_dir: Path, overwrite: bool,
                  interactive: bool | None = None, resume: bool = False, detect_anomaly: bool = False,
                  log_every: float = 60.0) -> TrainResult:
-    """Train (or resume) with a live view (or epoch lines) and print a summary."""
+    """Train (or resume) with a live view (or epoch lines) and the training GIF, and print a summary."""
+    from dvae_cli.engine.run import TrainOptions, train_run   # imports torch
+    from dvae_cli.viz.training_gif import training_gif
+
     spec = resolution.spec
     rank = os.environ.get("RANK", "0")
     console = make_console(soft_wrap=True, quiet=rank != "0")  # rank 0 speaks for all

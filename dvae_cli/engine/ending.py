@@ -38,7 +38,7 @@ def recording_outcome(folder: Path, trainer: Trainer, last_saved: Callable[[], t
         last_saved: Returns the newest good checkpoint, as (path, epochs done, step), or None.
         enabled: False on the ranks of a distributed run that do not write.
     """
-    from dvae_cli.engine.trainer import StopRequested
+    from dvae_cli.engine.hooks import StopRequested
 
     if not enabled:
         yield

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import torch
 
-from dvae_cli.engine.trainer import Callback, TrainState
+from dvae_cli.engine.hooks import Callback, TrainState
 
 if TYPE_CHECKING:
     from dvae_cli.engine.callbacks import RunContext

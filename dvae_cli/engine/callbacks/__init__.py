@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Union
 
 from dvae_cli.engine.callbacks.checkpointer import Checkpointer
 from dvae_cli.engine.callbacks.loss_log import LossLogWriter
-from dvae_cli.engine.trainer import Callback, TrainState
+from dvae_cli.engine.hooks import Callback, TrainState
 
 if TYPE_CHECKING:
     from dvae_cli.engine.models import VAE

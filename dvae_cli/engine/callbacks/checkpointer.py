@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from dvae_cli.engine.checkpoint import STATE_FILE, save_checkpoint
-from dvae_cli.engine.trainer import Callback, TrainState
+from dvae_cli.engine.hooks import Callback, TrainState
 from dvae_cli.runs.folder import RunFolder
 from dvae_cli.wording import plural
 
