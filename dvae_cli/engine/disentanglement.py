@@ -32,9 +32,7 @@ from dvae_cli.metrics.suite import DEFAULT_METRICS, MetricSettings, MetricsRepor
 from dvae_cli.runs.atomic import write_json
 from dvae_cli.runs.folder import RunFolder, check_writable
 from dvae_cli.runs.jsonfile import read_json
-
-METRICS_FILE = "metrics.log"
-DETAIL_FILE = "metrics_detail.json"
+from dvae_cli.runs.layout import METRICS_DETAIL, METRICS_LOG, METRICS_LOG_BACKUP
 
 
 @dataclass
@@ -144,7 +142,7 @@ class MetricsWriter:
     """
 
     def __init__(self, folder: RunFolder, dataset: str, latent_names: list[str], selection: str = "") -> None:
-        self.paths = [folder.path / METRICS_FILE, folder.path / DETAIL_FILE]
+        self.paths = [folder.path / METRICS_LOG, folder.path / METRICS_DETAIL]
         self.dataset, self.latent_names, self.selection = dataset, latent_names, selection
         self.previous = self._read(self.paths[0])
         self.previous_detail = self._read(self.paths[1])
@@ -163,7 +161,7 @@ class MetricsWriter:
 
     def write(self, report: MetricsReport) -> None:
         log_path, detail_path = self.paths
-        backup = log_path.with_name(METRICS_FILE + ".bak")
+        backup = log_path.with_name(METRICS_LOG_BACKUP)
         if log_path.is_file() and not backup.exists():
             shutil.copy2(log_path, backup)   # keep the first values (e.g. disentangling-vae's)
         old_scores = {k: v for k, v in self.previous.items() if k not in ("protocols", "dataset")}

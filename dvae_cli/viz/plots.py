@@ -12,15 +12,17 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from dvae_cli.config import RunSpec
-from dvae_cli.errors import ConfigError, CorruptFileError, DatasetUnavailableError, DvaeError, UnknownNameError
+from dvae_cli.errors import ConfigError, DatasetUnavailableError, DvaeError, UnknownNameError
 from dvae_cli.runs.folder import RunFolder
+from dvae_cli.runs.layout import METRICS_DETAIL
 from dvae_cli.runs.logs import LossHistory
-from dvae_cli.runs.summary import DETAIL_FILE, kl_per_latent, read_metrics_detail
+from dvae_cli.runs.metrics_detail import read_mutual_info
+from dvae_cli.runs.summary import kl_per_latent
 
 if TYPE_CHECKING:
     import torch
@@ -184,21 +186,17 @@ class _Context:
     def _load_images(self, n: int) -> torch.Tensor:
         import torch
 
-        from dvae_cli.data.in_memory import train_test_split
-        from dvae_cli.data.loading import load_dataset
+        from dvae_cli.data.run_images import run_dataset, split_like_run
         from dvae_cli.runs.folder import default_data_dir
 
-        data = load_dataset(self.dataset, self.data_dir or default_data_dir(), log=self.log)
-        if self.spec.img_size is not None and list(data.img_size) != list(self.spec.img_size):
-            raise ConfigError(f"dataset '{self.dataset}' has {list(data.img_size)} images, the model takes "
-                              f"{self.spec.img_size}")
+        data = run_dataset(self.spec, self.data_dir or default_data_dir(), self.log, self.dataset)
         idcs = list(self.options.idcs)
         if idcs and max(idcs) >= len(data):
             raise ConfigError(f"--idcs {max(idcs)} is out of range: '{self.dataset}' has {len(data)} images")
         chosen = data.batch(torch.tensor(idcs, dtype=torch.long)) if idcs else None
         rest = n - len(idcs)
         if rest > 0:
-            test = train_test_split(data, self.spec.test_fraction, self.spec.subsample, self.spec.split_seed)[1]
+            test = split_like_run(data, self.spec)[1]
             rng = np.random.default_rng(self.seed)
             pick = rng.choice(len(test), size=min(rest, len(test)), replace=False)
             extra = test.batch(torch.from_numpy(np.sort(pick)))
@@ -364,13 +362,10 @@ def _kl_per_dim(context: _Context, path: Path) -> None:
 def _mutual_info(context: _Context, path: Path) -> None:
     from dvae_cli.viz.charts import mutual_info_figure
 
-    detail: dict[str, Any] | None = read_metrics_detail(context.folder.path / DETAIL_FILE)
-    if detail is None or not any(isinstance(detail.get(k), dict) for k in ("mig", "mig_discrete")):
-        raise PlotSkipped(f"no {DETAIL_FILE} with a mutual-information matrix (run dvae eval --metrics first)")
-    try:
-        mutual_info_figure(detail, context.title, path)
-    except ValueError as exc:
-        raise CorruptFileError(f"{context.folder.path / DETAIL_FILE}: {exc}") from None
+    matrix = read_mutual_info(context.folder.path / METRICS_DETAIL)
+    if matrix is None:
+        raise PlotSkipped(f"no {METRICS_DETAIL} with a mutual-information matrix (run dvae eval --metrics first)")
+    mutual_info_figure(matrix, context.title, path)
 
 
 _DRAW: dict[str, Callable[[_Context, Path], None]] = {
