@@ -1,7 +1,8 @@
 """The torch-free catalogues of dvae's extension points, and how to register more.
 
 - losses: `LossInfo`, `register_loss` (`dvae_cli.catalogue.losses`);
-- hyper-parameters: `Param` (`dvae_cli.catalogue.params`).
+- hyper-parameters: `Param` (`dvae_cli.catalogue.params`);
+- datasets: `DatasetInfo`, `register_dataset` (`dvae_cli.data.catalog`).
 
 See `dvae_cli.plugins` for third-party packages (entry points).
 """
@@ -9,5 +10,7 @@ See `dvae_cli.plugins` for third-party packages (entry points).
 from dvae_cli.catalogue.losses import (LOSSES, LossInfo, loss_info, loss_names, loss_params, register_loss,
                                        term_labels)
 from dvae_cli.catalogue.params import Param
+from dvae_cli.data.catalog import DatasetInfo, DatasetLoader, dataset_info, dataset_names, register_dataset
 
-__all__ = ["LOSSES", "LossInfo", "Param", "loss_info", "loss_names", "loss_params", "register_loss", "term_labels"]
+__all__ = ["LOSSES", "DatasetInfo", "DatasetLoader", "LossInfo", "Param", "dataset_info", "dataset_names",
+           "loss_info", "loss_names", "loss_params", "register_dataset", "register_loss", "term_labels"]
