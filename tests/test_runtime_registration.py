@@ -10,22 +10,29 @@ import pytest
 import torch
 from typer.testing import CliRunner
 
-from dvae_cli.catalogue import DatasetInfo, register_dataset
+from dvae_cli.catalogue import DatasetInfo, MetricInfo, register_dataset, register_metric
+from dvae_cli.catalogue.metrics import METRICS
 from dvae_cli.cli.app import app
+from dvae_cli.config import RunSpec
 from dvae_cli.data.catalog import DATASETS, dataset_names
 from dvae_cli.data.in_memory import Factors, ImageData
 from dvae_cli.data.loading import load_dataset
+from dvae_cli.engine.checkpoint import save_weights
+from dvae_cli.engine.disentanglement import evaluate_metrics
+from dvae_cli.engine.models import build_model
+from dvae_cli.metrics.runner import MetricInputs, MetricsReport
+from dvae_cli.runs.folder import RunFolder
 
 N_TOY = 64
 
 
 def load_toy(name: str, data_dir: Path, log=None, progress=None) -> ImageData:
-    """64 random 1x32x32 images; factor ``a`` takes 2 values, ``b`` 4 (every pair 8 times)."""
+    """64 random 1x32x32 images; factor ``a`` takes 2 values, ``b`` 4 (every pair 8 times); ``toy-plain``: no factors."""
     rng = np.random.default_rng(0)
     pixels = torch.from_numpy(rng.integers(0, 256, (N_TOY, 1, 32, 32), dtype=np.uint8))
     classes = np.stack([np.arange(N_TOY) % 2, np.arange(N_TOY) // 2 % 4], axis=1)
     factors = Factors(("a", "b"), (2, 4), (np.arange(2.0), np.arange(4.0)), classes)
-    return ImageData(name, pixels, (1, 32, 32), factors=factors)
+    return ImageData(name, pixels, (1, 32, 32), factors=None if name == "toy-plain" else factors)
 
 
 TOY = DatasetInfo("toy", (1, 32, 32), N_TOY, "64 random images", "generated", load_toy, has_factors=True)
@@ -59,3 +66,54 @@ def test_a_loader_that_disagrees_with_its_entry_is_refused(tmp_path):
     finally:
         DATASETS.unregister("toy-rgb")
     assert "toy-rgb" not in dataset_names()
+
+
+def run_constant(inputs: MetricInputs, report: MetricsReport) -> None:
+    """A metric that scores every representation 0.5, and records what it was given."""
+    report.add("TOY", 0.5, {"images": len(inputs.codes), "factors": inputs.names_of})
+    report.details["toy_constant"] = {"classes_shape": list(inputs.classes.shape)}
+
+
+def run_latent_count(inputs: MetricInputs, report: MetricsReport) -> None:
+    """A metric of the latents alone: how many there are."""
+    report.add("LATENTS", inputs.codes.shape[1], {"images": len(inputs.codes)})
+
+
+@pytest.fixture
+def toy_run(tmp_path):
+    """A run folder of an untrained model of the toy images (datasets and metrics registered, then removed)."""
+    added = [register_dataset(TOY), register_dataset(DatasetInfo("toy-plain", (1, 32, 32), N_TOY, "no factors",
+                                                                 "generated", load_toy)),
+             register_metric(MetricInfo("toy_constant", ("TOY",), "a constant", "none", "0.5 whatever the model",
+                                        run_constant, min_factors=2)),
+             register_metric(MetricInfo("latent_count", ("LATENTS",), "latents", "none", "counts the latents",
+                                        run_latent_count, needs_factors=False))]
+    spec = RunSpec(name="toy", dataset="toy", img_size=[1, 32, 32], latent_dim=3)
+    folder = RunFolder(tmp_path / "results" / "toy")
+    folder.path.mkdir(parents=True)
+    folder.specs_path.write_text(json.dumps(spec.to_dict()))
+    save_weights(folder.model_path, build_model(spec.img_size, spec.latent_dim))
+    yield folder
+    for info in added:
+        (METRICS if isinstance(info, MetricInfo) else DATASETS).unregister(info.name)
+
+
+def test_a_registered_metric_is_listed_checked_and_written_to_metrics_log(toy_run, tmp_path):
+    from dvae_cli.errors import ConfigError
+    from dvae_cli.metrics.names import parse_metric_names
+
+    assert parse_metric_names("all")[-2:] == ("toy_constant", "latent_count")
+    helped = CliRunner().invoke(app, ["eval", "--help"], env={"COLUMNS": "250"})
+    assert "toy_constant" in helped.stdout and "latent_count" in helped.stdout
+    result = evaluate_metrics(toy_run, tmp_path, metrics=("toy_constant", "mig_discrete"))
+    assert result.report.scores["TOY"] == 0.5 and result.n_images == N_TOY
+    written = json.loads((toy_run.path / "metrics.log").read_text())
+    assert written["TOY"] == 0.5 and written["protocols"]["TOY"]["factors"] == ["a", "b"]
+    assert "MIG_discrete" in written and written["dataset"] == "toy"
+    with pytest.raises(ConfigError, match="--metric toy_constant tells factors apart and needs at least 2"):
+        evaluate_metrics(toy_run, tmp_path, metrics=("toy_constant",), factors=("a",))
+    # a metric that needs no factors scores a dataset that has none
+    plain = evaluate_metrics(toy_run, tmp_path, dataset="toy-plain", metrics=("latent_count",), max_images=10)
+    assert plain.report.scores == {"LATENTS": 3.0} and plain.n_images == 10
+    with pytest.raises(ConfigError, match="has no ground-truth factors"):
+        evaluate_metrics(toy_run, tmp_path, dataset="toy-plain", metrics=("toy_constant",))
