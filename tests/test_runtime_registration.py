@@ -27,7 +27,7 @@ N_TOY = 64
 
 
 def load_toy(name: str, data_dir: Path, log=None, progress=None) -> ImageData:
-    """64 random 1x32x32 images; factor ``a`` takes 2 values, ``b`` 4 (every pair 8 times); ``toy-plain``: no factors."""
+    """64 random 1x32x32 images; factor ``a`` takes 2 values, ``b`` 4 (each pair 8 times); ``toy-plain``: none."""
     rng = np.random.default_rng(0)
     pixels = torch.from_numpy(rng.integers(0, 256, (N_TOY, 1, 32, 32), dtype=np.uint8))
     classes = np.stack([np.arange(N_TOY) % 2, np.arange(N_TOY) // 2 % 4], axis=1)
