@@ -88,7 +88,7 @@ def toy_run(tmp_path):
                                         run_constant, min_factors=2)),
              register_metric(MetricInfo("latent_count", ("LATENTS",), "latents", "none", "counts the latents",
                                         run_latent_count, needs_factors=False))]
-    spec = RunSpec(name="toy", dataset="toy", img_size=[1, 32, 32], latent_dim=3)
+    spec = RunSpec(name="toy", dataset="toy", img_size=[1, 32, 32], latent_dim=3, test_fraction=0.5)
     folder = RunFolder(tmp_path / "results" / "toy")
     folder.path.mkdir(parents=True)
     folder.specs_path.write_text(json.dumps(spec.to_dict()))
@@ -117,3 +117,35 @@ def test_a_registered_metric_is_listed_checked_and_written_to_metrics_log(toy_ru
     assert plain.report.scores == {"LATENTS": 3.0} and plain.n_images == 10
     with pytest.raises(ConfigError, match="has no ground-truth factors"):
         evaluate_metrics(toy_run, tmp_path, dataset="toy-plain", metrics=("toy_constant",))
+
+
+def draw_mean_image(context, path: Path) -> None:
+    """The mean of 8 test images of the run, as a grayscale PNG."""
+    from dvae_cli.viz.grid import write_png
+
+    mean = context.images(8).mean(dim=0).permute(1, 2, 0)
+    write_png(path, (mean.numpy() * 255).round().astype(np.uint8))
+
+
+def test_a_registered_plot_is_listed_offered_and_drawn(toy_run, tmp_path):
+    from dvae_cli.catalogue import PlotFile, PlotInfo, register_plot
+    from dvae_cli.catalogue.plots import PLOTS
+    from dvae_cli.tui.data.figures import figure_entries
+    from dvae_cli.viz.plots import make_plots
+
+    register_plot(PlotInfo("mean-image", (PlotFile("mean_image.png"),), draw_mean_image, "the mean test image",
+                           ("images",)))
+    try:
+        helped = CliRunner().invoke(app, ["plot", "--help"], env={"COLUMNS": "250"})
+        assert "mean-image" in helped.stdout
+        offered = {entry.file: entry for entry in figure_entries([])}
+        assert offered["mean_image.png"].plot_args == ("mean-image",) and offered["mean_image.png"].can_generate
+        (path,) = make_plots(toy_run.path, ["mean-image"], data_dir=tmp_path)
+        assert path == toy_run.path / "mean_image.png" and path.stat().st_size > 0
+        path.unlink()
+        drawn = CliRunner().invoke(app, ["plot", str(toy_run.path), "all", "--data-dir", str(tmp_path)])
+        assert drawn.exit_code == 0, drawn.output
+        assert f"wrote {path}" in drawn.stdout and "skipped losses" in drawn.stdout
+    finally:
+        PLOTS.unregister("mean-image")
+    assert "mean_image.png" not in {entry.file for entry in figure_entries([])}

@@ -284,7 +284,7 @@ def write_traversal_grid(rows: Sequence[Row], path: Path, data_dir: Path | None 
             frame[y:y + heights[r], x:x + cell[1]] = frames[i * len(frames) // n_frames]
         out.append(frame)
     from dvae_cli.viz.grid import write_gif
-    from dvae_cli.viz.plots import GIF_FPS
+    from dvae_cli.viz.run_figures import GIF_FPS
 
     write_gif(path, out, GIF_FPS)
     return layout
