@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from dvae_cli.catalogue.losses import loss_info, loss_names
-from dvae_cli.data.catalog import DATASET_NAMES, dataset_info
+from dvae_cli.data.catalog import dataset_info, dataset_names
 from dvae_cli.errors import ConfigError, CorruptFileError, UnknownNameError
 from dvae_cli.spec import (CUSTOM_EXPERIMENT, DEVICES, LOG_LEVELS, MAX_LATENT_DIM, MODEL_TYPES, PRECISIONS, REC_DISTS,
                            RunSpec, coerce, spec_fields)
@@ -160,9 +160,9 @@ def load_catalogue(path: Path | None = None) -> Catalogue:
                           datasets=group("datasets"), losses=group("losses"),
                           experiments=group("experiments", allow_description=True))
     for name in catalogue.datasets:
-        if name not in DATASET_NAMES:
+        if name not in dataset_names():
             raise CorruptFileError(f"{path}: [datasets.{_shown(name)}] is not a dataset; "
-                                   f"choose from: {', '.join(DATASET_NAMES)}")
+                                   f"choose from: {', '.join(dataset_names())}")
     for name in catalogue.losses:
         if name not in loss_names():
             raise CorruptFileError(f"{path}: [losses.{_shown(name)}] is not a loss; "
@@ -227,7 +227,7 @@ def resolve_run(name: str, experiment: str | None = None, flags: dict[str, Any] 
     merged["name"] = name
     merged["experiment"] = experiment
     spec = RunSpec(**merged)
-    _choice("dataset", spec.dataset, DATASET_NAMES)
+    _choice("dataset", spec.dataset, dataset_names())
     spec.img_size = list(dataset_info(spec.dataset).img_size)
     per_step = loss_info(spec.loss).batches_per_step if spec.loss in loss_names() else 1
     if per_step > 1:   # each step takes `per_step` batches (FactorVAE's two halves), as disentangling-vae does

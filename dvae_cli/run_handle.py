@@ -23,8 +23,9 @@ from typing import TYPE_CHECKING, Any
 from dvae_cli.config import RunSpec
 from dvae_cli.errors import CorruptFileError, InputError, UnknownNameError
 from dvae_cli.runs.folder import RunFolder, default_results_dir
+from dvae_cli.runs.layout import METRICS_LOG
 from dvae_cli.runs.logs import LossHistory
-from dvae_cli.runs.summary import METRICS_FILE, read_metrics
+from dvae_cli.runs.summary import read_metrics
 
 if TYPE_CHECKING:
     import torch
@@ -138,7 +139,7 @@ class Run:
     @property
     def metrics(self) -> dict[str, float] | None:
         """The disentanglement scores of ``dvae eval --metrics`` (``metrics.log``), or None."""
-        return read_metrics(self._folder.path / METRICS_FILE)
+        return read_metrics(self._folder.path / METRICS_LOG)
 
     def encode(self, images: Any) -> tuple[torch.Tensor, torch.Tensor]:
         """The posterior of each image.

@@ -17,7 +17,7 @@ import torch
 from PIL import Image
 
 from dvae_cli.data import sprites
-from dvae_cli.data.catalog import DATASETS, dataset_info
+from dvae_cli.data.catalog import dataset_info
 from dvae_cli.data.download import DownloadError, download
 from dvae_cli.data.loading import load_dataset
 from dvae_cli.data.streaming import StreamedImages
@@ -61,8 +61,8 @@ def test_mnist_and_fashion_from_idx_files(tmp_path, name, folder, compress):
     assert np.allclose(images[1:6], np.arange(10, 60, 10)[:, None, None], atol=0.5)   # constants stay constant
     assert np.allclose(images[6:], np.arange(200, 203)[:, None, None], atol=0.5)      # test files after train
     assert images[0, :, :15].min() > 254 and images[0, :, 17:].max() < 1              # resized, not shifted
-    assert (tmp_path / DATASETS[name].prepared).is_file()
-    assert DATASETS[name].status(tmp_path)[0] == "prepared"
+    assert (tmp_path / dataset_info(name).prepared).is_file()
+    assert dataset_info(name).status(tmp_path)[0] == "prepared"
     for file in (tmp_path / folder / "raw").iterdir():   # the cache is used from now on
         file.unlink()
     assert torch.equal(load_dataset(name, tmp_path).images(), data.images())
@@ -148,7 +148,7 @@ def test_chairs_from_rendered_pngs(tmp_path, packaging):
     images = data.images().numpy()[:, 0] * 255
     assert images[:, :4].min() > 250          # the border was cropped away: the top rows are white
     assert images[2, 28:36, 28:36].max() < 130 and images[0, 28:36, 28:36].max() < 5   # centre kept, gray levels
-    assert (tmp_path / "data" / DATASETS["chairs"].prepared).is_file()
+    assert (tmp_path / "data" / dataset_info("chairs").prepared).is_file()
 
 
 # ------------------------------------------------------------------ generated variants

@@ -14,9 +14,8 @@ import torch
 from dvae_cli.config import resolve_run
 from dvae_cli.engine.run import train_run
 from dvae_cli.engine.trainer import Callback, TrainState
-from dvae_cli.errors import ConfigError, CorruptFileError, NonFiniteLossError, UnknownNameError
+from dvae_cli.errors import ConfigError, NonFiniteLossError, UnknownNameError
 from dvae_cli.metrics.sampling import stratified_subset
-from dvae_cli.runs.folder import RunFolder
 from dvae_cli.runs.outcome import read_outcome
 from dvae_cli.runs.summary import summarize_run
 

@@ -481,11 +481,11 @@ NPY_FILES = st.one_of(st.binary(max_size=300), st.builds(npy, st.lists(st.sample
 @example(b"\x93NUMPY\x01\x00" + struct.pack("<H", 10) + b"{'descr':1")
 def test_cached_images(content: bytes) -> None:
     from dvae_cli.data.cache import cached_shape, open_images
-    from dvae_cli.data.catalog import DATASETS
+    from dvae_cli.data.catalog import dataset_info
     from dvae_cli.data.loading import load_dataset
 
     with workdir() as root:
-        path = root / DATASETS["mnist"].prepared
+        path = root / dataset_info("mnist").prepared
         path.parent.mkdir(parents=True)
         path.write_bytes(content)
         shape = cached_shape(path)

@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from dvae_cli.data.catalog import DATASETS
+from dvae_cli.data.catalog import dataset_info
 from dvae_cli.data.image_file import read_image
 from dvae_cli.errors import CorruptFileError
 
@@ -136,7 +136,7 @@ def test_an_image_folder_dataset_of_mixed_files_through_data_prepare(tmp_path):
     Image.fromarray(np.full((height, width, 3), 255, dtype=np.uint8)).save(folder / "000004.jpg", quality=95)
     result = run_dvae("data", "prepare", "celeba", "--data-dir", str(tmp_path / "data"))
     assert result.returncode == 0, result.stderr
-    cache = np.load(tmp_path / "data" / DATASETS["celeba"].prepared, mmap_mode="r")
+    cache = np.load(tmp_path / "data" / dataset_info("celeba").prepared, mmap_mode="r")
     assert cache.shape == (4, 3, 64, 64)
     for index in range(4):   # every one of them is white, as an image viewer shows it
         assert cache[index].min() >= 250, index

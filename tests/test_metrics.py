@@ -237,3 +237,22 @@ def test_metrics_need_factors(tmp_path, disvae_results):
     bad = run_dvae("eval", "VAE_mnist", "--metric", "mig,beta", "--results-dir", str(tmp_path))
     assert bad.returncode == 2 and "unknown metric 'beta'" in bad.stderr
     assert not (tmp_path / "VAE_mnist" / "metrics.log").exists()
+
+
+def test_the_readme_states_each_metrics_title_and_protocol_from_its_catalogue_entry():
+    """The README's table of metrics and `MetricInfo` say the same (the catalogue owns the text)."""
+    from pathlib import Path
+
+    from dvae_cli.catalogue.metrics import DEFAULT_METRICS, METRICS
+
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text()
+    rows = {}
+    for line in readme.splitlines():
+        cells = [cell.strip() for cell in line.strip().strip("|").split("|")]
+        if len(cells) == 3 and cells[0].startswith("`"):
+            for name in cells[0].replace("`", "").split(", "):
+                rows[name] = cells
+    for info in METRICS.values():
+        _, what, protocol = rows[info.name]
+        assert info.title == what and info.protocol in protocol.split("; "), info.name
+    assert f"Default: `{','.join(DEFAULT_METRICS)}`" in readme

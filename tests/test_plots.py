@@ -230,3 +230,19 @@ def test_plots_of_the_reference_runs(tmp_path, disvae_results, sprites_data_dir)
     assert result.returncode == 2 and result.stderr.startswith("error: ") and result.stderr.count("\n") == 1
     assert "Traceback" not in result.stderr
     assert sorted(p.name for p in (tmp_path / "VAE_mnist").iterdir()) == before
+
+
+def test_the_readme_names_each_plots_files_from_its_catalogue_entry():
+    """The README's table of plots and `PlotInfo` name the same plots and files (the catalogue owns them)."""
+    from pathlib import Path
+
+    from dvae_cli.catalogue.plots import PLOTS
+
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text()
+    rows = {}
+    for line in readme.splitlines():
+        cells = [cell.strip() for cell in line.strip().strip("|").split("|")]
+        if len(cells) == 3 and cells[0].startswith("`"):
+            rows[cells[0].strip("`")] = cells[1]
+    for info in PLOTS.values():
+        assert rows[info.name] == " / ".join(f"`{file.name}`" for file in info.files), info.name

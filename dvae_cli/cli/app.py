@@ -32,9 +32,9 @@ app = typer.Typer(
     context_settings={"help_option_names": ["-h", "--help"]},
 )
 app.command("train", no_args_is_help=True)(train.train_command)
-app.command("eval", no_args_is_help=True)(eval_command.eval_command)
+app.command("eval", no_args_is_help=True, cls=eval_command.EvalCommand)(eval_command.eval_command)
 app.command("compare")(compare.compare_command)
-app.command("plot", no_args_is_help=True)(plot.plot_command)
+app.command("plot", no_args_is_help=True, cls=plot.PlotCommand)(plot.plot_command)
 app.command("browse")(browse.browse_command)
 app.command("export", no_args_is_help=True)(export_command.export_command)
 app.add_typer(experiments.app, name="experiments")

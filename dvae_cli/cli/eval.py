@@ -7,14 +7,27 @@ from typing import Annotated, Optional
 
 import typer
 
+from dvae_cli.catalogue.metrics import default_metrics, metric_names, needs_factors
 from dvae_cli.cli.output import PhaseProgress, make_console, make_table
+from dvae_cli.cli.registry_help import listing_command
 from dvae_cli.data.catalog import dataset_info, metrics_dataset
 from dvae_cli.errors import ConfigError
 from dvae_cli.metrics.names import MetricSettings, parse_metric_names
+from dvae_cli.runs.layout import METRICS_LOG, METRICS_LOG_BACKUP
 from dvae_cli.runs.folder import (DATA_ENV, RESULTS_ENV, RunFolder, check_writable, default_data_dir,
                                   default_results_dir)
 
 METRICS = "Metrics"
+
+
+def metric_help() -> str:
+    """The help of ``--metric``: the registered metrics and the defaults."""
+    return (f"Comma-separated metrics: {', '.join(metric_names())}, or all. Implies --metrics. "
+            f"Default: {', '.join(default_metrics())}.")
+
+
+#: The command class that writes `metric_help` when the help is shown (plugins registered since included).
+EvalCommand = listing_command(metric=metric_help)
 
 
 def eval_command(
@@ -26,9 +39,8 @@ def eval_command(
     metrics: Annotated[bool, typer.Option("--metrics", help="Compute disentanglement metrics (needs a dataset "
                                                             "with factors).", rich_help_panel=METRICS)] = False,
     metric: Annotated[Optional[str], typer.Option(
-        "--metric", help="Comma-separated metrics: mig, aam, mig_discrete, factorvae, betavae, dci, sap, "
-                         "modularity, explicitness, or all. Implies --metrics. Default: mig, aam, mig_discrete, "
-                         "factorvae, dci.", rich_help_panel=METRICS)] = None,
+        "--metric", help="Comma-separated metrics, or all. Implies --metrics.",  # see metric_help
+        rich_help_panel=METRICS)] = None,
     factors: Annotated[Optional[str], typer.Option(
         "--factors", help="Comma-separated factors to score (default: every factor with more than one value; "
                           "MIG/AAM on dSprites: scale, orientation, posX, posY).", rich_help_panel=METRICS)] = None,
@@ -59,15 +71,15 @@ def eval_command(
                           ("--max-images", max_images)):
         if value is not None and value <= 0:
             raise ConfigError(f"{option} must be a positive integer, got {value}")
-    metric_names = parse_metric_names(metric) if (metrics or metric) else ()
+    chosen = parse_metric_names(metric) if (metrics or metric) else ()
     factor_names = [f.strip() for f in factors.split(",") if f.strip()] if factors else None
-    if no_test and not metric_names:
+    if no_test and not chosen:
         raise ConfigError("--no-test without --metrics leaves nothing to compute")
     folder = RunFolder.find(name, results_dir or default_results_dir())
     spec = folder.read_spec(validate=True)  # a broken specs.json fails here, before torch is imported
     check_writable(folder.path, "run folder")   # before minutes of scoring, not after
     folder.require_model()                     # a run that diverged or is training says so
-    if metric_names:  # a dataset without factors fails before the test losses load (or download) anything
+    if chosen and needs_factors(chosen):  # a dataset without factors fails before the test losses load anything
         metrics_dataset(dataset or spec.dataset, spec.img_size)
     elif dataset is not None:
         dataset_info(dataset)
@@ -89,7 +101,7 @@ def eval_command(
             console.print(f"wrote {result.written}", markup=False)
         if result.backup is not None:
             console.print(f"kept the previous test losses as {result.backup}", markup=False)
-    if metric_names:
+    if chosen:
         from dvae_cli.engine.disentanglement import evaluate_metrics
 
         settings = MetricSettings.fast(seed=spec.seed) if fast else MetricSettings(seed=spec.seed)
@@ -100,7 +112,7 @@ def eval_command(
 
             settings = replace(settings, n_samples=n_samples)
         with PhaseProgress(console) as progress:
-            scored = evaluate_metrics(folder, data_dir or default_data_dir(), dataset=dataset, metrics=metric_names,
+            scored = evaluate_metrics(folder, data_dir or default_data_dir(), dataset=dataset, metrics=chosen,
                                       settings=settings, factors=factor_names, max_images=max_images,
                                       device=device, log=log, progress=progress)
         print_table(console, f"{folder.name}: metrics on {scored.dataset} ({scored.n_images:,} images, "
@@ -112,7 +124,7 @@ def eval_command(
         if scored.replaced:
             console.print("replaced the earlier " + ", ".join(
                 f"{key} ({'-' if old is None else format(old, '.4g')})" for key, old in scored.replaced.items())
-                + " of metrics.log (the first version is kept as metrics.log.bak)", markup=False)
+                + f" of {METRICS_LOG} (the first version is kept as {METRICS_LOG_BACKUP})", markup=False)
         console.print("wrote " + ", ".join(str(p) for p in scored.written), markup=False)
 
 

@@ -11,7 +11,7 @@ import typer
 from dvae_cli.cli.output import LIST_FORMATS, check_list_format, make_console, make_table, render_rows
 from dvae_cli.catalogue.losses import loss_info, loss_names
 from dvae_cli.config import load_catalogue, resolve_run
-from dvae_cli.data.catalog import DATASET_NAMES
+from dvae_cli.data.catalog import dataset_info
 from dvae_cli.errors import UnknownNameError
 
 app = typer.Typer(help="The experiment catalogue (experiments.toml).", no_args_is_help=True)
@@ -25,8 +25,8 @@ def list_command(
 ) -> None:
     """Table of the experiments: name, dataset, loss, epochs and the loss's key weights."""
     check_list_format(fmt)
-    if dataset is not None and dataset not in DATASET_NAMES:
-        raise UnknownNameError("dataset", dataset, DATASET_NAMES)
+    if dataset is not None:
+        dataset_info(dataset)   # an unknown name fails naming the choices
     if loss is not None and loss not in loss_names():
         raise UnknownNameError("loss", loss, loss_names())
     catalogue = load_catalogue()

@@ -7,11 +7,19 @@ from typing import Annotated, Optional
 
 import typer
 
+from dvae_cli.catalogue.plots import plot_names
+from dvae_cli.cli.registry_help import listing_command
 from dvae_cli.runs.folder import (DATA_ENV, RESULTS_ENV, RunFolder, check_writable, default_data_dir,
                                   default_results_dir)
 
-PLOT_HELP = ("generate-samples, data-samples, reconstruct, traversals, reconstruct-traverse, gif-traversals, "
-             "losses, kl-per-dim, mutual-info, or all (every plot whose data exists).")
+
+def plot_help() -> str:
+    """The help of the PLOTS argument: every registered plot, or all."""
+    return f"{', '.join(plot_names())}, or all (every plot whose data exists)."
+
+
+#: The command class that writes `plot_help` when the help is shown (plugins registered since included).
+PlotCommand = listing_command(plots=plot_help)
 
 
 def _indices(value: Optional[str]) -> tuple[int, ...]:
@@ -25,7 +33,7 @@ def _indices(value: Optional[str]) -> tuple[int, ...]:
 
 def plot_command(
     name: Annotated[str, typer.Argument(help="Run name under the results dir, or the path of a run folder.")],
-    plots: Annotated[list[str], typer.Argument(help=PLOT_HELP, show_default=False)],
+    plots: Annotated[list[str], typer.Argument(help="Plot names, or all.", show_default=False)],  # see plot_help
     n_rows: Annotated[int, typer.Option("-r", "--n-rows", help="Rows (traversals: latents, most "
                                                                "informative first).")] = 6,
     n_cols: Annotated[int, typer.Option("-c", "--n-cols", help="Columns (traversals: steps).")] = 7,

@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from dvae_cli.catalogue.losses import LOSSES
+from dvae_cli.runs.layout import TEST_LOG_BACKUP
 from dvae_cli.runs.summary import RunSummary
 
 #: Columns shown by default, in this order, around the train/test/metric columns.
@@ -123,7 +124,7 @@ def has_reference_test_losses(summary: RunSummary) -> bool:
     """Whether the run's ``test_losses.log`` is disentangling-vae's own (computed on its first
     training batch, not the test set); ``dvae eval`` replaces it and keeps it as ``.bak``."""
     return (summary.origin == "disentangling-vae" and summary.test_losses is not None
-            and not (summary.path / "test_losses.log.bak").exists())
+            and not (summary.path / TEST_LOG_BACKUP).exists())
 
 
 def run_row(summary: RunSummary) -> Row:

@@ -1,16 +1,52 @@
-"""What every dataset is, without loading it (standard library only).
+"""What every dataset is, without loading it (standard library only), and `register_dataset` for more.
 
-The loaders live in one module per dataset and import torch; this table is what
-the CLI, the experiment catalogue and the run-folder readers need.
+A dataset is one `DatasetInfo` in the `DATASETS` registry: its size, factors,
+background and files, and its loader, a function named ``"module:function"`` (or the
+function) that `dvae_cli.data.loading.load_dataset` imports only when the images are
+needed (it follows the `DatasetLoader` protocol). The built-in loaders live in one
+module per dataset and import torch; this table is what the CLI, the experiment
+catalogue and the run-folder readers need. A third-party dataset is one more entry,
+registered by an entry point of the group ``dvae.datasets`` or by `register_dataset`
+(see `dvae_cli.plugins`).
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING, Protocol
 
-from dvae_cli.errors import ConfigError, UnknownNameError
+from dvae_cli.errors import ConfigError
+from dvae_cli.plugins import Registry
+
+if TYPE_CHECKING:
+    from dvae_cli.data.in_memory import ImageSource
+
+BACKGROUNDS = ("black", "white")
+
+
+class DatasetLoader(Protocol):
+    """Loads every image of a dataset (the `DatasetInfo.loader` of a dataset).
+
+    Args:
+        name: The dataset's name (one loader may serve several, e.g. ``sprites-color``).
+        data_dir: Where datasets are cached and looked for (its `DatasetInfo.prepared`
+            and `DatasetInfo.raw` are relative to it).
+        log: Called with one-line messages (generation, download, preprocessing).
+        progress: Called with (done, total) during long steps.
+
+    Returns:
+        An `dvae_cli.data.in_memory.ImageSource` of images (N, C, H, W) with the
+        `DatasetInfo.img_size` of the entry, and ``factors`` (a
+        `dvae_cli.data.in_memory.Factors`) when `DatasetInfo.has_factors`.
+
+    Raises:
+        DatasetUnavailableError: if its files are missing and cannot be made here.
+    """
+
+    def __call__(self, name: str, data_dir: Path, log: Callable[[str], None] | None = None,
+                 progress: Callable[[int, int], None] | None = None) -> ImageSource: ...
 
 
 @dataclass(frozen=True)
@@ -23,8 +59,9 @@ class DatasetInfo:
         n_images: Number of images of the full dataset.
         description: One line for tables.
         source: Where the data comes from.
-        module: The loader module under `dvae_cli.data` (imported lazily).
-        prepared: The preprocessed cache, relative to the data dir.
+        loader: ``"module:function"`` of its `DatasetLoader` (or the function),
+            imported when its images are loaded.
+        prepared: The preprocessed cache, relative to the data dir ("" if it has none).
         raw: The official files or folders, relative to the data dir ("" if generated).
         has_factors: Whether ground-truth factors of variation are known.
         background: ``black`` or ``white``: the images' background; figures pad
@@ -36,8 +73,8 @@ class DatasetInfo:
     n_images: int
     description: str
     source: str
-    module: str
-    prepared: str
+    loader: str | Callable[..., ImageSource]
+    prepared: str = ""
     raw: tuple[str, ...] = ()
     has_factors: bool = False
     background: str = "black"
@@ -45,7 +82,7 @@ class DatasetInfo:
     def status(self, data_dir: Path) -> tuple[str, Path]:
         """(state, where): ``prepared``, ``official files``, ``generated on first use`` or ``missing``."""
         data_dir = Path(data_dir)
-        if (data_dir / self.prepared).is_file():
+        if self.prepared and (data_dir / self.prepared).is_file():
             return "prepared", data_dir / self.prepared
         if not self.raw:
             return "generated on first use", data_dir / self.prepared
@@ -59,35 +96,35 @@ _SPRITES_CACHE = "sprites/sprites-v2.npy"
 _MNIST_RAW = tuple(f"MNIST/raw/{f}" for f in ("train-images-idx3-ubyte.gz", "train-images-idx3-ubyte"))
 _FASHION_RAW = tuple(f"FashionMNIST/raw/{f}" for f in ("train-images-idx3-ubyte.gz", "train-images-idx3-ubyte"))
 
-DATASETS: dict[str, DatasetInfo] = {
-    info.name: info
-    for info in (
-        DatasetInfo("sprites", (1, 64, 64), 737_280,
-                    "dSprites' factor grid rendered locally (embedded, no download)",
-                    "generated", "sprites", _SPRITES_CACHE, has_factors=True),
-        DatasetInfo("sprites-color", (3, 64, 64), 737_280, "sprites drawn in a random RGB colour per image",
-                    "generated", "sprites", _SPRITES_CACHE, has_factors=True),
-        DatasetInfo("sprites-noisy", (3, 64, 64), 737_280, "white sprites over uniform RGB noise",
-                    "generated", "sprites", _SPRITES_CACHE, has_factors=True),
-        DatasetInfo("mnist", (1, 32, 32), 70_000, "MNIST digits, resized to 32x32",
-                    "https://ossci-datasets.s3.amazonaws.com/mnist/", "mnist", "mnist/mnist-32-v1.npy",
-                    _MNIST_RAW),
-        DatasetInfo("fashion", (1, 32, 32), 70_000, "Fashion-MNIST, resized to 32x32",
-                    "http://fashion-mnist.s3-website.eu-central-1.amazonaws.com/", "mnist",
-                    "fashion/fashion-32-v1.npy", _FASHION_RAW),
-        DatasetInfo("dsprites", (1, 64, 64), 737_280, "DeepMind's dSprites (official file)",
-                    "https://github.com/deepmind/dsprites-dataset", "dsprites", "dsprites/dsprites-packed.npy",
-                    ("dsprites/dsprites_ndarray_co1sh3sc6or40x32y32_64x64.npz",), has_factors=True),
-        DatasetInfo("celeba", (3, 64, 64), 202_599, "CelebA aligned faces, 64x64",
-                    "https://mmlab.ie.cuhk.edu.hk/projects/CelebA.html", "celeba", "celeba/celeba-64-v1.npy",
-                    ("celeba/img_align_celeba", "celeba/img_align_celeba.zip"), background="white"),
-        DatasetInfo("chairs", (1, 64, 64), 86_366, "3D chairs renderings, 64x64 grayscale",
-                    "https://www.di.ens.fr/willow/research/seeing3Dchairs/", "chairs", "chairs/chairs-64-v1.npy",
-                    ("chairs/rendered_chairs", "chairs/rendered_chairs.tar"), background="white"),
-    )
-}
 
-DATASET_NAMES: tuple[str, ...] = tuple(DATASETS)
+def _check(info: DatasetInfo) -> None:
+    if not info.name or not info.name.isprintable() or any(c in info.name for c in " ,/"):
+        raise ConfigError(f"a dataset name must be printable, without spaces, commas or '/': {info.name!r}")
+    if len(info.img_size) != 3 or not all(isinstance(v, int) and v > 0 for v in info.img_size):
+        raise ConfigError(f"dataset '{info.name}': img_size must be (channels, height, width), "
+                          f"got {info.img_size!r}")
+    if info.background not in BACKGROUNDS:
+        raise ConfigError(f"dataset '{info.name}': background must be one of {', '.join(BACKGROUNDS)}, "
+                          f"got {info.background!r}")
+    if isinstance(info.loader, str) and ":" not in info.loader:
+        raise ConfigError(f"dataset '{info.name}': loader must be 'module:function', got {info.loader!r}")
+
+
+DATASETS: Registry[DatasetInfo] = Registry("dataset", "dvae.datasets", _check)
+
+
+def register_dataset(info: DatasetInfo, replace: bool = False) -> DatasetInfo:
+    """Make a dataset known to every command (see `dvae_cli.plugins`).
+
+    Raises:
+        ConfigError: for a name already registered (without `replace`) or an invalid entry.
+    """
+    return DATASETS.register(info, replace)
+
+
+def dataset_names() -> tuple[str, ...]:
+    """Every dataset's name, the built-in ones first."""
+    return DATASETS.names()
 
 
 def dataset_info(name: str) -> DatasetInfo:
@@ -96,15 +133,46 @@ def dataset_info(name: str) -> DatasetInfo:
     Raises:
         UnknownNameError: if `name` is not a dataset.
     """
-    try:
-        return DATASETS[name]
-    except KeyError:
-        raise UnknownNameError("dataset", name, DATASET_NAMES) from None
+    return DATASETS.get(name)
 
 
 def datasets_with_factors() -> tuple[str, ...]:
     """The datasets whose ground-truth factors are known (the ones disentanglement metrics need)."""
-    return tuple(name for name, info in DATASETS.items() if info.has_factors)
+    return tuple(info.name for info in DATASETS.values() if info.has_factors)
+
+
+_BUILT_IN = (
+    DatasetInfo("sprites", (1, 64, 64), 737_280, "dSprites' factor grid rendered locally (embedded, no download)",
+                "generated", "dvae_cli.data.sprites:load", _SPRITES_CACHE, has_factors=True),
+    DatasetInfo("sprites-color", (3, 64, 64), 737_280, "sprites drawn in a random RGB colour per image",
+                "generated", "dvae_cli.data.sprites:load", _SPRITES_CACHE, has_factors=True),
+    DatasetInfo("sprites-noisy", (3, 64, 64), 737_280, "white sprites over uniform RGB noise",
+                "generated", "dvae_cli.data.sprites:load", _SPRITES_CACHE, has_factors=True),
+    DatasetInfo("mnist", (1, 32, 32), 70_000, "MNIST digits, resized to 32x32",
+                "https://ossci-datasets.s3.amazonaws.com/mnist/", "dvae_cli.data.mnist:load",
+                "mnist/mnist-32-v1.npy", _MNIST_RAW),
+    DatasetInfo("fashion", (1, 32, 32), 70_000, "Fashion-MNIST, resized to 32x32",
+                "http://fashion-mnist.s3-website.eu-central-1.amazonaws.com/", "dvae_cli.data.mnist:load",
+                "fashion/fashion-32-v1.npy", _FASHION_RAW),
+    DatasetInfo("dsprites", (1, 64, 64), 737_280, "DeepMind's dSprites (official file)",
+                "https://github.com/deepmind/dsprites-dataset", "dvae_cli.data.dsprites:load",
+                "dsprites/dsprites-packed.npy", ("dsprites/dsprites_ndarray_co1sh3sc6or40x32y32_64x64.npz",),
+                has_factors=True),
+    DatasetInfo("celeba", (3, 64, 64), 202_599, "CelebA aligned faces, 64x64",
+                "https://mmlab.ie.cuhk.edu.hk/projects/CelebA.html", "dvae_cli.data.celeba:load",
+                "celeba/celeba-64-v1.npy", ("celeba/img_align_celeba", "celeba/img_align_celeba.zip"),
+                background="white"),
+    DatasetInfo("chairs", (1, 64, 64), 86_366, "3D chairs renderings, 64x64 grayscale",
+                "https://www.di.ens.fr/willow/research/seeing3Dchairs/", "dvae_cli.data.chairs:load",
+                "chairs/chairs-64-v1.npy", ("chairs/rendered_chairs", "chairs/rendered_chairs.tar"),
+                background="white"),
+)
+for _info in _BUILT_IN:
+    register_dataset(_info)
+
+#: The built-in datasets' names, for the modules not yet reading `dataset_names()` (a
+#: registered dataset is not in it).
+DATASET_NAMES: tuple[str, ...] = tuple(info.name for info in _BUILT_IN)
 
 
 def metrics_dataset(name: str, img_size: Sequence[int] | None = None) -> DatasetInfo:

@@ -26,11 +26,13 @@ from dvae_cli.config import RunSpec
 from dvae_cli.engine.models import VAE, build_model
 from dvae_cli.errors import ConfigError, CorruptFileError
 from dvae_cli.runs.atomic import write_with
+from dvae_cli.runs.layout import TRAINING_STATE
 
 FORMAT_VERSION = 2
 #: Versions `load_checkpoint` reads (1 has no RNG state: it resumes at an epoch start).
 READABLE_VERSIONS = (1, 2)
-STATE_FILE = "training_state.pt"
+#: The old name of `dvae_cli.runs.layout.TRAINING_STATE` (kept for the modules that import it from here).
+STATE_FILE = TRAINING_STATE
 
 
 def save_weights(path: Path, model: VAE) -> None:

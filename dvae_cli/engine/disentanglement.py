@@ -21,20 +21,19 @@ from typing import Any
 import numpy as np
 import torch
 
+from dvae_cli.catalogue.metrics import default_metrics, needs_factors
 from dvae_cli.data.catalog import metrics_dataset
-from dvae_cli.data.loading import load_dataset
+from dvae_cli.data.run_images import run_dataset
 from dvae_cli.engine.checkpoint import load_model
 from dvae_cli.engine.device import keep_freed_memory, resolve_device
 from dvae_cli.engine.models import VAE
 from dvae_cli.errors import ConfigError, CorruptFileError
 from dvae_cli.metrics.sampling import stratified_subset
-from dvae_cli.metrics.suite import DEFAULT_METRICS, MetricSettings, MetricsReport, check_inputs, compute_metrics
+from dvae_cli.metrics.suite import MetricSettings, MetricsReport, check_inputs, compute_metrics
 from dvae_cli.runs.atomic import write_json
 from dvae_cli.runs.folder import RunFolder, check_writable
 from dvae_cli.runs.jsonfile import read_json
-
-METRICS_FILE = "metrics.log"
-DETAIL_FILE = "metrics_detail.json"
+from dvae_cli.runs.layout import METRICS_DETAIL, METRICS_LOG, METRICS_LOG_BACKUP
 
 
 @dataclass
@@ -74,11 +73,11 @@ def encode(model: VAE, data: object, batch_size: int = 1000, device: torch.devic
 
 
 def evaluate_metrics(folder: RunFolder, data_dir: Path, dataset: str | None = None,
-                     metrics: Sequence[str] = DEFAULT_METRICS, settings: MetricSettings | None = None,
+                     metrics: Sequence[str] | None = None, settings: MetricSettings | None = None,
                      factors: Sequence[str] | None = None, max_images: int | None = None, device: str = "auto",
                      log: Callable[[str], None] | None = None,
                      progress: Callable[[str, int, int], None] | None = None) -> MetricsResult:
-    """Score a run's representation on a dataset with ground-truth factors.
+    """Score a run's representation on a dataset with ground-truth factors (unless no metric needs them).
 
     Everything that can be checked is checked before the images are encoded: the run
     folder is writable, the factors exist and vary among the images scored, each
@@ -93,7 +92,8 @@ def evaluate_metrics(folder: RunFolder, data_dir: Path, dataset: str | None = No
         data_dir: Where datasets are.
         dataset: The dataset to score on (default: the run's); its images must have
             the model's size.
-        metrics: Names of `dvae_cli.metrics.suite.METRIC_NAMES`.
+        metrics: Registered metric names (`dvae_cli.catalogue.metrics.metric_names`; None:
+            `dvae_cli.catalogue.metrics.default_metrics`).
         settings: Sample sizes and seed (default: disentanglement_lib's and Chen et al.'s).
         factors: Restrict the metrics to these factors.
         max_images: Score this many images, chosen with balanced factor values
@@ -104,34 +104,46 @@ def evaluate_metrics(folder: RunFolder, data_dir: Path, dataset: str | None = No
             ``mutual information``).
 
     Raises:
-        ConfigError: if the dataset has no factors or another image size, the run
-            folder cannot be written, or the images cannot be scored (`check_inputs`).
+        ConfigError: if the dataset has no factors (and a metric needs them) or another
+            image size, the run folder cannot be written, or the images cannot be scored
+            (`check_inputs`).
     """
     say = log or (lambda message: None)
     spec = folder.read_spec()
     check_writable(folder.path, "run folder")
     settings = settings or MetricSettings(seed=spec.seed)
     name = dataset or spec.dataset
-    metrics_dataset(name, spec.img_size)
+    metrics = default_metrics() if metrics is None else tuple(metrics)
+    scored_on_factors = needs_factors(metrics)
+    if scored_on_factors:
+        metrics_dataset(name, spec.img_size)
     torch_device = resolve_device(device)
     model = load_model(folder.model_path, spec, torch_device)
-    data = load_dataset(name, data_dir, log=log)
+    data = run_dataset(spec, data_dir, log, name)
     factors_all = data.factors
-    if factors_all is None:
+    if factors_all is None and scored_on_factors:
         raise ConfigError(f"dataset '{name}' has no ground-truth factors to score against")
     limit = max_images if max_images is not None else settings.max_images
     selection = f"all {len(data):,} images"
-    if limit is not None and limit < len(data):   # balanced factor values, so every value is scored
+    rng = np.random.default_rng(settings.seed)
+    if limit is not None and limit < len(data) and factors_all is not None:   # every factor value is scored
         selection = f"{limit:,} of {len(data):,} images, factor values balanced (seed {settings.seed})"
-        data = data.subset(stratified_subset(factors_all.classes, limit, np.random.default_rng(settings.seed)))
-    classes = data.factors.classes if data.factors is not None else factors_all.classes
-    check_inputs(classes, factors_all.names, factors_all.sizes, metrics, factors)
+        data = data.subset(stratified_subset(factors_all.classes, limit, rng))
+    elif limit is not None and limit < len(data):
+        selection = f"{limit:,} of {len(data):,} images, chosen at random (seed {settings.seed})"
+        data = data.subset(np.sort(rng.choice(len(data), size=limit, replace=False)))
+    if factors_all is None:   # the metrics asked for need none
+        factor_names, factor_sizes, classes = (), (), np.zeros((len(data), 0), dtype=np.int64)
+    else:
+        factor_names, factor_sizes = factors_all.names, factors_all.sizes
+        classes = data.factors.classes if data.factors is not None else factors_all.classes
+    check_inputs(classes, factor_names, factor_sizes, metrics, factors)
     started = time.perf_counter()
     say(f"encoding {len(data):,} images of {name} on {torch_device}")
     mean, logvar = encode(model, data, batch_size=max(spec.eval_batchsize, 256), device=torch_device,
                           progress=(lambda done, total: progress("encoding", done, total)) if progress else None)
     writer = MetricsWriter(folder, name, [f"z{j}" for j in range(spec.latent_dim)], selection)
-    report = compute_metrics(mean, logvar, classes, factors_all.names, factors_all.sizes, metrics, settings,
+    report = compute_metrics(mean, logvar, classes, factor_names, factor_sizes, metrics, settings,
                              factors, log=say, on_score=writer.write, progress=progress)
     return MetricsResult(report, name, len(data), time.perf_counter() - started, writer.written, writer.replaced)
 
@@ -144,7 +156,7 @@ class MetricsWriter:
     """
 
     def __init__(self, folder: RunFolder, dataset: str, latent_names: list[str], selection: str = "") -> None:
-        self.paths = [folder.path / METRICS_FILE, folder.path / DETAIL_FILE]
+        self.paths = [folder.path / METRICS_LOG, folder.path / METRICS_DETAIL]
         self.dataset, self.latent_names, self.selection = dataset, latent_names, selection
         self.previous = self._read(self.paths[0])
         self.previous_detail = self._read(self.paths[1])
@@ -163,7 +175,7 @@ class MetricsWriter:
 
     def write(self, report: MetricsReport) -> None:
         log_path, detail_path = self.paths
-        backup = log_path.with_name(METRICS_FILE + ".bak")
+        backup = log_path.with_name(METRICS_LOG_BACKUP)
         if log_path.is_file() and not backup.exists():
             shutil.copy2(log_path, backup)   # keep the first values (e.g. disentangling-vae's)
         old_scores = {k: v for k, v in self.previous.items() if k not in ("protocols", "dataset")}

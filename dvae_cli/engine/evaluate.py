@@ -10,17 +10,16 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from dvae_cli.spec import RunSpec
-from dvae_cli.data.catalog import dataset_info
-from dvae_cli.data.in_memory import ImageSource, train_test_split
-from dvae_cli.data.loading import load_dataset
-from dvae_cli.engine.checkpoint import STATE_FILE, load_checkpoint, load_model
+from dvae_cli.data.in_memory import ImageSource
+from dvae_cli.data.run_images import run_images
+from dvae_cli.engine.checkpoint import load_checkpoint, load_model
 from dvae_cli.engine.device import keep_freed_memory, resolve_device, seed_everything
 from dvae_cli.catalogue.losses import loss_info, loss_names
 from dvae_cli.engine.losses import Loss, loss_for_spec
 from dvae_cli.engine.models import VAE
 from dvae_cli.errors import ConfigError, CorruptFileError
 from dvae_cli.runs.folder import RunFolder, check_writable
+from dvae_cli.runs.layout import TRAINING_STATE, backup_name
 from dvae_cli.runs.logs import write_test_log
 from dvae_cli.wording import plural
 
@@ -90,24 +89,6 @@ class Evaluation:
     backup: Path | None
 
 
-def test_data(spec: RunSpec, data_dir: Path, dataset: str | None = None,
-              log: Callable[[str], None] | None = None) -> tuple[ImageSource, int]:
-    """The test images of a run (its dataset or `dataset`) and the training-set size N.
-
-    Raises:
-        ConfigError: if `dataset` has another image size than the run's model.
-    """
-    name = dataset or spec.dataset
-    info = dataset_info(name)
-    if spec.img_size is not None and list(info.img_size) != list(spec.img_size):
-        raise ConfigError(f"dataset '{name}' has {list(info.img_size)} images but the run's model takes "
-                          f"{list(spec.img_size)}")
-    data = load_dataset(name, data_dir, log=log)
-    train, test = train_test_split(data, spec.test_fraction, spec.subsample, spec.split_seed)
-    n_train = spec.n_train or len(train)
-    return test, n_train
-
-
 def evaluate_run(folder: RunFolder, data_dir: Path, dataset: str | None = None, device: str = "auto",
                  batch_size: int | None = None, write: bool = True,
                  log: Callable[[str], None] | None = None) -> Evaluation:
@@ -134,11 +115,12 @@ def evaluate_run(folder: RunFolder, data_dir: Path, dataset: str | None = None, 
         check_writable(folder.path, "run folder")
     torch_device = resolve_device(device)
     model = load_model(folder.model_path, spec, torch_device)
-    data, n_train = test_data(spec, data_dir, dataset, log)
+    train, data = run_images(spec, data_dir, log, dataset)
+    n_train = spec.n_train or len(train)
     check_test_set(spec.loss, len(data), batch_size or spec.eval_batchsize)
     loss = loss_for_spec(spec, n_train)
     notes = []
-    state_path = folder.path / STATE_FILE
+    state_path = folder.path / TRAINING_STATE
     state = load_checkpoint(state_path) if state_path.is_file() else None
     if state is not None:   # the annealing state training ended with (betaB's C, the annealed weights)
         loss.evaluation_step = int(state["step"])
@@ -154,7 +136,7 @@ def evaluate_run(folder: RunFolder, data_dir: Path, dataset: str | None = None, 
     written = backup = None
     if write:
         path = folder.test_log_path
-        original = path.with_name(path.name + ".bak")
+        original = path.with_name(backup_name(path.name))
         if path.is_file() and not original.exists():
             shutil.copy2(path, original)  # keep the first values (e.g. disentangling-vae's)
             backup = original
@@ -163,4 +145,4 @@ def evaluate_run(folder: RunFolder, data_dir: Path, dataset: str | None = None, 
     return Evaluation(losses, dataset or spec.dataset, len(data), notes, written, backup)
 
 
-__all__ = ["evaluate_losses", "evaluate_run", "test_data", "Evaluation"]
+__all__ = ["evaluate_losses", "evaluate_run", "Evaluation"]

@@ -33,6 +33,7 @@ from typing import TYPE_CHECKING, Any
 from dvae_cli.errors import CorruptFileError, ExportError, MissingExtraError, UnknownNameError
 from dvae_cli.runs.atomic import write_json, write_with
 from dvae_cli.runs.folder import RunFolder, check_writable
+from dvae_cli.runs.layout import EXPORT_DESCRIPTION, export_folder
 
 if TYPE_CHECKING:
     import torch
@@ -41,7 +42,7 @@ if TYPE_CHECKING:
 
 FORMATS = ("onnx", "torchscript")
 SUFFIXES = {"onnx": ".onnx", "torchscript": ".pt"}
-DESCRIPTION_FILE = "export.json"
+DESCRIPTION_FILE = EXPORT_DESCRIPTION
 ONNX_EXTRA = 'pip install "dvae[onnx]"'
 ONNX_OPSET = 17
 #: Largest difference allowed between the exported graph and the model: |a - b| <= TOLERANCE * (1 + |b|).
@@ -92,7 +93,7 @@ def export_paths(output: Path, fmt: str) -> tuple[Path, Path, Path]:
 
 def default_output(run_path: Path, fmt: str) -> Path:
     """``<run folder>/<format>``."""
-    return Path(run_path) / check_format(fmt)
+    return Path(run_path) / export_folder(check_format(fmt))
 
 
 def require_onnx() -> None:

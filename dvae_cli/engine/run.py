@@ -18,8 +18,8 @@ from typing import Any
 import torch
 
 from dvae_cli import __version__
-from dvae_cli.data.in_memory import ImageSource, train_test_split
-from dvae_cli.data.loading import load_dataset
+from dvae_cli.data.in_memory import ImageSource
+from dvae_cli.data.run_images import run_images
 from dvae_cli.engine.callbacks import (CallbackSpec, Checkpointer, LossLogWriter, RunContext,
                                        build_callbacks)
 from dvae_cli.engine.checkpoint import STATE_FILE, save_weights
@@ -59,12 +59,8 @@ class TrainResult:
 
 
 def prepare_data(spec: RunSpec, data_dir: Path, log: Log | None = None) -> tuple[ImageSource, ImageSource]:
-    """The run's (train, test) images, as fixed by its dataset, test fraction and subsample."""
-    data = load_dataset(spec.dataset, data_dir, log=log)
-    if list(data.img_size) != list(spec.img_size or data.img_size):
-        raise ConfigError(f"dataset '{spec.dataset}' has {list(data.img_size)} images, the spec says "
-                          f"{spec.img_size}")
-    train, test = train_test_split(data, spec.test_fraction, spec.subsample, spec.split_seed)
+    """The run's (train, test) images (`dvae_cli.data.run_images`), checked to suit its batch sizes."""
+    train, test = run_images(spec, data_dir, log)
     if len(train) < spec.batch_size:
         raise ConfigError(f"--batch-size {spec.batch_size} is larger than the training set "
                           f"({len(train)} images); lower it or raise --subsample")

@@ -14,7 +14,12 @@ it is carried.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
+
+if TYPE_CHECKING:
+    from dvae_cli.metrics.runner import MetricInputs, MetricsReport
 
 
 def aam_scores(mi: np.ndarray) -> np.ndarray:
@@ -25,3 +30,12 @@ def aam_scores(mi: np.ndarray) -> np.ndarray:
     with np.errstate(divide="ignore", invalid="ignore"):
         scores = np.where(top > 0, numerator / np.where(top > 0, top, 1), 0.0)
     return scores
+
+
+def run(inputs: MetricInputs, report: MetricsReport) -> None:
+    """``--metric aam``: AAM from Chen et al.'s mutual informations, shared with MIG (score ``AAM``)."""
+    from dvae_cli.metrics.mig import chen_mutual_information
+
+    mi = chen_mutual_information(inputs)
+    report.add("AAM", mi["aam"], {**mi["protocol"], "normalisation": "I_(1)"})
+    report.details["mig"] = mi["detail"]

@@ -11,10 +11,14 @@ score is the test accuracy of a logistic regression predicting the factor.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from dvae_cli.metrics.sampling import FactorSampler
+
+if TYPE_CHECKING:
+    from dvae_cli.metrics.runner import MetricInputs, MetricsReport
 
 
 @dataclass
@@ -48,3 +52,14 @@ def betavae_score(codes: np.ndarray, classes: np.ndarray, rng: np.random.Generat
     model.fit(x_train, y_train)
     x_eval, y_eval = _points(codes, sampler, batch_size, num_eval)
     return BetaVAEScore(float(model.score(x_train, y_train)), float(model.score(x_eval, y_eval)))
+
+
+def run(inputs: MetricInputs, report: MetricsReport) -> None:
+    """``--metric betavae`` (score ``BetaVAE``, detail ``betavae``)."""
+    s = inputs.settings
+    inputs.say("BetaVAE score")
+    selected = inputs.classes[:, inputs.other_factors]
+    beta = betavae_score(inputs.codes, selected, np.random.default_rng(s.seed + 2), s.batch_size, s.num_train,
+                         s.num_eval)
+    report.add("BetaVAE", beta.eval_accuracy, {**inputs.sized, "batch_size": s.batch_size})
+    report.details["betavae"] = {"train_accuracy": beta.train_accuracy}

@@ -12,9 +12,13 @@ Disentanglement = sum_j rho_j (1 - H_K(P_j.)), completeness = sum_k rho_k
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 from scipy import stats
+
+if TYPE_CHECKING:
+    from dvae_cli.metrics.runner import MetricInputs, MetricsReport
 
 
 @dataclass
@@ -78,3 +82,15 @@ def dci_score(x_train: np.ndarray, y_train: np.ndarray, x_test: np.ndarray, y_te
     importance = np.stack([r[0] for r in results], axis=1)
     return DCIScore(disentanglement(importance), completeness(importance),
                     float(np.mean([r[1] for r in results])), float(np.mean([r[2] for r in results])), importance)
+
+
+def run(inputs: MetricInputs, report: MetricsReport) -> None:
+    """``--metric dci`` (scores ``DCI_disentanglement``, ``DCI_completeness``, ``DCI_informativeness``)."""
+    inputs.say("DCI (gradient-boosted trees, one per factor)")
+    result = dci_score(inputs.x_train, inputs.y_train, inputs.x_test, inputs.y_test, seed=inputs.settings.seed)
+    protocol = {**inputs.sized, "classifier": "GradientBoostingClassifier()"}
+    report.add("DCI_disentanglement", result.disentanglement, protocol)
+    report.add("DCI_completeness", result.completeness, protocol)
+    report.add("DCI_informativeness", result.informativeness_test, protocol)
+    report.details["dci"] = {"factors": inputs.names_of, "importance": result.importance.tolist(),
+                             "informativeness_train": result.informativeness_train}

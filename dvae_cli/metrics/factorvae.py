@@ -12,10 +12,14 @@ factor; the score is its accuracy on fresh votes.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from dvae_cli.metrics.sampling import FactorSampler
+
+if TYPE_CHECKING:
+    from dvae_cli.metrics.runner import MetricInputs, MetricsReport
 
 
 @dataclass
@@ -59,3 +63,17 @@ def factorvae_score(codes: np.ndarray, classes: np.ndarray, rng: np.random.Gener
     evaluation = _votes(codes, sampler, global_std, active, batch_size, num_eval)
     eval_accuracy = evaluation[classifier, columns].sum() / evaluation.sum()
     return FactorVAEScore(float(train_accuracy), float(eval_accuracy), np.flatnonzero(active).tolist(), train)
+
+
+def run(inputs: MetricInputs, report: MetricsReport) -> None:
+    """``--metric factorvae`` (score ``FactorVAE``, detail ``factorvae``)."""
+    s = inputs.settings
+    inputs.say("FactorVAE score")
+    selected = inputs.classes[:, inputs.other_factors]
+    score = factorvae_score(inputs.codes, selected, np.random.default_rng(s.seed + 1), s.batch_size, s.num_train,
+                            s.num_eval, s.num_variance_estimate, s.prune_threshold)
+    report.add("FactorVAE", score.eval_accuracy, {**inputs.sized, "batch_size": s.batch_size,
+                                                  "prune_threshold": s.prune_threshold,
+                                                  "num_variance_estimate": s.num_variance_estimate})
+    report.details["factorvae"] = {"factors": inputs.names_of, "votes": score.votes.tolist(),
+                                   "active_dims": score.active_dims, "train_accuracy": score.train_accuracy}

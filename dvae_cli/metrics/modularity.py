@@ -12,10 +12,14 @@ standardised representation, averaged over classes and factors.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from dvae_cli.metrics.mig import discrete_mi_matrix, histogram_discretize
+
+if TYPE_CHECKING:
+    from dvae_cli.metrics.runner import MetricInputs, MetricsReport
 
 
 @dataclass
@@ -79,3 +83,20 @@ def explicitness_score(x_train: np.ndarray, y_train: np.ndarray, x_test: np.ndar
         train.append(scores[0])
         test.append(scores[1])
     return ExplicitnessScore(float(np.mean(train)), float(np.mean(test)), np.array(test))
+
+
+def run(inputs: MetricInputs, report: MetricsReport) -> None:
+    """``--metric modularity`` (score ``modularity``, detail ``modularity``)."""
+    inputs.say("modularity")
+    result = modularity_score(inputs.x_train, inputs.y_train, inputs.settings.bins)
+    report.add("modularity", result.modularity, {**inputs.sized, "bins": inputs.settings.bins})
+    report.details["modularity"] = {"per_latent": result.per_latent.tolist()}
+
+
+def run_explicitness(inputs: MetricInputs, report: MetricsReport) -> None:
+    """``--metric explicitness`` (score ``explicitness``, detail ``explicitness``)."""
+    inputs.say("explicitness")
+    result = explicitness_score(inputs.x_train, inputs.y_train, inputs.x_test, inputs.y_test)
+    report.add("explicitness", result.test, {**inputs.sized, "classifier": "LogisticRegression, ROC-AUC"})
+    report.details["explicitness"] = {"factors": inputs.names_of, "per_factor": result.per_factor.tolist(),
+                                      "train": result.train}

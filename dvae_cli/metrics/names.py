@@ -1,14 +1,18 @@
-"""Metric names, defaults and sample sizes (standard library only, for the CLI)."""
+"""Metric names as typed, defaults and sample sizes (standard library only, for the CLI).
+
+The names and the defaults are those of the registry `dvae_cli.catalogue.metrics`.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
 
+from dvae_cli.catalogue.metrics import DEFAULT_METRICS, default_metrics, metric_names
 from dvae_cli.errors import ConfigError, UnknownNameError
 
-METRIC_NAMES: tuple[str, ...] = ("mig", "aam", "mig_discrete", "factorvae", "betavae", "dci", "sap",
-                                 "modularity", "explicitness")
-DEFAULT_METRICS: tuple[str, ...] = ("mig", "aam", "mig_discrete", "factorvae", "dci")
+__all__ = ["CHEN_DSPRITES_FACTORS", "DEFAULT_METRICS", "MetricSettings", "default_metrics", "metric_names",
+           "parse_metric_names"]
+
 #: Chen et al. score dSprites on these factors (shape is left out).
 CHEN_DSPRITES_FACTORS: tuple[str, ...] = ("scale", "orientation", "posX", "posY")
 
@@ -55,19 +59,20 @@ class MetricSettings:
 
 
 def parse_metric_names(text: str | None) -> tuple[str, ...]:
-    """``"mig,aam"`` -> ("mig", "aam"); None -> the defaults; ``"all"`` -> every metric.
+    """``"mig,aam"`` -> ("mig", "aam"); None -> the defaults; ``"all"`` -> every registered metric.
 
     Raises:
         UnknownNameError: for a name that is not a metric.
     """
     if text is None:
-        return DEFAULT_METRICS
+        return default_metrics()
     names = tuple(part.strip().lower().replace("-", "_") for part in text.split(",") if part.strip())
+    known = metric_names()
     if names == ("all",):
-        return METRIC_NAMES
+        return known
     for name in names:
-        if name not in METRIC_NAMES:
-            raise UnknownNameError("metric", name, (*METRIC_NAMES, "all"))
+        if name not in known:
+            raise UnknownNameError("metric", name, (*known, "all"))
     if not names:
-        raise ConfigError(f"--metric needs at least one name; choose from: {', '.join(METRIC_NAMES)}")
+        raise ConfigError(f"--metric needs at least one name; choose from: {', '.join(known)}")
     return names

@@ -13,8 +13,12 @@ between the two best latents.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
+
+if TYPE_CHECKING:
+    from dvae_cli.metrics.runner import MetricInputs, MetricsReport
 
 
 @dataclass
@@ -49,3 +53,11 @@ def sap_score(x_train: np.ndarray, y_train: np.ndarray, x_test: np.ndarray, y_te
     ordered = np.sort(matrix, axis=0)
     gap = ordered[-1] - ordered[-2] if matrix.shape[0] > 1 else ordered[-1]
     return SAPScore(float(np.mean(gap)), matrix)
+
+
+def run(inputs: MetricInputs, report: MetricsReport) -> None:
+    """``--metric sap`` (score ``SAP``, detail ``sap``)."""
+    inputs.say("SAP score")
+    result = sap_score(inputs.x_train, inputs.y_train, inputs.x_test, inputs.y_test)
+    report.add("SAP", result.score, {**inputs.sized, "classifier": "LinearSVC(C=0.01, balanced)"})
+    report.details["sap"] = {"factors": inputs.names_of, "matrix": result.matrix.tolist()}

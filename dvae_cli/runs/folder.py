@@ -1,11 +1,6 @@
 """One run folder ``<results-dir>/<name>/`` and how to find it.
 
-The layout is a superset of disentangling-vae's:
-
-- ``specs.json``: every parameter (`dvae_cli.config.RunSpec`),
-- ``train_losses.log``, ``test_losses.log``: see `dvae_cli.runs.logs`,
-- ``model.pt``: the final weights (a plain ``state_dict``),
-- ``model-<epoch>.pt``: checkpoints (dvae: weights, optimiser and training state).
+Its files are named in `dvae_cli.runs.layout` (a superset of disentangling-vae's).
 """
 
 from __future__ import annotations
@@ -19,15 +14,14 @@ from pathlib import Path
 from dvae_cli.config import RunSpec
 from dvae_cli.errors import ConfigError, CorruptFileError, RunExistsError, RunNotFoundError
 from dvae_cli.runs.jsonfile import read_json
+from dvae_cli.runs.layout import MODEL, SPECS, TEST_LOG, TRAIN_LOG, WRITE_PROBE, checkpoint_epoch, checkpoint_name
 from dvae_cli.runs.logs import LossHistory, read_test_log, read_train_log
 
-SPECS = "specs.json"
-MODEL = "model.pt"
-TRAIN_LOG = "train_losses.log"
-TEST_LOG = "test_losses.log"
+__all__ = ["DATA_ENV", "MODEL", "RESULTS_ENV", "SPECS", "TEST_LOG", "TRAIN_LOG", "RunFolder", "check_run_name",
+           "check_writable", "default_data_dir", "default_results_dir", "list_run_names", "prepare_new_run"]
+
 RESULTS_ENV = "DVAE_RESULTS_DIR"
 DATA_ENV = "DVAE_DATA_DIR"
-_CHECKPOINT = re.compile(r"^model-(\d+)\.pt$")
 _VALID_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._+=-]*$")
 
 
@@ -105,7 +99,7 @@ class RunFolder:
         return self.path / TEST_LOG
 
     def checkpoint_path(self, epoch: int) -> Path:
-        return self.path / f"model-{epoch}.pt"
+        return self.path / checkpoint_name(epoch)
 
     def require_model(self) -> Path:
         """``model.pt``, which must exist.
@@ -124,9 +118,9 @@ class RunFolder:
         found = {}
         if self.path.is_dir():
             for entry in self.path.iterdir():
-                match = _CHECKPOINT.match(entry.name)
-                if match:
-                    found[int(match.group(1))] = entry
+                epoch = checkpoint_epoch(entry.name)
+                if epoch is not None:
+                    found[epoch] = entry
         return dict(sorted(found.items()))
 
     def exists(self) -> bool:
@@ -201,7 +195,7 @@ def check_writable(results_dir: Path, what: str = "results dir") -> None:
     try:
         if not existing.is_dir():
             raise NotADirectoryError(20, f"{existing} is not a directory")
-        probe = existing / f".dvae-write-test-{os.getpid()}"
+        probe = existing / f"{WRITE_PROBE}-{os.getpid()}"
         probe.write_bytes(b"")
         probe.unlink()
     except OSError as exc:
@@ -229,7 +223,7 @@ def prepare_new_run(results_dir: Path, name: str, overwrite: bool) -> RunFolder:
         shutil.rmtree(folder.path)
     try:
         folder.path.mkdir(parents=True, exist_ok=True)
-        probe = folder.path / ".dvae-write-test"
+        probe = folder.path / WRITE_PROBE
         probe.write_bytes(b"")
         probe.unlink()
     except OSError as exc:

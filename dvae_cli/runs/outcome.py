@@ -16,8 +16,10 @@ from typing import Any
 
 from dvae_cli.errors import CorruptFileError
 from dvae_cli.runs.jsonfile import read_json
+from dvae_cli.runs.layout import OUTCOME, TRAINING_LOCK
 
-FILE = "outcome.json"
+#: The old name of `dvae_cli.runs.layout.OUTCOME` (kept for the modules that import it from here).
+FILE = OUTCOME
 STATES: tuple[str, ...] = ("finished", "interrupted", "diverged", "crashed")
 
 
@@ -77,18 +79,18 @@ def write_outcome(folder: Path, outcome: Outcome) -> None:
     from dvae_cli.runs.atomic import write_json
 
     outcome.time = outcome.time or time.time()
-    write_json(Path(folder) / FILE, asdict(outcome))
+    write_json(Path(folder) / OUTCOME, asdict(outcome))
 
 
 def clear_outcome(folder: Path) -> None:
     """Forget the last outcome (a run being trained again has none yet)."""
-    (Path(folder) / FILE).unlink(missing_ok=True)
+    (Path(folder) / OUTCOME).unlink(missing_ok=True)
 
 
 def read_outcome(folder: Path) -> Outcome | None:
     """The recorded outcome of the run in `folder`, or None if there is none or it is unreadable."""
     try:
-        data: Any = read_json(Path(folder) / FILE)
+        data: Any = read_json(Path(folder) / OUTCOME)
     except (FileNotFoundError, CorruptFileError):
         return None
     if not isinstance(data, dict) or data.get("state") not in STATES:
@@ -103,9 +105,9 @@ def read_outcome(folder: Path) -> Outcome | None:
 
 def missing_model_message(folder: Path, name: str) -> str:
     """Why the run `name` in `folder` has no model.pt, and what to run, as one line."""
-    from dvae_cli.runs.summary import LOCK_FILE, lock_alive
+    from dvae_cli.runs.summary import lock_alive
 
-    lock = Path(folder) / LOCK_FILE
+    lock = Path(folder) / TRAINING_LOCK
     if lock.is_file() and lock_alive(lock):
         return f"run '{name}' has no model.pt yet: it is being trained now (model.pt is written at its end)"
     outcome = read_outcome(folder)

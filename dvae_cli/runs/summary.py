@@ -14,25 +14,29 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 from dvae_cli.config import RunSpec
 from dvae_cli.errors import DvaeError
-from dvae_cli.runs.folder import SPECS, RunFolder
+from dvae_cli.runs.folder import RunFolder
 from dvae_cli.runs.jsonfile import as_float, read_json
+from dvae_cli.runs.layout import FIGURE_SUFFIXES, METRICS_DETAIL, METRICS_LOG, RUN_MARKERS, TRAINING_LOCK
 from dvae_cli.runs.logs import LossHistory, last_epoch_values
+from dvae_cli.runs.metrics_detail import read_metrics_detail
 from dvae_cli.runs.outcome import read_outcome
 from dvae_cli.wording import plural
 
-METRICS_FILE = "metrics.log"
-DETAIL_FILE = "metrics_detail.json"
-#: Written by a training process while it runs, removed when it ends (see `training_lock`).
-LOCK_FILE = ".dvae-training.json"
+#: Old names of `dvae_cli.runs.layout`'s (kept for the modules that import them from here).
+METRICS_FILE = METRICS_LOG
+DETAIL_FILE = METRICS_DETAIL
+LOCK_FILE = TRAINING_LOCK
 #: A lock from another host counts as alive if touched within this many seconds.
 STALE_SECONDS = 600.0
 #: A latent whose KL (nats) in the last epoch exceeds this is "active".
 ACTIVE_KL = 0.1
-FIGURE_SUFFIXES = (".png", ".gif")
+
+__all__ = ["ACTIVE_KL", "DETAIL_FILE", "FIGURE_SUFFIXES", "LOCK_FILE", "METRICS_FILE", "STALE_SECONDS", "STATUSES",
+           "RunSummary", "kl_per_latent", "lock_alive", "read_metrics", "read_metrics_detail", "remove_training_lock",
+           "run_status", "scan_runs", "spec_keys", "summarize_run", "write_training_lock"]
 
 STATUSES = ("finished", "training", "interrupted", "diverged", "crashed", "broken")
 
@@ -119,7 +123,7 @@ def summarize_run(path: Path, read_history: Callable[[Path], LossHistory] | None
         else:
             summary.history = read_history(folder.train_log_path) if folder.train_log_path.is_file() else {}
         summary.test_losses = folder.test_losses()
-        summary.metrics = read_metrics(path / METRICS_FILE)
+        summary.metrics = read_metrics(path / METRICS_LOG)
     except DvaeError as exc:
         summary.reason = str(exc)
         return summary
@@ -141,8 +145,7 @@ def scan_runs(results_dir: Path) -> list[RunSummary]:
         children = sorted(p for p in results_dir.iterdir() if p.is_dir() and not p.name.startswith("."))
     except OSError:
         return []
-    markers = (SPECS, "model.pt", "train_losses.log", LOCK_FILE)
-    return [summarize_run(child) for child in children if any((child / m).exists() for m in markers)]
+    return [summarize_run(child) for child in children if any((child / m).exists() for m in RUN_MARKERS)]
 
 
 def read_metrics(path: Path) -> dict[str, float] | None:
@@ -165,15 +168,6 @@ def read_metrics(path: Path) -> dict[str, float] | None:
     return {k: v for k, v in numbers.items() if v is not None}
 
 
-def read_metrics_detail(path: Path) -> dict[str, Any] | None:
-    """The ``metrics_detail.json`` content, or None if missing or unreadable."""
-    try:
-        data = read_json(path)
-    except (OSError, DvaeError):
-        return None
-    return data if isinstance(data, dict) else None
-
-
 def kl_per_latent(values: dict[str, float]) -> list[float]:
     """The ``kl_loss_<j>`` entries of `values` as a list indexed by j."""
     found = {}
@@ -191,13 +185,13 @@ def write_training_lock(path: Path) -> None:
     """Mark the run folder `path` as being trained by this process (refreshes the heartbeat)."""
     from dvae_cli.runs.atomic import write_json
 
-    write_json(Path(path) / LOCK_FILE, {"pid": os.getpid(), "host": socket.gethostname(), "time": time.time()})
+    write_json(Path(path) / TRAINING_LOCK, {"pid": os.getpid(), "host": socket.gethostname(), "time": time.time()})
 
 
 def remove_training_lock(path: Path) -> None:
     """Remove the training mark of `path` (missing is fine)."""
     try:
-        (Path(path) / LOCK_FILE).unlink()
+        (Path(path) / TRAINING_LOCK).unlink()
     except FileNotFoundError:
         pass
 
@@ -229,7 +223,7 @@ def run_status(path: Path, folder: RunFolder, summary: RunSummary) -> tuple[str,
     the last training ended), then, for runs that recorded none (disentangling-vae's,
     older dvae's), from model.pt and the epochs logged.
     """
-    lock = path / LOCK_FILE
+    lock = path / TRAINING_LOCK
     if lock.is_file():
         if lock_alive(lock):
             return "training", ""

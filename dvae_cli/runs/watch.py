@@ -16,14 +16,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from dvae_cli.errors import CorruptFileError
-from dvae_cli.runs.folder import MODEL, SPECS, TEST_LOG, TRAIN_LOG
+from dvae_cli.runs.layout import METRICS_LOG, MODEL, SPECS, TEST_LOG, TRAIN_LOG, TRAINING_LOCK
 from dvae_cli.runs.logs import TRAIN_LOG_HEADER, LossHistory
-from dvae_cli.runs.summary import (
-    LOCK_FILE,
-    METRICS_FILE,
-    RunSummary,
-    summarize_run,
-)
+from dvae_cli.runs.summary import RunSummary, summarize_run
 
 #: Bytes read from the end of a train log to find its last epoch (doubled until enough).
 TAIL_BYTES = 16_384
@@ -199,7 +194,8 @@ def _stamp(path: Path) -> tuple[object, ...] | None:
         own = path.stat().st_mtime_ns
     except OSError:
         return None
-    files = tuple(_file_stamp(path / name) for name in (SPECS, MODEL, TRAIN_LOG, LOCK_FILE, TEST_LOG, METRICS_FILE))
+    names = (SPECS, MODEL, TRAIN_LOG, TRAINING_LOCK, TEST_LOG, METRICS_LOG)
+    files = tuple(_file_stamp(path / name) for name in names)
     if all(stamp is None for stamp in files[:4]):
         return None
     return (own, *files)

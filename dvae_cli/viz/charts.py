@@ -9,8 +9,8 @@ from typing import IO, Any
 import numpy as np
 
 from dvae_cli.runs.atomic import write_with
-from dvae_cli.runs.jsonfile import as_float
 from dvae_cli.runs.logs import LossHistory
+from dvae_cli.runs.metrics_detail import MutualInfo
 from dvae_cli.runs.summary import ACTIVE_KL, kl_per_latent
 
 RECON_TERMS = ("recon_loss",)
@@ -172,47 +172,23 @@ def kl_per_dim_figure(history: LossHistory, title: str, path: Path) -> None:
     save_figure(fig, path)
 
 
-def _names(given: Any, count: int, prefix: str) -> list[Any]:
-    """`given` if it is a list of `count` names, else ``<prefix>0``, ``<prefix>1``, ..."""
-    return given if isinstance(given, list) and len(given) == count else [f"{prefix}{k}" for k in range(count)]
+def mutual_info_figure(matrix: MutualInfo, title: str, path: Path) -> None:
+    """``mutual_info.png``: the factors x latents mutual information with each factor's MIG."""
+    save_figure(draw_mutual_info(matrix, title), path)
 
 
-def mutual_info_figure(detail: dict[str, Any], title: str, path: Path) -> None:
-    """``mutual_info.png``: the factors x latents mutual information with each factor's MIG.
-
-    Raises:
-        ValueError: see `draw_mutual_info`.
-    """
-    save_figure(draw_mutual_info(detail, title), path)
-
-
-def draw_mutual_info(detail: dict[str, Any], title: str) -> Any:
+def draw_mutual_info(matrix: MutualInfo, title: str) -> Any:
     """The figure of `mutual_info_figure` (a matplotlib Figure, not yet saved).
 
-    Uses the ``mig`` entry of ``metrics_detail.json`` (else ``mig_discrete``). Mutual
-    information is never negative, but its sampled estimate can be (Monte-Carlo
-    bias, e.g. -0.02 nats): such cells are coloured as 0, keep their printed value,
-    and a note under the matrix says how many there are and the most negative one.
-
-    Raises:
-        ValueError: if there is no such entry, or its matrix is not a table of numbers.
+    `matrix` is read by `dvae_cli.runs.metrics_detail.read_mutual_info` (the ``mig``
+    entry of ``metrics_detail.json``, else ``mig_discrete``). Mutual information is
+    never negative, but its sampled estimate can be (Monte-Carlo bias, e.g. -0.02
+    nats): such cells are coloured as 0, keep their printed value, and a note under
+    the matrix says how many there are and the most negative one.
     """
-    key = "mig" if isinstance(detail.get("mig"), dict) else "mig_discrete"
-    entry = detail.get(key)
-    if not isinstance(entry, dict) or "mutual_information" not in entry:
-        raise ValueError("metrics_detail.json has no mutual-information matrix (run dvae eval --metrics)")
-    try:
-        mi = np.asarray(entry["mutual_information"], dtype=float)
-    except (TypeError, ValueError, OverflowError):
-        mi = np.empty(0)
-    if mi.ndim != 2 or 0 in mi.shape:
-        raise ValueError(f"the '{key}' mutual-information matrix is not a non-empty factors x latents table "
-                         "of numbers")
-    factors = [str(f) for f in _names(entry.get("factors"), mi.shape[0], "v")]
-    latents = [str(z) for z in _names(detail.get("latent_names"), mi.shape[1], "z")]
-    given = entry.get("mig_per_factor")
-    numbers = {str(k): as_float(v) for k, v in given.items()} if isinstance(given, dict) else {}
-    per_factor = {k: v for k, v in numbers.items() if v is not None}
+    mi = np.asarray(matrix.values, dtype=float)
+    factors, latents = matrix.factors, matrix.latents
+    per_factor = {f: gap for f, gap in zip(factors, matrix.gap, strict=True) if gap is not None}
     negative = mi < 0
     shown = np.clip(mi, 0.0, None)
     top = float(np.nanmax(shown)) if np.isfinite(shown).any() else 0.0
@@ -231,7 +207,7 @@ def draw_mutual_info(detail: dict[str, Any], title: str) -> Any:
                   f"{float(mi.min()):.3f} nats, the estimator's bias): coloured as 0")
     ax.set_xlabel(label)
     fig.colorbar(image, ax=ax, label="mutual information (nats)" + (", clipped at 0" if negative.any() else ""))
-    protocol = "Chen et al., sampled z" if key == "mig" else "disentanglement_lib, mean z, 20 bins"
+    protocol = "Chen et al., sampled z" if matrix.source == "mig" else "disentanglement_lib, mean z, 20 bins"
     ax.set_title(f"{title}\nI(v_k; z_j), {protocol}")
     fig.tight_layout()
     return fig

@@ -23,12 +23,14 @@ import numpy as np
 
 from dvae_cli.compare.table import Row
 from dvae_cli.errors import CorruptFileError, DvaeError
+from dvae_cli.runs.layout import MODEL, POSTERIOR_GIF
 from dvae_cli.runs.summary import RunSummary
 from dvae_cli.viz.labels import TitleLayout, font, line_height, text_width, wrap_title
 
 Log = Callable[[str], None]
 GRID_FILE = "grid_posteriors.gif"
-GIF_FILE = "posterior_traversals.gif"
+#: The traversal GIF of each run (``dvae plot NAME gif-traversals``).
+GIF_FILE = POSTERIOR_GIF
 PAD = 7
 HEADER_HEIGHT = 26
 CAPTION_HEIGHT = 18
@@ -117,7 +119,7 @@ def ensure_gif(row: Row, data_dir: Path | None, log: Log) -> Path | None:
 
 def _draw_gif(summary: RunSummary, data_dir: Path | None, log: Log) -> Path | None:
     """Draw a run's traversal GIF with the datasets already on disk (never downloads one)."""
-    if summary.status == "broken" or not (summary.path / "model.pt").is_file():
+    if summary.status == "broken" or not (summary.path / MODEL).is_file():
         log(f"{summary.name}: no {GIF_FILE} and no model.pt to draw it")
         return None
     from dvae_cli.data.download import OFFLINE_ENV
@@ -282,7 +284,7 @@ def write_traversal_grid(rows: Sequence[Row], path: Path, data_dir: Path | None 
             frame[y:y + heights[r], x:x + cell[1]] = frames[i * len(frames) // n_frames]
         out.append(frame)
     from dvae_cli.viz.grid import write_gif
-    from dvae_cli.viz.plots import GIF_FPS
+    from dvae_cli.viz.run_figures import GIF_FPS
 
     write_gif(path, out, GIF_FPS)
     return layout

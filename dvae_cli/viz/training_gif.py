@@ -13,12 +13,14 @@ import numpy as np
 import torch
 
 from dvae_cli.engine.hooks import Callback, TrainState
+from dvae_cli.runs.layout import TRAINING_GIF
 
 if TYPE_CHECKING:
     from dvae_cli.engine.callbacks import RunContext
     from dvae_cli.engine.models import VAE
 
-FILE = "training.gif"
+#: The old name of `dvae_cli.runs.layout.TRAINING_GIF` (kept for the modules that import it from here).
+FILE = TRAINING_GIF
 STEPS = 10
 MAX_TRAVERSAL = 2.0
 FPS = 2

@@ -15,8 +15,13 @@ from typing import Any
 
 from dvae_cli.catalogue.losses import LOSSES
 from dvae_cli.errors import DvaeError
-from dvae_cli.runs.jsonfile import as_float, read_json
-from dvae_cli.runs.summary import DETAIL_FILE, METRICS_FILE, RunSummary, read_metrics_detail, summarize_run
+from dvae_cli.runs.jsonfile import read_json
+from dvae_cli.runs.layout import METRICS_DETAIL, METRICS_LOG, SPECS
+from dvae_cli.runs.metrics_detail import MutualInfo, mutual_info, read_metrics_detail
+from dvae_cli.runs.summary import RunSummary, summarize_run
+
+__all__ = ["SPEC_GROUPS", "FileInfo", "MutualInfo", "RunDetails", "format_size", "format_time",
+           "format_value", "list_files", "load_details", "loss_keys", "mutual_info", "spec_groups"]
 
 #: Spec keys shown in each group of the Overview, in order.
 SPEC_GROUPS: dict[str, tuple[str, ...]] = {
@@ -42,25 +47,6 @@ class FileInfo:
     modified: float
 
 
-@dataclass(frozen=True)
-class MutualInfo:
-    """A factors x latents mutual-information matrix of ``metrics_detail.json``.
-
-    Attributes:
-        source: The entry it comes from (``mig`` or ``mig_discrete``).
-        factors: K factor names.
-        latents: D latent names.
-        values: K x D mutual informations (nats).
-        gap: MIG of each factor (None where not recorded).
-    """
-
-    source: str
-    factors: list[str]
-    latents: list[str]
-    values: list[list[float]]
-    gap: list[float | None]
-
-
 @dataclass
 class RunDetails:
     """The selected run: its full summary, raw spec, files and metric details."""
@@ -82,13 +68,13 @@ def load_details(path: Path) -> RunDetails:
     path = Path(path)
     details = RunDetails(summary=summarize_run(path))
     details.files = list_files(path)
-    details.raw_spec = _read_json_object(path / "specs.json") or {}
-    metrics_log = _read_json_object(path / METRICS_FILE) or {}
+    details.raw_spec = _read_json_object(path / SPECS) or {}
+    metrics_log = _read_json_object(path / METRICS_LOG) or {}
     protocols = metrics_log.get("protocols")
     details.protocols = protocols if isinstance(protocols, dict) else {}
     dataset = metrics_log.get("dataset")
     details.metrics_dataset = dataset if isinstance(dataset, str) else None
-    details.mutual_info = mutual_info(read_metrics_detail(path / DETAIL_FILE))
+    details.mutual_info = mutual_info(read_metrics_detail(path / METRICS_DETAIL))
     return details
 
 
@@ -135,38 +121,6 @@ def spec_groups(raw: dict[str, Any]) -> list[tuple[str, list[tuple[str, Any]]]]:
     return [(group, items) for group, items in groups if items]
 
 
-def mutual_info(detail: dict[str, Any] | None) -> MutualInfo | None:
-    """The ``mig`` (else ``mig_discrete``) matrix of a ``metrics_detail.json``, if well-formed."""
-    if not detail:
-        return None
-    for source in ("mig", "mig_discrete"):
-        entry = detail.get(source)
-        if not isinstance(entry, dict):
-            continue
-        matrix = entry.get("mutual_information")
-        if not isinstance(matrix, list) or not matrix or not all(isinstance(row, list) for row in matrix):
-            continue
-        try:
-            values = [[float(v) for v in row] for row in matrix]
-        except (TypeError, ValueError, OverflowError):
-            continue
-        width = len(values[0])
-        if width == 0 or any(len(row) != width for row in values):
-            continue
-        factors = [str(f) for f in _list(entry.get("factors"))]
-        if len(factors) != len(values):
-            factors = [f"v{k}" for k in range(len(values))]
-        latents = [str(z) for z in _list(detail.get("latent_names"))]
-        if len(latents) != width:
-            latents = [f"z{j}" for j in range(width)]
-        per_factor = entry.get("mig_per_factor")
-        gap: list[float | None] = [None] * len(factors)
-        if isinstance(per_factor, dict):
-            gap = [as_float(per_factor.get(f)) for f in factors]
-        return MutualInfo(source, factors, latents, values, gap)
-    return None
-
-
 def format_size(size: float) -> str:
     """Bytes in B, KB, MB or GB (decimal)."""
     for unit in ("B", "KB", "MB", "GB"):
@@ -192,10 +146,6 @@ def format_value(value: Any) -> str:
     if isinstance(value, (list, tuple)):
         return "x".join(str(v) for v in value) if all(isinstance(v, int) for v in value) else json.dumps(value)
     return str(value)
-
-
-def _list(value: Any) -> list[Any]:
-    return value if isinstance(value, list) else []
 
 
 def _read_json_object(path: Path) -> dict[str, Any] | None:

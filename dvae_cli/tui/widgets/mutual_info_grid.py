@@ -9,7 +9,7 @@ from textual.app import RenderResult
 from textual.color import Color
 from textual.widget import Widget
 
-from dvae_cli.tui.data.details import MutualInfo
+from dvae_cli.runs.metrics_detail import MutualInfo
 
 #: Widths of the factor column and of each latent column (shared with the KL row of the Metrics tab).
 LABEL_WIDTH = 12
