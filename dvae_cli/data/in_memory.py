@@ -217,8 +217,10 @@ class EpochBatches:
 
     def __init__(self, n: int, batch_size: int, seed: int, rank: int = 0, world_size: int = 1) -> None:
         if batch_size * world_size > n:
-            raise ValueError(f"batch size {batch_size} x {world_size} processes is larger than the training "
-                             f"set ({n} images)")
+            from dvae_cli.errors import ConfigError
+
+            raise ConfigError(f"--batch-size {batch_size} x {world_size} processes is larger than the training "
+                              f"set ({n} images); lower it or raise --subsample")
         self.n, self.batch_size, self.seed = n, batch_size, seed
         self.rank, self.world_size = rank, world_size
 

@@ -8,6 +8,7 @@ from typing import IO, Any
 
 import numpy as np
 
+from dvae_cli.errors import ConfigError
 from dvae_cli.runs.atomic import write_with
 from dvae_cli.runs.logs import LossHistory
 from dvae_cli.runs.metrics_detail import MutualInfo
@@ -105,12 +106,12 @@ def draw_losses(history: LossHistory, title: str) -> Any:
     """The figure of `losses_figure` (a matplotlib Figure, not yet saved).
 
     Raises:
-        ValueError: if the history holds no terms.
+        ConfigError: if the history holds no terms.
     """
     plt = _pyplot()
     families = term_families(history)
     if not families:
-        raise ValueError("the history holds no terms")
+        raise ConfigError("train_losses.log holds no terms yet: no epoch has been logged")
     n = len(families)
     cols = 2 if n > 1 else 1
     rows = (n + cols - 1) // cols
@@ -155,7 +156,7 @@ def kl_per_dim_figure(history: LossHistory, title: str, path: Path) -> None:
     last = {term: points[-1][1] for term, points in history.items() if points}
     kl = kl_per_latent(last)
     if not kl:
-        raise ValueError("train_losses.log has no kl_loss_<j> terms")
+        raise ConfigError("train_losses.log has no kl_loss_<j> terms (KL per latent) to draw")
     epoch = max(e for points in history.values() for e, _ in points) + 1   # counted from 1
     fig, ax = plt.subplots(figsize=(max(6.0, 0.55 * len(kl) + 2), 3.8))
     active = [v > ACTIVE_KL for v in kl]
