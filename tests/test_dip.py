@@ -8,15 +8,15 @@ import math
 import numpy as np
 import pytest
 import torch
-
 from conftest import run_dvae
+from tiny_runs import TINY
+
 from dvae_cli.config import RunSpec, resolve_run
 from dvae_cli.engine.losses.dip import MAX_COVARIANCE_LOGVAR, dip_covariance
 from dvae_cli.engine.models import VAEOutput, build_model
 from dvae_cli.errors import ConfigError, UnknownNameError
 from dvae_cli.losses import DipLoss, get_loss
 from dvae_cli.runs.logs import read_train_log
-from tiny_runs import TINY
 
 DIP_TYPES = ("i", "ii")
 

@@ -94,6 +94,8 @@ class DipLoss(PosteriorLoss):
     paper's objective (as betaH and VAE, the whole regulariser is annealed). The terms
     ``dip_od_loss`` and ``dip_d_loss`` are the unweighted penalties; ``recon_loss``
     and ``kl_loss`` are in nats, summed over pixels and latents, averaged over the batch.
+    The covariance is a batch estimate, so the penalties (and the test losses) depend on
+    the batch size: evaluation uses batches of ``--eval-batchsize`` images.
 
     Args:
         dip_type: ``i`` (DIP-VAE-I) or ``ii`` (DIP-VAE-II).
