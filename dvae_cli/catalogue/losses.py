@@ -188,8 +188,8 @@ for _info in (
     # one image, where the penalty is still defined, so that no smallest batch is needed.
     LossInfo("dip", "DIP-VAE", "Kumar, Sattigeri & Balakrishnan, Variational Inference of Disentangled "
              "Latent Concepts from Unlabeled Observations, ICLR 2018", "dvae_cli.engine.losses.dip:DipLoss",
-             (Param("dip_type", str, "i", "i: penalise the covariance of the posterior means (DIP-VAE-I); ii: that of the "
-                    "aggregate posterior (DIP-VAE-II).", "type", choices=DIP_TYPES),
+             (Param("dip_type", str, "i", "i: penalise the covariance of the posterior means (DIP-VAE-I); "
+                    "ii: that of the aggregate posterior (DIP-VAE-II).", "type", choices=DIP_TYPES),
               Param("dip_lambda_od", float, 10.0, "Weight of the off-diagonal covariance penalty.", "lambda_od",
                     minimum=0),
               Param("dip_lambda_d", float, None, "Weight of the diagonal penalty (default: 10 x lambda_od "

@@ -127,4 +127,5 @@ class DipLoss(PosteriorLoss):
         return LossResult(loss=loss, terms=terms, batch_size=x.shape[0])
 
     def extra_repr(self) -> str:
-        return f"dip_type={self.dip_type!r}, lambda_od={self.lambda_od}, lambda_d={self.lambda_d}, " + super().extra_repr()
+        own = f"dip_type={self.dip_type!r}, lambda_od={self.lambda_od}, lambda_d={self.lambda_d}"
+        return f"{own}, {super().extra_repr()}"
