@@ -199,6 +199,7 @@ def resolve_run(name: str, experiment: str | None = None, flags: dict[str, Any] 
         The resolved, validated spec. With a loss that takes several batches per step
         (``factor``: two half batches, as in disentangling-vae), the batch size and the
         number of epochs are multiplied by that number and ``factor_doubled`` records it.
+        Loss parameters whose default depends on others (DIP-VAE's lambda_d) are filled in.
 
     Raises:
         UnknownNameError: if the experiment is unknown.
@@ -235,6 +236,10 @@ def resolve_run(name: str, experiment: str | None = None, flags: dict[str, Any] 
         spec.epochs *= per_step
         spec.factor_doubled = True
     spec.validate()
+    given = dict(spec.hyper)
+    spec.resolve_loss_defaults().validate()   # the values derived from valid ones (DIP-VAE's lambda_d)
+    sources.update({key: f"{spec.loss}'s default for these values" for key, value in spec.hyper.items()
+                    if given.get(key) != value})
     return Resolution(spec=spec, experiment=experiment, from_name=from_name, sources=sources)
 
 

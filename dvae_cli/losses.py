@@ -7,8 +7,9 @@ from dvae_cli.engine.losses import Loss, LossResult, PosteriorLoss, get_loss, lo
 from dvae_cli.engine.losses.betab import BetaBLoss
 from dvae_cli.engine.losses.betah import BetaHLoss
 from dvae_cli.engine.losses.btcvae import BtcvaeLoss
+from dvae_cli.engine.losses.dip import DipLoss
 from dvae_cli.engine.losses.factor import FactorLoss
 from dvae_cli.engine.losses.vae import VAELoss
 
-__all__ = ["BetaBLoss", "BetaHLoss", "BtcvaeLoss", "FactorLoss", "Loss", "LossResult", "PosteriorLoss", "VAELoss",
+__all__ = ["BetaBLoss", "BetaHLoss", "BtcvaeLoss", "DipLoss", "FactorLoss", "Loss", "LossResult", "PosteriorLoss", "VAELoss",
            "get_loss", "loss_class", "loss_names"]

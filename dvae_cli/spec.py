@@ -132,6 +132,19 @@ class RunSpec:
         else:
             object.__setattr__(self, name, value)
 
+    def resolve_loss_defaults(self) -> RunSpec:
+        """Fill in the loss parameters left at None whose defaults depend on others; return self.
+
+        Only this run's loss (`LossInfo.resolve`, e.g. DIP-VAE's lambda_d from its type and
+        lambda_od); the values set are written to ``specs.json``. Nothing for a loss
+        that is not registered (validation names it).
+        """
+        if self.loss in loss_names():
+            info = loss_info(self.loss)
+            if info.resolve is not None:
+                self.hyper.update(info.resolve({p.name: self.hyper.get(p.name, p.default) for p in info.params}))
+        return self
+
     def validate(self) -> RunSpec:
         """Check every value; return self.
 

@@ -18,7 +18,7 @@ from torch.nn import functional as F
 from dvae_cli.engine.losses._terms import (estimate_log_qz, kl_normal_per_dim, log_density_gaussian,
                                           log_stratified_weights, reconstruction_loss)
 from dvae_cli.engine.models import VAEOutput, build_model
-from dvae_cli.losses import BtcvaeLoss, FactorLoss, get_loss
+from dvae_cli.losses import BtcvaeLoss, FactorLoss, get_loss, loss_names
 from dvae_cli.metrics.entropy import mixture_entropy, mixture_entropy_exact
 from dvae_cli.viz.traversals import traversal_range
 
@@ -83,7 +83,7 @@ def test_reconstruction_in_bf16_autocast_is_computed_in_float32():
     assert all(torch.isfinite(p.grad).all() for p in model.parameters() if p.grad is not None)
 
 
-@pytest.mark.parametrize("loss_name", ["VAE", "betaH", "betaB", "btcvae", "factor"])
+@pytest.mark.parametrize("loss_name", loss_names())
 @pytest.mark.parametrize("dist", REC_DISTS)
 def test_every_loss_has_finite_gradients_through_a_saturated_decoder(loss_name, dist):
     """A decoder whose every pixel is exactly 0 or 1 in float32: the case that made training NaN."""

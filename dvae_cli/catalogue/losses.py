@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from dvae_cli.catalogue.params import Param
-from dvae_cli.errors import ConfigError
+from dvae_cli.errors import ConfigError, UnknownNameError
 from dvae_cli.plugins import Registry
 
 #: Terms every loss reports, with the labels the live view gives them.
@@ -44,6 +44,10 @@ class LossInfo:
         min_eval_batch: The smallest evaluation batch (btcvae compares each image with
             the rest of its batch).
         colour: Its colour in comparison figures (a matplotlib colour; None: a spare one).
+        resolve: Fills in the parameters left at None (an optional `Param`) whose
+            default depends on the others: called with the run's values of `params`
+            by name, returns the values to set (`dvae_cli.spec.RunSpec.resolve_loss_defaults`
+            records them in ``specs.json``). None: nothing to fill in.
     """
 
     name: str
@@ -56,6 +60,7 @@ class LossInfo:
     min_batch: int = 1
     min_eval_batch: int = 1
     colour: str | None = None
+    resolve: Callable[[dict[str, Any]], dict[str, Any]] | None = None
 
     @property
     def panel(self) -> str:
@@ -128,6 +133,28 @@ def term_labels() -> dict[str, str]:
     return labels
 
 
+#: DIP-VAE's types: I regularises Cov[mu(x)], II the covariance of the aggregate posterior.
+DIP_TYPES = ("i", "ii")
+#: lambda_d / lambda_od by type: Kumar et al. 2018, Section 4 (10 for DIP-VAE-I, 1 for DIP-VAE-II), as
+#: disentanglement_lib's ``lambda_d_factor`` in its unsupervised_study_v1 sweep.
+DIP_LAMBDA_D_FACTOR = {"i": 10.0, "ii": 1.0}
+
+
+def resolved_lambda_d(dip_type: str, lambda_od: float, lambda_d: float | None = None) -> float:
+    """DIP-VAE's lambda_d: `lambda_d` if given, else the paper's ``10 * lambda_od`` (type i) or ``lambda_od`` (ii).
+
+    Raises:
+        UnknownNameError: if `dip_type` is not ``i`` or ``ii``.
+    """
+    if dip_type not in DIP_TYPES:
+        raise UnknownNameError("dip type", dip_type, DIP_TYPES)
+    return float(lambda_d) if lambda_d is not None else DIP_LAMBDA_D_FACTOR[dip_type] * float(lambda_od)
+
+
+def _dip_defaults(values: dict[str, Any]) -> dict[str, Any]:
+    return {"dip_lambda_d": resolved_lambda_d(values["dip_type"], values["dip_lambda_od"], values["dip_lambda_d"])}
+
+
 for _info in (
     LossInfo("VAE", "VAE", "Kingma & Welling, Auto-Encoding Variational Bayes, ICLR 2014",
              "dvae_cli.engine.losses.vae:VAELoss", colour="tab:gray"),
@@ -157,5 +184,17 @@ for _info in (
              terms=(("mi_loss", "MI (index-code)"), ("tc_loss", "TC (total correlation)"),
                     ("dw_kl_loss", "dimension-wise KL")),
              min_batch=2, min_eval_batch=2, colour="tab:red"),
+    # The covariance over the batch is the biased (1/B) one, as disentanglement_lib's: zero for a batch of
+    # one image, where the penalty is still defined, so that no smallest batch is needed.
+    LossInfo("dip", "DIP-VAE", "Kumar, Sattigeri & Balakrishnan, Variational Inference of Disentangled "
+             "Latent Concepts from Unlabeled Observations, ICLR 2018", "dvae_cli.engine.losses.dip:DipLoss",
+             (Param("dip_type", str, "i", "i: penalise the covariance of the posterior means (DIP-VAE-I); "
+                    "ii: that of the aggregate posterior (DIP-VAE-II).", "type", choices=DIP_TYPES),
+              Param("dip_lambda_od", float, 10.0, "Weight of the off-diagonal covariance penalty.", "lambda_od",
+                    minimum=0),
+              Param("dip_lambda_d", float, None, "Weight of the diagonal penalty (default: 10 x lambda_od "
+                    "for type i, lambda_od for type ii, as in the paper).", "lambda_d", minimum=0)),
+             terms=(("dip_od_loss", "DIP off-diagonal"), ("dip_d_loss", "DIP diagonal")),
+             colour="teal", resolve=_dip_defaults),
 ):
     register_loss(_info)

@@ -22,7 +22,9 @@ class Param:
         name: Its ``specs.json`` key and RunSpec attribute (the papers' symbol where
             there is one, e.g. ``betaH_B``); the CLI option is ``--`` + name with dashes.
         type: ``float``, ``int``, ``str`` or ``bool``.
-        default: Its value when nothing sets it.
+        default: Its value when nothing sets it. None makes it optional: None is then
+            accepted, and means that the loss's `LossInfo.resolve` derives it from the
+            other parameters (DIP-VAE's lambda_d).
         help: One line for ``--help``.
         symbol: How the paper writes it (shown in tables: ``beta``, ``gamma``, ``C``).
         choices: The allowed values of a ``str`` parameter.
@@ -47,6 +49,8 @@ class Param:
 
     def validate(self, value: Any) -> None:
         """Raise `ConfigError` (or `UnknownNameError`) if `value` is not allowed, naming the flag and the value."""
+        if value is None and self.default is None:
+            return
         if self.type is str:
             if not isinstance(value, str):
                 raise ConfigError(f"{self.flag} must be text, got {value!r}")

@@ -167,7 +167,7 @@ def loss_option_parameters() -> list[inspect.Parameter]:
             named = all(choice in param.help for choice in param.choices)
             choices = f" ({', '.join(param.choices)})" if param.choices and not named else ""
             option = typer.Option(param.flag, help=param.help + choices, rich_help_panel=info.panel,
-                                  show_default=str(param.default))
+                                  show_default=str(param.default) if param.default is not None else False)
             annotation = Annotated[Optional[param.type], option]  # type: ignore[name-defined]
             parameters.append(inspect.Parameter(param.name, inspect.Parameter.KEYWORD_ONLY, default=None,
                                                 annotation=annotation))

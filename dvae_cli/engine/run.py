@@ -124,6 +124,7 @@ def train_run(spec: RunSpec, results_dir: Path, data_dir: Path, options: TrainOp
     options = replace(options or TrainOptions(), **option_values)
     log = options.log or (lambda message: None)
     spec.validate()
+    spec.resolve_loss_defaults().validate()   # a spec built by hand: specs.json records the derived defaults
     check_run_name(spec.name)
     dist = Distributed.from_env()
     if not dist.is_main:  # only rank 0 writes, logs and shows anything
