@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 import torch
 
-from dvae_cli.data import cars3d, mpi3d, shapes3d, smallnorb
+from dvae_cli.data import mpi3d, shapes3d, smallnorb
 from dvae_cli.data.catalog import dataset_info
 from dvae_cli.data.loading import load_dataset
 from dvae_cli.data.streaming import StreamedImages

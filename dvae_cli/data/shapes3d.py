@@ -24,7 +24,12 @@ import numpy as np
 from dvae_cli.data.cache import cached_shape, open_images
 from dvae_cli.data.catalog import dataset_info
 from dvae_cli.data.download import DownloadError, download
-from dvae_cli.data.factor_grid import grid_factors, read_values, save_values, write_cache
+from dvae_cli.data.factor_grid import (
+    grid_factors,
+    read_values,
+    save_values,
+    write_cache,
+)
 from dvae_cli.data.in_memory import ImageSource
 from dvae_cli.errors import DatasetUnavailableError
 
