@@ -64,7 +64,7 @@ def fetch(data_dir: Path, progress: Callable[[int, int], None] | None = None,
     if not archive.is_file():
         try:
             if log:
-                log(f"downloading {URL} (about 300 MB)")
+                log(f"downloading {URL}")
             download(URL, archive, progress=progress)
         except DownloadError as exc:
             raise DatasetUnavailableError(

@@ -65,7 +65,7 @@ def fetch(name: str, data_dir: Path, progress: Callable[[int, int], None] | None
     url = f"{BASE_URL}/{filename(name)}"
     try:
         if log:
-            log(f"downloading {url} (about 12 GB)")
+            log(f"downloading {url} (12.7 GB of images)")
         return download(url, path, progress=progress)
     except DownloadError as exc:
         raise DatasetUnavailableError(f"dataset '{name}' is not in {folder(data_dir)} and could not be downloaded "

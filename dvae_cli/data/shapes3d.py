@@ -7,8 +7,8 @@ File: ``<data-dir>/shapes3d/3dshapes.h5`` (HDF5, read with h5py) with the datase
 ``images`` (480000, 64, 64, 3) uint8 and ``labels`` (480000, 6) float64. The images
 are in row-major order of the factors floor_hue (10), wall_hue (10), object_hue (10),
 scale (8), shape (4), orientation (15), as disentanglement_lib's ``Shapes3D`` indexes
-them; the order is checked against the labels. The values are the labels' own
-(hues in [0, 0.9], scale in [0.75, 1.25], shape 0..3, orientation in [-30, 30]
+them; the order is checked against the labels. The factor values are the labels'
+own (the README: hues spaced in [0, 1], shape 0..3, orientation in [-30, 30]
 degrees). Prepared once, a chunk at a time, into ``shapes3d-64-v1.npy`` (uint8
 (N, 3, 64, 64), 5.9 GB; streamed when it exceeds the memory budget) and
 ``shapes3d-factors.npz`` (the value grids). No checksum is published.
@@ -63,7 +63,7 @@ def fetch(data_dir: Path, progress: Callable[[int, int], None] | None = None,
         return path
     try:
         if log:
-            log(f"downloading {URL} (5.6 GB)")
+            log(f"downloading {URL}")
         return download(URL, path, progress=progress)
     except DownloadError as exc:
         raise DatasetUnavailableError(f"dataset 'shapes3d' is not in {folder(data_dir)} and could not be downloaded "
