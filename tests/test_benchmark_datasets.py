@@ -269,6 +269,10 @@ def test_cli_trains_on_tiny_shapes3d_and_shows_it(tmp_path, tiny_shapes):
                        "--device", "cpu", "--results-dir", str(tmp_path / "results"), *data, env={"DVAE_OFFLINE": "1"})
     assert trained.returncode == 0, trained.stderr
     assert {"specs.json", "model.pt", "train_losses.log"} <= {p.name for p in (tmp_path / "results" / "tiny3d").iterdir()}
+    scored = run_dvae("eval", "tiny3d", "--metric", "mig,factorvae,dci", "--factors", "scale,orientation", "--no-test",
+                      "--device", "cpu", "--results-dir", str(tmp_path / "results"), *data)
+    assert scored.returncode == 0, scored.stderr
+    assert "metrics on shapes3d" in scored.stdout and "FactorVAE" in scored.stdout
     out = tmp_path / "samples.png"
     info = run_dvae("data", "info", "shapes3d", "-n", "4", "-o", str(out), *data)
     assert info.returncode == 0, info.stderr
