@@ -86,7 +86,7 @@ def read_mesh(path: Path) -> np.ndarray:
 
     Raises:
         DatasetUnavailableError: if the file is not a MATLAB file holding ``im`` as
-            (128, 128, 3, 24, 4) pixels.
+            uint8 (128, 128, 3, 24, 4).
     """
     import scipy.io
     from PIL import Image
@@ -97,9 +97,9 @@ def read_mesh(path: Path) -> np.ndarray:
         reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         raise DatasetUnavailableError(f"cannot read {path} as a Cars3D MATLAB file ({reason}); place the "
                                       f"official files again") from None
-    if im.shape != (SOURCE, SOURCE, 3, AZIMUTHS, ELEVATIONS) or im.dtype.kind not in "uif":
-        raise DatasetUnavailableError(f"{path}: 'im' is {im.dtype} {im.shape}, expected (128, 128, 3, 24, 4) pixels")
-    pixels = np.clip(im, 0, 255).astype(np.uint8)
+    if im.shape != (SOURCE, SOURCE, 3, AZIMUTHS, ELEVATIONS) or im.dtype != np.uint8:
+        raise DatasetUnavailableError(f"{path}: 'im' is {im.dtype} {im.shape}, expected uint8 (128, 128, 3, 24, 4)")
+    pixels = im
     out = np.empty((ELEVATIONS, AZIMUTHS, 3, IMG, IMG), dtype=np.uint8)
     for elevation in range(ELEVATIONS):
         for azimuth in range(AZIMUTHS):

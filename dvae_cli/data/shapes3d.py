@@ -94,7 +94,8 @@ def read_official(path: Path, cache: Path, progress: Callable[[int, int], None] 
             if images.shape != (n, IMG, IMG, 3) or images.dtype != np.uint8 or labels.shape != (n, 6) or not n:
                 raise DatasetUnavailableError(f"{path}: unexpected images {images.dtype} {images.shape}, labels "
                                               f"{labels.shape}; expected (N, 64, 64, 3) uint8 and (N, 6)")
-            values, classes = zip(*(np.unique(labels[:, k], return_inverse=True) for k in range(6)))
+            # rounded, so a value stored with a last-bit difference is still one class
+            values, classes = zip(*(np.unique(np.round(labels[:, k], 9), return_inverse=True) for k in range(6)))
             sizes = tuple(len(v) for v in values)
             if sizes != tuple(FACTOR_SIZES) or n != int(np.prod(sizes)):
                 raise DatasetUnavailableError(f"{path}: its labels take {sizes} values for "

@@ -122,7 +122,7 @@ def read_official(paths: list[Path], progress: Callable[[int, int], None] | None
         if dat.ndim != 4 or dat.shape[1] != 2 or dat.dtype != np.uint8 or cat.shape != (n,) or info.shape != (n, 4):
             raise DatasetUnavailableError(f"{paths[3 * k]}: shapes dat {dat.shape}, cat {cat.shape}, info "
                                           f"{info.shape} are not small NORB's (N, 2, H, W), (N,), (N, 4)")
-        images.append(dat[:, 0])
+        images.append(dat[:, 0].copy())   # the left camera; the file's bytes are released
         features.append(np.column_stack([cat, info[:, 0], info[:, 1], info[:, 2] // 2, info[:, 3]]))
     everything, feats = np.concatenate(images), np.concatenate(features).astype(np.int64)
     if len(everything) != int(np.prod(GRID)) or feats.min() < 0 or np.any(feats >= np.array(GRID)):
