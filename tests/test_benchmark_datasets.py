@@ -277,3 +277,18 @@ def test_cli_trains_on_tiny_shapes3d_and_shows_it(tmp_path, tiny_shapes):
     info = run_dvae("data", "info", "shapes3d", "-n", "4", "-o", str(out), *data)
     assert info.returncode == 0, info.stderr
     assert "orientation" in info.stdout and "4 values in [-30, -17.1]" in info.stdout and out.is_file()
+
+
+def test_training_streams_mpi3d(tmp_path, monkeypatch):
+    """A real (tiny) run over the memory-mapped MPI3D cache, read by DataLoader workers."""
+    from dvae_cli.config import resolve_run
+    from dvae_cli.engine.run import train_run
+
+    monkeypatch.setattr(mpi3d, "GRIDS", {int(np.prod(TINY_MPI)): TINY_MPI})
+    monkeypatch.setenv("DVAE_MAX_MEMORY", "1K")
+    write_mpi3d(tmp_path, "mpi3d_toy")
+    spec = resolve_run("streamed", None, {"dataset": "mpi3d-toy", "epochs": 1, "batch_size": 32, "latent_dim": 3,
+                                         "device": "cpu", "eval_batchsize": 64}).spec
+    result = train_run(spec, tmp_path / "results", tmp_path, handle_signals=False)
+    assert result.spec.n_train + result.spec.n_test == 256
+    assert result.test_losses is not None and np.isfinite(result.test_losses["loss"])
