@@ -166,6 +166,22 @@ _BUILT_IN = (
                 "https://www.di.ens.fr/willow/research/seeing3Dchairs/", "dvae_cli.data.chairs:load",
                 "chairs/chairs-64-v1.npy", ("chairs/rendered_chairs", "chairs/rendered_chairs.tar"),
                 background="white"),
+    DatasetInfo("shapes3d", (3, 64, 64), 480_000, "DeepMind's 3D Shapes: floor, wall, object hue, scale, shape, "
+                "orientation", "https://github.com/deepmind/3d-shapes", "dvae_cli.data.shapes3d:load",
+                "shapes3d/shapes3d-64-v1.npy", ("shapes3d/3dshapes.h5",), has_factors=True),
+    *(DatasetInfo(f"mpi3d-{variant}", (3, 64, 64), 1_036_800, f"MPI3D {variant} robot-arm images, 7 factors "
+                  "(streamed if over the memory budget)", "https://github.com/rr-learning/disentanglement_dataset",
+                  "dvae_cli.data.mpi3d:load", f"mpi3d/mpi3d_{variant}-64-v1.npy", (f"mpi3d/mpi3d_{variant}.npz",),
+                  has_factors=True) for variant in ("toy", "realistic", "real")),
+    DatasetInfo("cars3d", (3, 64, 64), 17_568, "Reed et al.'s 183 cars at 4 elevations x 24 azimuths, 64x64",
+                "http://www.scottreed.info/", "dvae_cli.data.cars3d:load", "cars3d/cars3d-64-v1.npy",
+                ("cars3d/cars", "cars3d/data/cars", "cars3d/nips2015-analogy-data.tar.gz"), has_factors=True,
+                background="white"),
+    DatasetInfo("smallnorb", (1, 64, 64), 48_600, "small NORB toys (training + test), 64x64 grayscale",
+                "https://cs.nyu.edu/~ylclab/data/norb-v1.0-small/", "dvae_cli.data.smallnorb:load",
+                "smallnorb/smallnorb-64-v1.npy",
+                tuple(f"smallnorb/smallnorb-5x46789x9x18x6x2x96x96-training-dat.mat{gz}" for gz in ("", ".gz")),
+                has_factors=True),
 )
 for _info in _BUILT_IN:
     register_dataset(_info)
