@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import textwrap
 from pathlib import Path
 
 import pytest
@@ -28,6 +29,48 @@ def sprites_data_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     data_dir = tmp_path_factory.mktemp("data")
     sprites.load_packed(data_dir)
     return data_dir
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _one_sprites_cache(sprites_data_dir: Path):
+    """Every command a test runs without ``--data-dir`` reads the session's sprites cache.
+
+    Without it each subprocess started in a fresh folder generated the 737,280-image
+    grid again into its ``./data`` (about 20 s each). A test that needs another data
+    dir passes ``--data-dir`` or sets ``DVAE_DATA_DIR`` itself.
+    """
+    from dvae_cli.runs.folder import DATA_ENV
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv(DATA_ENV, str(sprites_data_dir))
+        yield
+
+
+@pytest.fixture(scope="session")
+def tiny_run(tmp_path_factory: pytest.TempPathFactory, sprites_data_dir: Path) -> Path:
+    """The folder of `tiny_runs.TINY` trained once per session, named ``tiny``: read it, never change it
+    (copy it with shutil.copytree first)."""
+    from tiny_runs import train_tiny
+
+    return train_tiny(tmp_path_factory.mktemp("tiny-results"), sprites_data_dir)
+
+
+def imported_after(argv: list[str]) -> tuple[list[str], str]:
+    """The heavy modules (torch, matplotlib, textual, numpy, scipy) that ``main(argv)`` imports, and its stdout."""
+    code = textwrap.dedent(f"""
+        import sys
+        from dvae_cli.cli.app import main
+        try:
+            main({argv!r})
+        except SystemExit:
+            pass
+        heavy = [m for m in ("torch", "matplotlib", "textual", "numpy", "scipy") if m in sys.modules]
+        print("HEAVY=" + ",".join(heavy), file=sys.stderr)
+    """)
+    result = subprocess.run([sys.executable, "-c", code], check=False, capture_output=True, text=True, timeout=120)
+    marker = [line for line in result.stderr.splitlines() if line.startswith("HEAVY=")]
+    assert marker, result.stderr[-500:]
+    return [m for m in marker[-1].removeprefix("HEAVY=").split(",") if m], result.stdout
 
 
 def run_dvae(*args: str, cwd: Path | None = None, env: dict[str, str] | None = None,

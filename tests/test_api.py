@@ -19,14 +19,12 @@ from dvae_cli.errors import CorruptFileError, DvaeError, InputError, RunNotFound
 from dvae_cli.runs.folder import RunFolder
 
 from conftest import FIXTURES, REFERENCE_RUNS, ROOT
-from tiny_runs import train_tiny
 
 
 @pytest.fixture(scope="module")
-def results(tmp_path_factory, sprites_data_dir) -> Path:
-    results_dir = tmp_path_factory.mktemp("results")
-    train_tiny(results_dir, sprites_data_dir)
-    return results_dir
+def results(tiny_run) -> Path:
+    """The results dir of the session's tiny run (read only; tests that write copy it)."""
+    return tiny_run.parent
 
 
 @pytest.fixture(scope="module")

@@ -7,9 +7,6 @@ import io
 import json
 import shutil
 import statistics
-import subprocess
-import sys
-import textwrap
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -357,19 +354,3 @@ def test_plot_writes_the_figures_and_draws_missing_gifs(results, sprites_data_di
                                            max_cell=120)
     assert layout is not None and cell_w == layout.cell[1] and max(layout.cell) == 120      # --gif-cell 120
     assert frames.shape[1:3] == (layout.height, layout.width)
-
-
-def test_compare_does_not_import_torch_or_matplotlib(results):
-    code = textwrap.dedent(f"""
-        import sys
-        from dvae_cli.cli.app import main
-        try:
-            main(["compare", "--results-dir", {str(results)!r}, "--format", "csv"])
-        except SystemExit:
-            pass
-        heavy = [m for m in ("torch", "matplotlib", "textual", "numpy", "scipy") if m in sys.modules]
-        print("HEAVY=" + ",".join(heavy), file=sys.stderr)
-    """)
-    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
-    assert "HEAVY=\n" in result.stderr, result.stderr[-500:]
-    assert result.stdout.startswith("name,dataset,loss,params,seed,epochs,")

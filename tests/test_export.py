@@ -20,7 +20,6 @@ from dvae_cli.errors import ExportError
 from dvae_cli.runs.folder import RunFolder
 
 from conftest import FIXTURES, run_dvae
-from tiny_runs import train_tiny
 
 # the user's own torch.jit.load of the exported files: PyTorch deprecates TorchScript but ships it
 pytestmark = pytest.mark.filterwarnings("ignore:`torch.jit.load` is deprecated:FutureWarning")
@@ -34,10 +33,9 @@ def _needs(fmt: str) -> None:
 
 
 @pytest.fixture(scope="module")
-def results(tmp_path_factory, sprites_data_dir) -> Path:
-    results_dir = tmp_path_factory.mktemp("results")
-    train_tiny(results_dir, sprites_data_dir)
-    return results_dir
+def results(tiny_run) -> Path:
+    """The results dir of the session's tiny run (read only; tests that write copy it)."""
+    return tiny_run.parent
 
 
 def _run_exported(result: ExportResult, images: torch.Tensor, codes: torch.Tensor) -> tuple[np.ndarray, ...]:
