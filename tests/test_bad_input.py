@@ -1,10 +1,14 @@
 """Bad input through the real CLI (issue #8): exit 2, one ``error:`` line, no traceback, nothing written.
 
-One table: every row runs ``python -m dvae_cli`` in a subprocess on its own copy of a
-results dir that holds one tiny trained run (``tiny``), after an optional setup that
-breaks something (a file of the run, the experiments file, a folder of images). The
-results dir (or the folder a row names instead) must be byte-identical afterwards,
-hidden files and modes included.
+One table: every row runs the CLI on its own copy of a results dir that holds one tiny
+trained run (``tiny``), after an optional setup that breaks something (a file of the
+run, the experiments file, a folder of images). The results dir (or the folder a row
+names instead) must be byte-identical afterwards, hidden files and modes included.
+
+Most rows call ``dvae_cli.cli.app.main`` in this process (what ``dvae`` runs, with the
+row's environment and working directory); the rows of `SUBPROCESS_ROWS` and those that
+need a read-only mount run ``python -m dvae_cli`` as a real process, so the whole path
+(entry point, interpreter start, exit status) stays covered for each command family.
 """
 
 from __future__ import annotations
@@ -24,8 +28,9 @@ import pytest
 from dvae_cli.data.catalog import dataset_info
 
 from conftest import run_dvae
+from tiny_runs import tiny_flags
 
-TINY_TRAIN = ("--subsample", "128", "-e", "1", "-b", "32", "-z", "3", "--no-test", "--device", "cpu")
+TINY_TRAIN = tuple(tiny_flags(subsample=128))
 FACTOR_DATASETS = "sprites, sprites-color, sprites-noisy, dsprites"
 
 
@@ -296,10 +301,41 @@ def snapshot(root: Path) -> dict[str, tuple[int, bytes | str | None]]:
 
 # --------------------------------------------------------------------------- the test
 
+#: Rows that also run as a real process: one per command family, beside the read-only ones.
+SUBPROCESS_ROWS = ("zero-latent-dim", "btcvae-test-set-of-one", "specs-wrong-type", "unknown-experiment",
+                   "unknown-metric", "catalogue-not-toml")
+
+
+@dataclass
+class Outcome:
+    returncode: int
+    stdout: str
+    stderr: str
+
+
+def run_in_process(args: list[str], cwd: Path, env: dict[str, str], monkeypatch: pytest.MonkeyPatch,
+                   capsys: pytest.CaptureFixture[str]) -> Outcome:
+    """``dvae ARGS`` as `dvae_cli.cli.app.main` runs it, in this process: its exit status and output."""
+    from dvae_cli.cli.app import main
+
+    monkeypatch.chdir(cwd)
+    for key, value in {"COLUMNS": "200", **env}.items():
+        monkeypatch.setenv(key, value)
+    monkeypatch.delenv("DVAE_DEBUG", raising=False)
+    capsys.readouterr()
+    try:
+        main(args)
+        code = 0
+    except SystemExit as exc:
+        code = exc.code if isinstance(exc.code, int) else 1
+    out = capsys.readouterr()
+    return Outcome(code, out.out, out.err)
+
 
 @pytest.mark.parametrize("row", [pytest.param(row, id=row.id, marks=row.marks) for row in ROWS])
 def test_bad_input_is_one_error_line_and_touches_nothing(row: Row, tiny_results: Path, blank_data: Path,
-                                                         tmp_path: Path) -> None:
+                                                         tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                         capsys: pytest.CaptureFixture[str]) -> None:
     results = tmp_path / "results"
     shutil.copytree(tiny_results, results, symlinks=True)
     case = Case(tmp=tmp_path, results=results, data=blank_data, watched=results)
@@ -308,8 +344,11 @@ def test_bad_input_is_one_error_line_and_touches_nothing(row: Row, tiny_results:
     args = [arg.replace("{results}", str(case.results)) for arg in row.args]
     args += ["--results-dir", str(case.results), "--data-dir", str(case.data)] if row.dirs else []
     before = snapshot(case.watched)
-    result = run_dvae(*args, cwd=tmp_path, timeout=300, env={"DVAE_OFFLINE": "1", **case.env},
-                      read_only=case.results if row.read_only else None)
+    env = {"DVAE_OFFLINE": "1", **case.env}
+    if row.read_only or row.id in SUBPROCESS_ROWS:
+        result = run_dvae(*args, cwd=tmp_path, timeout=300, env=env, read_only=case.results if row.read_only else None)
+    else:
+        result = run_in_process(args, tmp_path, env, monkeypatch, capsys)
     after = snapshot(case.watched)
 
     assert result.returncode == 2, (result.stdout, result.stderr)
