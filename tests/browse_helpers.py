@@ -38,6 +38,7 @@ from dvae_cli.tui.screens.browse import BrowseScreen
 from dvae_cli.tui.widgets.run_table import RunTable
 
 from conftest import FIXTURES, REFERENCE_RUNS
+from tiny_runs import tiny_flags
 
 #: textual-image 0.12 (the last for Python 3.11) calls a Pillow method deprecated in Pillow 12.
 IGNORE_PILLOW_WARNING = pytest.mark.filterwarnings("ignore:Image.Image.getdata is deprecated:DeprecationWarning")
@@ -102,8 +103,7 @@ class TinyRun:
 
     def _work(self) -> None:
         common = ["--results-dir", str(self.results), "--data-dir", str(self.data)]
-        for args in (["train", "tiny", "-d", "sprites", "--subsample", "256", "-e", "2", "-b", "32", "--no-test",
-                      "--device", "cpu"],
+        for args in (["train", "tiny", *tiny_flags(dataset="sprites", epochs=2, latent_dim=10)],
                      ["eval", "tiny", "--metrics", "--metric", "mig,aam", "--fast", "--max-images", "500",
                       "--no-test", "--device", "cpu"]):
             # One thread, at low priority: the app tests run meanwhile on the other core.

@@ -268,7 +268,8 @@ def test_cli_trains_on_tiny_shapes3d_and_shows_it(tmp_path, tiny_shapes):
     trained = run_dvae("train", "tiny3d", "-d", "shapes3d", "-e", "1", "-b", "16", "-z", "3", "--no-test",
                        "--device", "cpu", "--results-dir", str(tmp_path / "results"), *data, env={"DVAE_OFFLINE": "1"})
     assert trained.returncode == 0, trained.stderr
-    assert {"specs.json", "model.pt", "train_losses.log"} <= {p.name for p in (tmp_path / "results" / "tiny3d").iterdir()}
+    written = {p.name for p in (tmp_path / "results" / "tiny3d").iterdir()}
+    assert {"specs.json", "model.pt", "train_losses.log"} <= written
     scored = run_dvae("eval", "tiny3d", "--metric", "mig,factorvae,dci", "--factors", "scale,orientation", "--no-test",
                       "--device", "cpu", "--results-dir", str(tmp_path / "results"), *data)
     assert scored.returncode == 0, scored.stderr

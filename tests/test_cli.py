@@ -12,8 +12,9 @@ from dvae_cli.catalogue import loss_info
 from dvae_cli.cli.app import app
 
 from conftest import FIXTURES, imported_after, run_dvae
+from tiny_runs import tiny_flags
 
-TINY = ["--subsample", "256", "-e", "1", "-b", "32", "-z", "3", "--eval-batchsize", "64", "--device", "cpu"]
+TINY = tiny_flags(eval_batchsize=64, no_test=False)   # the suite's tiny run, with its test pass
 
 
 def _no_traceback(result):

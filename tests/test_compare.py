@@ -21,10 +21,11 @@ from dvae_cli.errors import ConfigError, RunNotFoundError, UnknownNameError
 from dvae_cli.runs.summary import summarize_run
 from dvae_cli.viz import gif_grid
 
+from tiny_runs import tiny_flags
 from conftest import FIXTURES, REFERENCE_RUNS, run_dvae
 
-TINY = ["-d", "sprites", "-l", "btcvae", "--subsample", "256", "-e", "2", "-b", "32", "-z", "4", "--device", "cpu",
-        "--eval-batchsize", "64"]
+#: The suite's tiny run as btcvae, two epochs, four latents, with its test pass.
+TINY = tiny_flags(dataset="sprites", loss="btcvae", epochs=2, latent_dim=4, eval_batchsize=64, no_test=False)
 ALL = {*REFERENCE_RUNS, "tiny-s1", "tiny-s2", "orphan"}
 
 

@@ -19,10 +19,12 @@ from dvae_cli.metrics.sampling import stratified_subset
 from dvae_cli.runs.outcome import read_outcome
 from dvae_cli.runs.summary import summarize_run
 
+import tiny_runs
 from conftest import run_dvae
 
-TINY = {"subsample": 256, "epochs": 2, "batch_size": 32, "latent_dim": 3, "checkpoint_every": 1,
-        "eval_batchsize": 50, "reg_anneal": 10, "device": "cpu", "loss": "betaH"}
+#: The suite's tiny run as betaH, two epochs, a checkpoint each, with its test pass.
+TINY = {**tiny_runs.TINY, "epochs": 2, "checkpoint_every": 1, "eval_batchsize": 50, "reg_anneal": 10, "loss": "betaH",
+        "no_test": False}
 
 
 class NaNAt(Callback):
