@@ -22,8 +22,18 @@ from typing import Any
 from dvae_cli.catalogue.losses import loss_info, loss_names
 from dvae_cli.data.catalog import dataset_info, dataset_names
 from dvae_cli.errors import ConfigError, CorruptFileError, UnknownNameError
-from dvae_cli.spec import (CUSTOM_EXPERIMENT, DEVICES, LOG_LEVELS, MAX_LATENT_DIM, MODEL_TYPES, PRECISIONS, REC_DISTS,
-                           RunSpec, coerce, spec_fields)
+from dvae_cli.spec import (
+    CUSTOM_EXPERIMENT,
+    DEVICES,
+    LOG_LEVELS,
+    MAX_LATENT_DIM,
+    MODEL_TYPES,
+    PRECISIONS,
+    REC_DISTS,
+    RunSpec,
+    coerce,
+    spec_fields,
+)
 
 __all__ = ["CUSTOM_EXPERIMENT", "DEVICES", "LOG_LEVELS", "MAX_LATENT_DIM", "MODEL_TYPES", "PRECISIONS", "REC_DISTS",
            "Catalogue", "Resolution", "RunSpec", "load_catalogue", "resolve_run", "spec_fields"]
@@ -228,8 +238,10 @@ def resolve_run(name: str, experiment: str | None = None, flags: dict[str, Any] 
     merged["name"] = name
     merged["experiment"] = experiment
     spec = RunSpec(**merged)
-    _choice("dataset", spec.dataset, dataset_names())
-    spec.img_size = list(dataset_info(spec.dataset).img_size)
+    if not spec.dataset.startswith("folder:"):   # any folder of images: dvae_cli.data.user_folder
+        _choice("dataset", spec.dataset, dataset_names())
+    info = dataset_info(spec.dataset)
+    spec.dataset, spec.img_size = info.name, list(info.img_size)   # a folder's path made absolute
     per_step = loss_info(spec.loss).batches_per_step if spec.loss in loss_names() else 1
     if per_step > 1:   # each step takes `per_step` batches (FactorVAE's two halves), as disentangling-vae does
         spec.batch_size *= per_step

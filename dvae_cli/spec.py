@@ -28,7 +28,8 @@ CUSTOM_EXPERIMENT = "custom"
 #: A bound that keeps a hostile or mistyped specs.json from allocating gigabytes.
 MAX_LATENT_DIM = 4096
 #: Fields filled in by training, not set by people.
-RECORDED: tuple[str, ...] = ("name", "img_size", "n_train", "n_test", "dvae_version", "world_size", "changes")
+RECORDED: tuple[str, ...] = ("name", "img_size", "n_train", "n_test", "dvae_version", "world_size", "changes",
+                             "data_preprocessing")
 
 
 @dataclass(init=False)
@@ -92,6 +93,9 @@ class RunSpec:
     n_train: int | None = None
     n_test: int | None = None
     dvae_version: str | None = None
+    #: How a folder dataset (``folder:PATH``) was prepared: its folder, resize, channels, images,
+    #: files skipped and factors file (`dvae_cli.data.user_folder.preprocessing`); None otherwise.
+    data_preprocessing: dict[str, Any] | None = None
     #: Optimiser settings changed when the run was resumed: one entry per resume that changed
     #: any, ``{"step": S, "epoch": E, "lr": [old, new], ...}`` (step and epoch where it resumed).
     changes: list[dict[str, Any]] = field(default_factory=list)
@@ -157,7 +161,8 @@ class RunSpec:
         _choice("device", self.device, DEVICES)
         _choice("precision", self.precision, PRECISIONS)
         _choice("log level", self.log_level.lower(), LOG_LEVELS)
-        dataset_info(self.dataset)
+        if not self.dataset.startswith("folder:"):   # a folder is looked at when its images are loaded
+            dataset_info(self.dataset)
         for key in ("epochs", "batch_size", "latent_dim", "checkpoint_every", "eval_batchsize"):
             value = getattr(self, key)
             if not isinstance(value, int) or isinstance(value, bool) or value <= 0:

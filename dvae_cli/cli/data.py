@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated, Any, Optional
 
 import typer
 from rich.markup import escape
 
 from dvae_cli.cli.output import LIST_FORMATS, check_list_format, make_console, make_table, render_rows
 from dvae_cli.data.catalog import DATASETS, dataset_info
+from dvae_cli.data.user_folder import is_folder
 from dvae_cli.runs.folder import DATA_ENV, check_writable, default_data_dir
 
 app = typer.Typer(help="Datasets: list them, download or generate them, look at them.", no_args_is_help=True)
@@ -96,7 +97,8 @@ def info_command(
         from dvae_cli.errors import ConfigError
 
         raise ConfigError(f"--samples must be a positive integer, got {samples}")
-    path = output or Path.cwd() / f"{name}-samples.png"   # the data dir holds datasets only
+    stem = f"folder-{Path(info.source).name}" if is_folder(name) else name
+    path = output or Path.cwd() / f"{stem}-samples.png"   # the data dir holds datasets only
     check_writable(path.parent, "folder")
     import numpy as np
     import torch
@@ -119,6 +121,8 @@ def info_command(
             values = data.factors.values[k]
             table.add_row(f"factor {k}: {factor}", f"{data.factors.sizes[k]} values in "
                                                    f"[{np.nanmin(values):.3g}, {np.nanmax(values):.3g}]")
+    if is_folder(name):
+        _add_folder_rows(table, name)
     console.print(table)
     rng = np.random.default_rng(seed)
     index = torch.from_numpy(np.sort(rng.choice(len(data), size=min(samples, len(data)), replace=False)))
@@ -127,3 +131,28 @@ def info_command(
     images = data.batch(index).float()
     write_png(path, compose([(images, ())], int(np.ceil(np.sqrt(len(index)))), pad, title=title))
     console.print(f"wrote {len(index)} samples to {path.resolve()}", markup=False)
+
+
+#: Skipped files `data info` lists by name (the rest are counted).
+SKIPPED_SHOWN = 20
+
+
+def _add_folder_rows(table: Any, name: str) -> None:
+    """What a ``folder:PATH`` dataset found: image modes and sizes, each skipped file and why."""
+    from collections import Counter
+
+    from dvae_cli.data.user_folder import RESIZE, scan
+
+    found = scan(name)
+    modes = Counter(found.modes)
+    table.add_row("image modes", ", ".join(f"{mode} {count:,}" for mode, count in modes.most_common()))
+    widths, heights = [w for w, _ in found.sizes], [h for _, h in found.sizes]
+    table.add_row("image sizes", f"{min(widths)}-{max(widths)} x {min(heights)}-{max(heights)} pixels")
+    table.add_row("resize", RESIZE)
+    factors = found.factors_file
+    table.add_row("factors file", str(factors) if factors else "none (factors.csv or factors.npz in the folder)")
+    table.add_row("skipped", f"{len(found.skipped):,} files")
+    for relative, reason in found.skipped[:SKIPPED_SHOWN]:
+        table.add_row(f"  {relative}", reason)
+    if len(found.skipped) > SKIPPED_SHOWN:
+        table.add_row("  ...", f"and {len(found.skipped) - SKIPPED_SHOWN:,} more")

@@ -128,11 +128,16 @@ def dataset_names() -> tuple[str, ...]:
 
 
 def dataset_info(name: str) -> DatasetInfo:
-    """The `DatasetInfo` of `name`.
+    """The `DatasetInfo` of `name` (a registered dataset, or ``folder:PATH``: `dvae_cli.data.user_folder`).
 
     Raises:
         UnknownNameError: if `name` is not a dataset.
+        DatasetUnavailableError: for a ``folder:PATH`` that is missing or holds no image.
     """
+    if name.startswith("folder:"):
+        from dvae_cli.data.user_folder import folder_info
+
+        return folder_info(name)
     return DATASETS.get(name)
 
 

@@ -20,8 +20,14 @@ import torch
 from dvae_cli import __version__
 from dvae_cli.data.in_memory import ImageSource
 from dvae_cli.data.run_images import run_images
-from dvae_cli.engine.callbacks import (CallbackSpec, Checkpointer, LossLogWriter, RunContext,
-                                       build_callbacks)
+from dvae_cli.data.user_folder import is_folder, preprocessing
+from dvae_cli.engine.callbacks import (
+    CallbackSpec,
+    Checkpointer,
+    LossLogWriter,
+    RunContext,
+    build_callbacks,
+)
 from dvae_cli.engine.checkpoint import STATE_FILE, save_weights
 from dvae_cli.engine.device import configure_threads, resolve_device, seed_everything
 from dvae_cli.engine.distributed import Distributed
@@ -31,11 +37,26 @@ from dvae_cli.engine.interrupts import EXIT_CODES, StopFlag
 from dvae_cli.engine.losses import loss_for_spec
 from dvae_cli.engine.models import build_model
 from dvae_cli.engine.optim import adam
-from dvae_cli.engine.resuming import check_resumable, interrupted_message, restore, resume_checkpoint
+from dvae_cli.engine.resuming import (
+    check_resumable,
+    interrupted_message,
+    restore,
+    resume_checkpoint,
+)
 from dvae_cli.engine.trainer import StopRequested, Trainer
-from dvae_cli.errors import ConfigError, NonFiniteLossError, RunExistsError, TrainingInterrupted
+from dvae_cli.errors import (
+    ConfigError,
+    NonFiniteLossError,
+    RunExistsError,
+    TrainingInterrupted,
+)
 from dvae_cli.runs.atomic import write_json
-from dvae_cli.runs.folder import RunFolder, check_run_name, check_writable, prepare_new_run
+from dvae_cli.runs.folder import (
+    RunFolder,
+    check_run_name,
+    check_writable,
+    prepare_new_run,
+)
 from dvae_cli.runs.logs import write_test_log
 from dvae_cli.runs.summary import remove_training_lock, write_training_lock
 from dvae_cli.spec import RunSpec
@@ -171,6 +192,8 @@ def _train(spec: RunSpec, results_dir: Path, data_dir: Path, checkpoint: tuple[P
     else:
         spec.n_train, spec.n_test, spec.dvae_version = len(train), len(test), __version__
         spec.world_size = dist.world_size
+        if is_folder(spec.dataset):
+            spec.data_preprocessing = preprocessing(spec.dataset)
     if dist.is_main:
         if checkpoint is not None:
             for leftover in folder.path.glob(".*.tmp"):  # half-written files of a killed process
