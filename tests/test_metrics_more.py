@@ -227,6 +227,18 @@ def test_eval_writes_the_new_scores(tmp_path, sprites_data_dir):
     assert np.array(detail["dci_es"]["loss_capacity"]).shape == (5, 8)
     assert np.array(detail["infomec"]["nmi"]).shape == (5, 3)
     assert np.array(detail["unsupervised"]["covariance"]).shape == (3, 3)
+    # dvae compare and the Metrics tab of dvae browse read every score generically
+    compared = run_dvae("compare", "tiny", "--results-dir", str(tmp_path), "-F", "json")
+    assert compared.returncode == 0, compared.stderr
+    row = json.loads(compared.stdout)[0]
+    for key in ("IRS", "gaussian_total_correlation", "DCI_ES_explicitness", "InfoM", "InfoE", "InfoC"):
+        assert row[key] == pytest.approx(scores[key]) if scores[key] is not None else key not in row
+    from dvae_cli.tui.data.details import load_details
+    from dvae_cli.tui.widgets.metrics_view import protocol_text
+
+    details = load_details(folder)
+    assert details.summary.metrics is not None and "DCI_ES_size" in details.summary.metrics
+    assert "probes RandomForestRegressor" in protocol_text(details.protocols["DCI_ES_explicitness"])
 
 
 def test_metrics_on_a_dataset_without_factors_are_the_unsupervised_ones(tmp_path, disvae_results):

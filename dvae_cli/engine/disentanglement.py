@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from dvae_cli.catalogue.metrics import default_metrics, factor_free_metrics, needs_factors
+from dvae_cli.catalogue import metrics as catalogue
 from dvae_cli.data.catalog import dataset_info, metrics_dataset
 from dvae_cli.data.run_images import run_dataset
 from dvae_cli.engine.checkpoint import load_model
@@ -115,10 +115,10 @@ def evaluate_metrics(folder: RunFolder, data_dir: Path, dataset: str | None = No
     settings = settings or MetricSettings(seed=spec.seed)
     name = dataset or spec.dataset
     if metrics is None:   # on a dataset without factors, the metrics that need none
-        metrics = default_metrics() if dataset_info(name).has_factors or not factor_free_metrics() \
-            else factor_free_metrics()
+        metrics = catalogue.default_metrics() if dataset_info(name).has_factors \
+            or not catalogue.factor_free_metrics() else catalogue.factor_free_metrics()
     metrics = tuple(metrics)
-    scored_on_factors = needs_factors(metrics)
+    scored_on_factors = catalogue.needs_factors(metrics)
     if scored_on_factors:
         metrics_dataset(name, spec.img_size)
     torch_device = resolve_device(device)
