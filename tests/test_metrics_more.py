@@ -253,6 +253,8 @@ def test_metrics_on_a_dataset_without_factors_are_the_unsupervised_ones(tmp_path
     refused = run_dvae("eval", "VAE_mnist", "--metric", "mig", *common)
     assert refused.returncode == 2 and "has no ground-truth factors" in refused.stderr
     assert "--metric unsupervised" in refused.stderr and "Traceback" not in refused.stderr
+    other_size = run_dvae("eval", "VAE_mnist", "--metric", "unsupervised", "-d", "chairs", *common)
+    assert other_size.returncode == 2 and "dataset 'chairs' has [1, 64, 64] images" in other_size.stderr
     result = run_dvae("eval", "VAE_mnist", "--metrics", *common)
     assert result.returncode == 0, result.stderr
     assert "computing the metrics that need none (unsupervised)" in result.stdout

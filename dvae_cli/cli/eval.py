@@ -88,6 +88,10 @@ def eval_command(
             chosen = factor_free_metrics()
     if chosen and needs_factors(chosen):  # a dataset without factors fails before the test losses load anything
         metrics_dataset(dataset or spec.dataset, spec.img_size)
+    elif chosen and list(dataset_info(dataset or spec.dataset).img_size) != list(spec.img_size):
+        size = list(dataset_info(dataset or spec.dataset).img_size)   # the metrics that need no factors
+        raise ConfigError(f"dataset '{dataset or spec.dataset}' has {size} images but the run's model takes "
+                          f"{list(spec.img_size)}; choose a dataset of that size with -d")
     elif dataset is not None:
         dataset_info(dataset)
     console = make_console()
