@@ -6,8 +6,8 @@ The posteriors are `benchmarks/metrics.py`'s synthetic ones (shaped like a train
 beta-TCVAE on dSprites), so the times are those of the metrics alone; encoding the
 grid is a forward pass (``benchmarks/eval.py`` times that kind of pass). Runs
 `dvae_cli.metrics.suite.compute_metrics`, the function ``dvae eval`` calls, and prints
-one row per metric: its wall-clock time (``metrics_detail.json``'s ``seconds``) and
-its scores, then the total against the issue-20 goal (10 minutes on 2 CPU cores).
+one row per metric as it completes: its wall-clock time (``metrics_detail.json``'s
+``seconds``) and its scores, then the total against the issue-20 goal (10 minutes on 2 CPU cores).
 """
 
 from __future__ import annotations
@@ -37,7 +37,7 @@ def main() -> None:
     from dvae_cli.data import sprites
     from dvae_cli.metrics.names import MetricSettings, parse_metric_names
     from dvae_cli.metrics.sampling import stratified_subset
-    from dvae_cli.metrics.suite import compute_metrics
+    from dvae_cli.metrics.suite import MetricsReport, compute_metrics
 
     settings = MetricSettings.fast() if args.fast else MetricSettings()
     if args.n_samples is not None:
@@ -49,19 +49,25 @@ def main() -> None:
     if settings.max_images is not None and settings.max_images < len(classes):
         classes = classes[stratified_subset(classes, settings.max_images, np.random.default_rng(settings.seed))]
     mean, logvar = synthetic_posteriors(classes)
-    names = parse_metric_names(args.metric)
-    started = time.perf_counter()
-    report = compute_metrics(mean, logvar, classes, sprites.FACTOR_NAMES, sprites.FACTOR_SIZES, names, settings,
-                             log=lambda line: print(f"  {line}", flush=True))
-    total = time.perf_counter() - started
     from dvae_cli.catalogue.metrics import metric_info
 
-    print(f"\n{len(classes):,} images, {'--fast' if args.fast else 'full'} settings")
+    names = parse_metric_names(args.metric)
+    print(f"{len(classes):,} images, {'--fast' if args.fast else 'full'} settings")
     print(f"{'metric':<14}{'time':>10}  scores")
-    for name, seconds in report.details["seconds"].items():
-        scores = ", ".join(f"{key} {report.scores.get(key, float('nan')):.3f}" if report.scores.get(key) is not None
-                           else f"{key} -" for key in metric_info(name).scores)
-        print(f"{name:<14}{seconds:>8.1f} s  {scores}")
+    printed: set[str] = set()
+
+    def print_new(report: MetricsReport) -> None:   # each row as its metric completes
+        for name, seconds in report.details["seconds"].items():
+            if name not in printed:
+                printed.add(name)
+                scores = ", ".join(f"{key} {report.scores[key]:.3f}" if report.scores.get(key) is not None
+                                   else f"{key} -" for key in metric_info(name).scores)
+                print(f"{name:<14}{seconds:>8.1f} s  {scores}", flush=True)
+
+    started = time.perf_counter()
+    compute_metrics(mean, logvar, classes, sprites.FACTOR_NAMES, sprites.FACTOR_SIZES, names, settings,
+                    on_score=print_new)
+    total = time.perf_counter() - started
     print(f"{'total':<14}{total:>8.1f} s  (goal: under {GOAL_S / 60:.0f} min with encoding, 2 CPU cores)")
 
 
