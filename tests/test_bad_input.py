@@ -167,12 +167,14 @@ ROWS = [
     # 4. the user's own images, at a size the model cannot take
     Row("images-48x48", ("train", "faces", "-d", "celeba", "--subsample", "2", "-e", "1", "-b", "1", "--no-test",
                          "--device", "cpu"), ("000000.png is 48x48", "64x64"), setup=_small_celeba_images),
-    # 5. metrics on a dataset without ground-truth factors: refused before any data is looked for
-    Row("metrics-without-factors", ("eval", "tiny", "--metrics"),
-        ("dataset 'chairs' has no ground-truth factors", FACTOR_DATASETS), setup=_chairs_without_factors),
+    # 5. metrics that need factors on a dataset without them: refused before any data is looked for
+    #    (plain --metrics there computes the metrics that need none: tests/test_metrics_more.py)
+    Row("metrics-without-factors", ("eval", "tiny", "--metric", "dci"),
+        ("dataset 'chairs' has no ground-truth factors", FACTOR_DATASETS, "--metric unsupervised"),
+        setup=_chairs_without_factors),
     Row("metric-without-factors-no-test", ("eval", "tiny", "--metric", "mig", "--no-test"),
         ("dataset 'mnist' has no ground-truth factors", FACTOR_DATASETS), setup=_mnist_without_factors),
-    Row("metrics-on-celeba", ("eval", "tiny", "--metrics", "-d", "celeba"),
+    Row("metrics-on-celeba", ("eval", "tiny", "--metric", "factorvae,unsupervised", "-d", "celeba"),
         ("dataset 'celeba' has no ground-truth factors", FACTOR_DATASETS), setup=_no_data_dir),
     # 6. a run that exists
     Row("existing-run", ("train", "tiny", *TINY_TRAIN), ("run 'tiny' already exists", "--overwrite")),

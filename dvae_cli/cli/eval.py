@@ -7,7 +7,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from dvae_cli.catalogue.metrics import default_metrics, metric_names, needs_factors
+from dvae_cli.catalogue.metrics import default_metrics, factor_free_metrics, metric_names, needs_factors
 from dvae_cli.cli.output import PhaseProgress, make_console, make_table
 from dvae_cli.cli.registry_help import listing_command
 from dvae_cli.data.catalog import dataset_info, metrics_dataset
@@ -36,8 +36,9 @@ def eval_command(
                                                    help="Evaluate on another dataset with the same image "
                                                         "size (default: the run's).")] = None,
     no_test: Annotated[bool, typer.Option("--no-test", help="Skip the test losses.")] = False,
-    metrics: Annotated[bool, typer.Option("--metrics", help="Compute disentanglement metrics (needs a dataset "
-                                                            "with factors).", rich_help_panel=METRICS)] = False,
+    metrics: Annotated[bool, typer.Option("--metrics", help="Compute disentanglement metrics (on a dataset "
+                                                            "without factors: those that need none).",
+                                                       rich_help_panel=METRICS)] = False,
     metric: Annotated[Optional[str], typer.Option(
         "--metric", help="Comma-separated metrics, or all. Implies --metrics.",  # see metric_help
         rich_help_panel=METRICS)] = None,
@@ -79,11 +80,24 @@ def eval_command(
     spec = folder.read_spec(validate=True)  # a broken specs.json fails here, before torch is imported
     check_writable(folder.path, "run folder")   # before minutes of scoring, not after
     folder.require_model()                     # a run that diverged or is training says so
+    free_only = False
+    if chosen and needs_factors(chosen) and (metric is None or metric.strip().lower() == "all"):
+        # --metrics (or --metric all) on a dataset without factors: the scores that need none
+        free_only = not dataset_info(dataset or spec.dataset).has_factors and bool(factor_free_metrics())
+        if free_only:
+            chosen = factor_free_metrics()
     if chosen and needs_factors(chosen):  # a dataset without factors fails before the test losses load anything
         metrics_dataset(dataset or spec.dataset, spec.img_size)
+    elif chosen and list(dataset_info(dataset or spec.dataset).img_size) != list(spec.img_size):
+        size = list(dataset_info(dataset or spec.dataset).img_size)   # the metrics that need no factors
+        raise ConfigError(f"dataset '{dataset or spec.dataset}' has {size} images but the run's model takes "
+                          f"{list(spec.img_size)}; choose a dataset of that size with -d")
     elif dataset is not None:
         dataset_info(dataset)
     console = make_console()
+    if free_only:
+        console.print(f"note: dataset '{dataset or spec.dataset}' has no ground-truth factors: computing the "
+                      f"metrics that need none ({', '.join(chosen)})", markup=False)
 
     def log(message: str) -> None:
         console.print(message, style="dim", markup=False)
@@ -117,6 +131,9 @@ def eval_command(
                                       device=device, log=log, progress=progress)
         print_table(console, f"{folder.name}: metrics on {scored.dataset} ({scored.n_images:,} images, "
                              f"{scored.seconds:.0f} s)", scored.report.scores)
+        times = scored.report.details.get("seconds", {})
+        if times:
+            console.print("time per metric: " + ", ".join(f"{k} {v:.1f} s" for k, v in times.items()), markup=False)
         for key, value in scored.report.scores.items():
             if value is None:
                 reason = scored.report.protocols.get(key, {}).get("not_computed", "")

@@ -208,10 +208,14 @@ def metrics_dataset(name: str, img_size: Sequence[int] | None = None) -> Dataset
         ConfigError: if it has no ground-truth factors (naming those that have), or
             images of another size than `img_size`.
     """
+    from dvae_cli.catalogue.metrics import factor_free_metrics
+
     info = dataset_info(name)
     if not info.has_factors:
+        free = factor_free_metrics()
+        hint = f" (or --metric {','.join(free)}, which need{'s' if len(free) == 1 else ''} none)" if free else ""
         raise ConfigError(f"dataset '{name}' has no ground-truth factors, so no disentanglement metrics; "
-                          f"use -d with one of: {', '.join(datasets_with_factors())}")
+                          f"use -d with one of: {', '.join(datasets_with_factors())}{hint}")
     if img_size is not None and list(info.img_size) != list(img_size):
         raise ConfigError(f"dataset '{name}' has {list(info.img_size)} images but the run's model takes "
                           f"{list(img_size)}; choose a dataset of that size with -d")

@@ -21,8 +21,8 @@ from typing import Any
 import numpy as np
 import torch
 
-from dvae_cli.catalogue.metrics import default_metrics, needs_factors
-from dvae_cli.data.catalog import metrics_dataset
+from dvae_cli.catalogue import metrics as catalogue
+from dvae_cli.data.catalog import dataset_info, metrics_dataset
 from dvae_cli.data.run_images import run_dataset
 from dvae_cli.engine.checkpoint import load_model
 from dvae_cli.engine.device import keep_freed_memory, resolve_device
@@ -93,7 +93,8 @@ def evaluate_metrics(folder: RunFolder, data_dir: Path, dataset: str | None = No
         dataset: The dataset to score on (default: the run's); its images must have
             the model's size.
         metrics: Registered metric names (`dvae_cli.catalogue.metrics.metric_names`; None:
-            `dvae_cli.catalogue.metrics.default_metrics`).
+            `dvae_cli.catalogue.metrics.default_metrics`, or on a dataset without factors
+            `dvae_cli.catalogue.metrics.factor_free_metrics`).
         settings: Sample sizes and seed (default: disentanglement_lib's and Chen et al.'s).
         factors: Restrict the metrics to these factors.
         max_images: Score this many images, chosen with balanced factor values
@@ -113,8 +114,11 @@ def evaluate_metrics(folder: RunFolder, data_dir: Path, dataset: str | None = No
     check_writable(folder.path, "run folder")
     settings = settings or MetricSettings(seed=spec.seed)
     name = dataset or spec.dataset
-    metrics = default_metrics() if metrics is None else tuple(metrics)
-    scored_on_factors = needs_factors(metrics)
+    if metrics is None:   # on a dataset without factors, the metrics that need none
+        metrics = catalogue.default_metrics() if dataset_info(name).has_factors \
+            or not catalogue.factor_free_metrics() else catalogue.factor_free_metrics()
+    metrics = tuple(metrics)
+    scored_on_factors = catalogue.needs_factors(metrics)
     if scored_on_factors:
         metrics_dataset(name, spec.img_size)
     torch_device = resolve_device(device)

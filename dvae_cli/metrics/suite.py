@@ -9,12 +9,14 @@ score: the requirements its `MetricInfo` declares (factors at all, how many fact
 how many images of each factor value) and a factor that does not vary among the
 images. `compute_metrics` runs the metrics one at a time, in the registry's order,
 and hands the report to `on_score` after each, so a caller can write every score as
-it completes. A score that comes out NaN or infinite is stored as None with the
-reason in its protocol (``not_computed``), never as NaN.
+it completes; ``details["seconds"]`` holds each metric's wall-clock time (s). A
+score that comes out NaN or infinite is stored as None with the reason in its
+protocol (``not_computed``), never as NaN.
 """
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import asdict
 from typing import TYPE_CHECKING
@@ -159,10 +161,13 @@ def compute_metrics(mean: torch.Tensor, logvar: torch.Tensor, classes: np.ndarra
     report.details["latent_dim"] = latent_dim
     report.details["n_images"] = n
     report.details["settings"] = asdict(settings)
+    seconds: dict[str, float] = report.details.setdefault("seconds", {})
     for name in metric_names():
         if name in metrics:
             runner: MetricRunner = resolve(metric_info(name).runner)
+            started = time.perf_counter()
             runner(inputs, report)
+            seconds[name] = round(time.perf_counter() - started, 3)
             if on_score is not None:
                 on_score(report)
     return report

@@ -28,6 +28,8 @@ def protocol_text(protocol: object) -> str:
             parts.append(f"{value:,} {unit}")
     if "normalisation" in protocol:
         parts.append(f"norm. {protocol['normalisation']}")
+    if "probe_family" in protocol:   # DCI-ES: its scores depend on the probes
+        parts.append(f"probes {protocol['probe_family']}")
     return "; ".join(parts) if parts else json.dumps(protocol)[:80]
 
 
