@@ -146,7 +146,7 @@ def test_train_eval_and_info_on_a_folder_with_factors(tmp_path):
     assert "I;16" in info.stdout and (tmp_path / "folder-mine-samples.png").is_file()
 
 
-def test_metrics_need_a_factors_file(tmp_path):
+def test_without_factors_only_the_unsupervised_scores(tmp_path):
     write_folder(tmp_path / "mine", n=16)
     dirs = ["--results-dir", str(tmp_path / "results"), "--data-dir", str(tmp_path / "data")]
     trained = run_dvae("train", "own", "-d", f"folder:{tmp_path / 'mine'}", *tiny_flags(batch_size=8), *dirs)
@@ -154,3 +154,7 @@ def test_metrics_need_a_factors_file(tmp_path):
     scored = run_dvae("eval", "own", "--metric", "mig", "--no-test", *dirs)
     assert scored.returncode == 2 and scored.stderr.count("\n") == 1
     assert "has no ground-truth factors" in scored.stderr and "Traceback" not in scored.stderr
+    unsupervised = run_dvae("eval", "own", "--metrics", "--no-test", *dirs)   # the scores that need no factors
+    assert unsupervised.returncode == 0, unsupervised.stderr
+    scores = json.loads((tmp_path / "results" / "own" / "metrics.log").read_text())
+    assert "MIG" not in scores and math.isfinite(scores["gaussian_total_correlation"])
