@@ -313,3 +313,23 @@ def test_dip_presets_train_on_tiny_shapes3d(tmp_path, tiny_shapes, experiment, l
     _header, *rows = (run / "train_losses.log").read_text().splitlines()
     terms = {row.split(",")[1]: float(row.split(",")[2]) for row in rows}
     assert {"dip_od_loss", "dip_d_loss"} <= terms.keys() and all(np.isfinite(v) for v in terms.values())
+
+
+def test_cars3d_at_128_pixels_trains_the_128_model(tmp_path):
+    """cars3d-128 keeps the renderings' 128x128 (no resize) and trains the 128x128 model."""
+    import json
+
+    write_cars(tmp_path / "data")
+    data = load_dataset("cars3d-128", tmp_path / "data")
+    assert data.img_size == (3, 128, 128) and len(data) == 192
+    index = int(np.ravel_multi_index((2, 5, 1), (4, 24, 2)))
+    assert ((data.batch(torch.tensor([index]))[0, 1] * 255).round() == 150).all()
+    trained = run_dvae("train", "big", "-d", "cars3d-128", "-e", "1", "-b", "16", "-z", "3", "--no-test",
+                       "--device", "cpu", "--results-dir", str(tmp_path / "results"), "--data-dir",
+                       str(tmp_path / "data"), env={"DVAE_OFFLINE": "1"})
+    assert trained.returncode == 0, trained.stderr
+    specs = json.loads((tmp_path / "results" / "big" / "specs.json").read_text())
+    assert specs["img_size"] == [3, 128, 128] and specs["dataset"] == "cars3d-128"
+    plotted = run_dvae("plot", "big", "reconstruct", "--results-dir", str(tmp_path / "results"), "--data-dir",
+                       str(tmp_path / "data"))
+    assert plotted.returncode == 0, plotted.stderr

@@ -71,7 +71,7 @@ def test_kaiming_uniform_relu_init():
 
 
 def test_unsupported_sizes_are_clear_errors():
-    with pytest.raises(ConfigError, match="32x32 or 64x64"):
+    with pytest.raises(ConfigError, match="32x32, 64x64 or 128x128"):
         build_model((1, 28, 28), 10)
     with pytest.raises(ConfigError, match="channels"):
         build_model((2, 64, 64), 10)
@@ -159,3 +159,19 @@ def test_mismatched_and_corrupt_model_files_are_named(tmp_path, disvae_results):
     bad.write_bytes(b"not a torch file")
     with pytest.raises(CorruptFileError, match="cannot load"):
         load_model(bad, spec)
+
+
+def test_128_pixel_model_adds_one_layer_each_side_and_keeps_the_smaller_ones():
+    """128x128 takes conv_128/convT_128 on top of the 64x64 model; the 32 and 64 models are unchanged."""
+    names = {size: set(build_model((3, size, size), 5).state_dict()) for size in (32, 64, 128)}
+    assert names[64] - names[32] == {f"{part}.{bias}" for part in ("encoder.conv_64", "decoder.convT_64")
+                                     for bias in ("weight", "bias")}
+    assert names[128] - names[64] == {f"{part}.{bias}" for part in ("encoder.conv_128", "decoder.convT_128")
+                                      for bias in ("weight", "bias")}
+    model = build_model((3, 128, 128), 5)
+    images = torch.rand(2, 3, 128, 128)
+    mean, logvar = model.encoder(images)
+    assert mean.shape == logvar.shape == (2, 5)
+    assert model.decoder(mean).shape == (2, 3, 128, 128)
+    with pytest.raises(ConfigError, match="32x32, 64x64 or 128x128"):
+        build_model((3, 96, 96), 5)

@@ -81,8 +81,8 @@ def fetch(data_dir: Path, progress: Callable[[int, int], None] | None = None,
     return found
 
 
-def read_mesh(path: Path) -> np.ndarray:
-    """The 96 views of one car, resized: uint8 (4 elevations, 24 azimuths, 3, 64, 64).
+def read_mesh(path: Path, size: int = IMG) -> np.ndarray:
+    """The 96 views of one car, resized: uint8 (4 elevations, 24 azimuths, 3, size, size) (128: as rendered).
 
     Raises:
         DatasetUnavailableError: if the file is not a MATLAB file holding ``im`` as
@@ -100,39 +100,41 @@ def read_mesh(path: Path) -> np.ndarray:
     if im.shape != (SOURCE, SOURCE, 3, AZIMUTHS, ELEVATIONS) or im.dtype != np.uint8:
         raise DatasetUnavailableError(f"{path}: 'im' is {im.dtype} {im.shape}, expected uint8 (128, 128, 3, 24, 4)")
     pixels = im
-    out = np.empty((ELEVATIONS, AZIMUTHS, 3, IMG, IMG), dtype=np.uint8)
+    out = np.empty((ELEVATIONS, AZIMUTHS, 3, size, size), dtype=np.uint8)
     for elevation in range(ELEVATIONS):
         for azimuth in range(AZIMUTHS):
             image = Image.fromarray(np.ascontiguousarray(pixels[:, :, :, azimuth, elevation]))
-            resized = np.asarray(image.resize((IMG, IMG), Image.Resampling.LANCZOS))
+            resized = np.asarray(image if size == SOURCE else image.resize((size, size), Image.Resampling.LANCZOS))
             out[elevation, azimuth] = resized.transpose(2, 0, 1)
     return out
 
 
-def read_official(mats: Path, progress: Callable[[int, int], None] | None = None) -> np.ndarray:
-    """All cars' images in grid order (elevation, azimuth, object): uint8 (4 * 24 * n_objects, 3, 64, 64)."""
+def read_official(mats: Path, progress: Callable[[int, int], None] | None = None, size: int = IMG) -> np.ndarray:
+    """All cars' images in grid order (elevation, azimuth, object): uint8 (4 * 24 * n_objects, 3, size, size)."""
     files = sorted(mats.glob("*.mat"))
-    grid = np.empty((ELEVATIONS, AZIMUTHS, len(files), 3, IMG, IMG), dtype=np.uint8)
+    grid = np.empty((ELEVATIONS, AZIMUTHS, len(files), 3, size, size), dtype=np.uint8)
     for k, path in enumerate(files):
-        grid[:, :, k] = read_mesh(path)
+        grid[:, :, k] = read_mesh(path, size)
         if progress is not None:
             progress(k + 1, len(files))
-    return grid.reshape(-1, 3, IMG, IMG)
+    return grid.reshape(-1, 3, size, size)
 
 
 def load(name: str, data_dir: Path, log: Callable[[str], None] | None = None,
          progress: Callable[[int, int], None] | None = None) -> ImageSource:
-    """Cars3D's images with their factors (prepared once)."""
-    cache = Path(data_dir) / dataset_info("cars3d").prepared
+    """Cars3D's images with their factors (prepared once): ``cars3d`` at 64x64, ``cars3d-128`` as rendered."""
+    info = dataset_info(name)
+    size = info.img_size[-1]
+    cache = Path(data_dir) / info.prepared
     shape = cached_shape(cache)
     if shape is None or shape[0] % (ELEVATIONS * AZIMUTHS):
         mats = fetch(data_dir, progress=progress, log=log)
         if log:
-            log(f"resizing {mats}/*.mat into {cache}")
-        images = read_official(mats, progress=progress)
+            log(f"{'resizing' if size != SOURCE else 'packing'} {mats}/*.mat into {cache}")
+        images = read_official(mats, progress=progress, size=size)
         save_images(cache, images)
         n = len(images)
     else:
         n = shape[0]
     factors = grid_factors(FACTOR_NAMES, (ELEVATIONS, AZIMUTHS, n // (ELEVATIONS * AZIMUTHS)))
-    return open_images(name, cache, (3, IMG, IMG), factors=factors, log=log)
+    return open_images(name, cache, (3, size, size), factors=factors, log=log)

@@ -5,7 +5,10 @@ Burgess, C. P., et al. "Understanding disentangling in beta-VAE." arXiv:1804.035
 The parameter names equal disentangling-vae's (``encoder.conv1 .. encoder.conv_64``,
 ``encoder.lin1``, ``encoder.lin2``, ``encoder.mu_logvar_gen``, ``decoder.lin1..lin3``,
 ``decoder.convT_64``, ``decoder.convT1..convT3``) so that its ``model.pt`` files
-load with ``strict=True``.
+load with ``strict=True``. 128x128 images (dvae's) take one more stride-2 layer on
+each side, ``encoder.conv_128`` (after ``conv_64``) and ``decoder.convT_128`` (before
+``convT_64``), in the same way disentangling-vae adds ``conv_64`` for 64x64: every
+size ends in the same 4x4x32 feature map, so the 32 and 64 models are unchanged.
 """
 
 from __future__ import annotations
@@ -21,7 +24,7 @@ from dvae_cli.errors import ConfigError
 HIDDEN_CHANNELS = 32
 KERNEL_SIZE = 4
 HIDDEN_DIM = 256
-SUPPORTED_SIZES = ((32, 32), (64, 64))
+SUPPORTED_SIZES = ((32, 32), (64, 64), (128, 128))
 
 
 @dataclass(frozen=True)
@@ -29,7 +32,7 @@ class ModelConfig:
     """What is needed to rebuild a model.
 
     Attributes:
-        img_size: (channels, height, width); 1 or 3 channels, 32x32 or 64x64.
+        img_size: (channels, height, width); 1 or 3 channels, 32x32, 64x64 or 128x128.
         latent_dim: Number of latent dimensions D.
         model_type: Architecture name (only "Burgess").
     """
@@ -42,7 +45,7 @@ class ModelConfig:
         channels, height, width = self.img_size
         if (height, width) not in SUPPORTED_SIZES:
             raise ConfigError(f"image size {height}x{width} is not supported; the Burgess model "
-                              "takes 32x32 or 64x64 images")
+                              "takes 32x32, 64x64 or 128x128 images")
         if channels not in (1, 3):
             raise ConfigError(f"images with {channels} channels are not supported; use 1 or 3")
         if self.latent_dim <= 0:
@@ -88,7 +91,7 @@ def _conv_t(in_channels: int, out_channels: int) -> nn.ConvTranspose2d:
 
 
 class EncoderBurgess(nn.Module):
-    """Conv encoder: 3 (4 for 64x64) 4x4 stride-2 convs, two 256-unit layers, a 2D head.
+    """Conv encoder: 3 (4 for 64x64, 5 for 128x128) 4x4 stride-2 convs, two 256-unit layers, a 2D head.
 
     The head's outputs are interleaved: mean = out[:, 0::2], logvar = out[:, 1::2].
     """
@@ -97,12 +100,14 @@ class EncoderBurgess(nn.Module):
         super().__init__()
         channels, height, _ = img_size
         self.latent_dim = latent_dim
-        self.is_64 = height == 64
+        self.is_64, self.is_128 = height >= 64, height == 128
         self.conv1 = _conv(channels, HIDDEN_CHANNELS)
         self.conv2 = _conv(HIDDEN_CHANNELS, HIDDEN_CHANNELS)
         self.conv3 = _conv(HIDDEN_CHANNELS, HIDDEN_CHANNELS)
         if self.is_64:
             self.conv_64 = _conv(HIDDEN_CHANNELS, HIDDEN_CHANNELS)
+        if self.is_128:
+            self.conv_128 = _conv(HIDDEN_CHANNELS, HIDDEN_CHANNELS)
         self.lin1 = nn.Linear(HIDDEN_CHANNELS * KERNEL_SIZE * KERNEL_SIZE, HIDDEN_DIM)
         self.lin2 = nn.Linear(HIDDEN_DIM, HIDDEN_DIM)
         self.mu_logvar_gen = nn.Linear(HIDDEN_DIM, 2 * latent_dim)
@@ -114,6 +119,8 @@ class EncoderBurgess(nn.Module):
         x = torch.relu(self.conv3(x))
         if self.is_64:
             x = torch.relu(self.conv_64(x))
+        if self.is_128:
+            x = torch.relu(self.conv_128(x))
         x = x.reshape(x.shape[0], -1)
         x = torch.relu(self.lin1(x))
         x = torch.relu(self.lin2(x))
@@ -128,10 +135,12 @@ class DecoderBurgess(nn.Module):
     def __init__(self, img_size: tuple[int, int, int], latent_dim: int) -> None:
         super().__init__()
         channels, height, _ = img_size
-        self.is_64 = height == 64
+        self.is_64, self.is_128 = height >= 64, height == 128
         self.lin1 = nn.Linear(latent_dim, HIDDEN_DIM)
         self.lin2 = nn.Linear(HIDDEN_DIM, HIDDEN_DIM)
         self.lin3 = nn.Linear(HIDDEN_DIM, HIDDEN_CHANNELS * KERNEL_SIZE * KERNEL_SIZE)
+        if self.is_128:
+            self.convT_128 = _conv_t(HIDDEN_CHANNELS, HIDDEN_CHANNELS)
         if self.is_64:
             self.convT_64 = _conv_t(HIDDEN_CHANNELS, HIDDEN_CHANNELS)
         self.convT1 = _conv_t(HIDDEN_CHANNELS, HIDDEN_CHANNELS)
@@ -144,6 +153,8 @@ class DecoderBurgess(nn.Module):
         x = torch.relu(self.lin2(x))
         x = torch.relu(self.lin3(x))
         x = x.view(z.shape[0], HIDDEN_CHANNELS, KERNEL_SIZE, KERNEL_SIZE)
+        if self.is_128:
+            x = torch.relu(self.convT_128(x))
         if self.is_64:
             x = torch.relu(self.convT_64(x))
         x = torch.relu(self.convT1(x))
