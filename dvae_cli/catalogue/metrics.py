@@ -161,7 +161,7 @@ _BUILT_IN = (
     MetricInfo("unsupervised", ("gaussian_total_correlation", "gaussian_wasserstein_correlation",
                                 "gaussian_wasserstein_correlation_norm", "mutual_info_score"),
                "dependence between the latents (no factors needed)", _LOCATELLO,
-               "disentanglement_lib: means of 10,000 points; Gaussian total correlation and Wasserstein "
+               "disentanglement_lib: means of 10,000 points, Gaussian total correlation and Wasserstein "
                "dependency of their covariance, discrete MI of 20-bin histograms",
                "dvae_cli.metrics.unsupervised:run", needs_factors=False),
     MetricInfo("dci_es", ("DCI_ES_disentanglement", "DCI_ES_completeness", "DCI_ES_informativeness",
