@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from dvae_cli.catalogue.losses import loss_info, loss_names, loss_params
+from dvae_cli.catalogue.trackers import parse_trackers
 from dvae_cli.data.catalog import dataset_info
 from dvae_cli.errors import ConfigError, UnknownNameError
 
@@ -89,6 +90,8 @@ class RunSpec:
     # display
     log_level: str = "info"
     no_progress_bar: bool = False
+    #: Experiment trackers that mirror the run (``tensorboard``, ``wandb``, ``mlflow``; `dvae_cli.trackers`).
+    tracker: list[str] = field(default_factory=list)
     # filled in when training starts
     n_train: int | None = None
     n_test: int | None = None
@@ -161,6 +164,7 @@ class RunSpec:
         _choice("device", self.device, DEVICES)
         _choice("precision", self.precision, PRECISIONS)
         _choice("log level", self.log_level.lower(), LOG_LEVELS)
+        self.tracker = parse_trackers(self.tracker)
         if not self.dataset.startswith("folder:"):   # a folder is looked at when its images are loaded
             dataset_info(self.dataset)
         for key in ("epochs", "batch_size", "latent_dim", "checkpoint_every", "eval_batchsize"):

@@ -51,9 +51,13 @@ def test_the_factor_discriminator_gradients_are_averaged_too(tmp_path):
 def test_two_processes_through_the_cli_train_like_one(tmp_path, sprites_data_dir):
     common = ["--subsample", "512", "-e", "3", "-z", "4", "-l", "betaH", "--lr", "1e-3", "--no-test",
               "--device", "cpu", "--results-dir", str(tmp_path), "--data-dir", str(sprites_data_dir)]
-    two = run_dvae("train", "two", "-b", "16", "--nproc", "2", *common)
+    two = run_dvae("train", "two", "-b", "16", "--nproc", "2", "--tracker", "tensorboard", *common)
     assert two.returncode == 0, two.stderr
     assert two.stdout.count("Trained in") == 1, "only rank 0 speaks"
+    from tracker_readers import tensorboard_events
+
+    assert len(list((tmp_path / "two" / "tb").glob("events.out.tfevents.*"))) == 1, "only rank 0 tracks"
+    assert [e.value for e in tensorboard_events(tmp_path / "two" / "tb").Scalars("epoch/epoch")] == [1, 2, 3]
     one = run_dvae("train", "one", "-b", "32", *common)
     assert one.returncode == 0, one.stderr
     specs = json.loads((tmp_path / "two" / "specs.json").read_text())

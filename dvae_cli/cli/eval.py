@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated, Any, Optional
 
 import typer
+from rich.console import Console
 
 from dvae_cli.catalogue.metrics import default_metrics, factor_free_metrics, metric_names, needs_factors
+from dvae_cli.catalogue.trackers import TRACKERS, check_installed, parse_trackers
 from dvae_cli.cli.output import PhaseProgress, make_console, make_table
 from dvae_cli.cli.registry_help import listing_command
 from dvae_cli.data.catalog import dataset_info, metrics_dataset
@@ -61,6 +63,10 @@ def eval_command(
     eval_batchsize: Annotated[Optional[int], typer.Option("--eval-batchsize",
                                                           help="Batch size (default: the run's).")] = None,
     device: Annotated[str, typer.Option("--device", help="auto, cpu or cuda.")] = "auto",
+    tracker: Annotated[Optional[str], typer.Option(
+        "--tracker", metavar="NAMES", help="Log the test losses and scores into these experiment trackers "
+                                           "(comma-separated; default: the run's own, continuing its tracker "
+                                           "runs; none: no tracker).")] = None,
     results_dir: Annotated[Optional[Path], typer.Option("--results-dir", envvar=RESULTS_ENV,
                                                         show_default="./results")] = None,
     data_dir: Annotated[Optional[Path], typer.Option("--data-dir", envvar=DATA_ENV,
@@ -80,6 +86,7 @@ def eval_command(
     spec = folder.read_spec(validate=True)  # a broken specs.json fails here, before torch is imported
     check_writable(folder.path, "run folder")   # before minutes of scoring, not after
     folder.require_model()                     # a run that diverged or is training says so
+    trackers = eval_trackers(tracker, spec.tracker)
     free_only = False
     if chosen and needs_factors(chosen) and (metric is None or metric.strip().lower() == "all"):
         # --metrics (or --metric all) on a dataset without factors: the scores that need none
@@ -102,6 +109,7 @@ def eval_command(
     def log(message: str) -> None:
         console.print(message, style="dim", markup=False)
 
+    tracked: dict[str, float | None] = {}
     if not no_test:
         from dvae_cli.engine.evaluate import evaluate_run  # imports torch
 
@@ -115,6 +123,7 @@ def eval_command(
             console.print(f"wrote {result.written}", markup=False)
         if result.backup is not None:
             console.print(f"kept the previous test losses as {result.backup}", markup=False)
+        tracked.update({f"test/{key}": value for key, value in result.losses.items()})
     if chosen:
         from dvae_cli.engine.disentanglement import evaluate_metrics
 
@@ -143,6 +152,43 @@ def eval_command(
                 f"{key} ({'-' if old is None else format(old, '.4g')})" for key, old in scored.replaced.items())
                 + f" of {METRICS_LOG} (the first version is kept as {METRICS_LOG_BACKUP})", markup=False)
         console.print("wrote " + ", ".join(str(p) for p in scored.written), markup=False)
+        tracked.update({f"metrics/{key}": value for key, value in scored.report.scores.items()})
+    if trackers and tracked:
+        log_to_trackers(trackers, folder.path, spec.to_dict(), tracked, console)
+
+
+def eval_trackers(given: str | None, the_runs: list[str]) -> list[str]:
+    """The trackers ``dvae eval`` logs into: ``--tracker`` (refused now if not installed), else the run's own.
+
+    A tracker the run was trained with whose package is missing here is left out.
+    """
+    if given is not None:
+        names = parse_trackers(given)
+        check_installed(names)
+        return names
+    import importlib.util
+
+    return [name for name in the_runs
+            if name in TRACKERS and importlib.util.find_spec(TRACKERS.get(name).package) is not None]
+
+
+def log_to_trackers(names: list[str], folder: Path, spec: dict[str, Any], values: dict[str, float | None],
+                    console: Console) -> None:
+    """Log `values` at the run's last training step into its tracker runs, and say where."""
+    from dvae_cli.runs.outcome import read_outcome
+    from dvae_cli.trackers.links import tracker_links
+    from dvae_cli.trackers.session import TrackerSession
+
+    outcome = read_outcome(folder)
+    step = outcome.step if outcome else 0
+    session = TrackerSession(names, folder, spec.get("name") or folder.name, spec, first_step=step,
+                             warn=lambda line: console.print(line, markup=False, style="yellow"))
+    session.log_scalars({key: value for key, value in values.items() if value is not None}, step)
+    logged = list(session.active)
+    session.finish("finished")
+    links = tracker_links(folder)
+    for name in logged:
+        console.print(f"logged to tracker {name}: {links.get(name, '')}", markup=False)
 
 
 def print_table(console: object, title: str, values: dict[str, float | None]) -> None:

@@ -12,9 +12,9 @@ from rich.table import Table
 from rich.text import Text
 
 from dvae_cli.catalogue.losses import term_labels
-from dvae_cli.engine.hooks import Callback, TrainState
+from dvae_cli.engine.hooks import VIEW_REFRESH_PER_SECOND, Callback, TrainState
 
-REFRESH_PER_SECOND = 4
+REFRESH_PER_SECOND = VIEW_REFRESH_PER_SECOND
 
 
 def main_terms(display_terms: Sequence[str]) -> list[str]:

@@ -16,6 +16,7 @@ from typing import Annotated, Any, Optional
 import typer
 
 from dvae_cli.catalogue.losses import LOSSES, loss_names
+from dvae_cli.catalogue.trackers import check_installed, parse_trackers
 from dvae_cli.config import Resolution, resolve_run
 from dvae_cli.errors import ConfigError
 from dvae_cli.runs.folder import DATA_ENV, RESULTS_ENV, default_data_dir, default_results_dir
@@ -77,6 +78,11 @@ def train_command(
     no_progress_bar: Annotated[Optional[bool], _opt("--no-progress-bar", panel=GENERAL,
                                                     help="One plain line per epoch instead of the "
                                                          "live view.")] = None,
+    tracker: Annotated[Optional[str], _opt("--tracker", panel=GENERAL, metavar="NAMES",
+                                           help="Mirror the run into experiment trackers, comma-separated: "
+                                                "tensorboard (the run's tb/), wandb, mlflow (each a pip extra: "
+                                                "pip install \"dvae\\[tensorboard]\"); a resumed run continues "
+                                                "the same tracker runs.")] = None,
     no_cuda: Annotated[Optional[bool], _opt("--no-cuda", panel=GENERAL,
                                             help="Do not use CUDA even if available.")] = None,
     device: Annotated[Optional[str], _opt("--device", panel=GENERAL, default=_D.device,
@@ -119,6 +125,8 @@ def train_command(
     flags.update({key: value for key, value in loss_options.items() if value is not None})
     if flags.get("log_level"):
         flags["log_level"] = flags["log_level"].lower()
+    if "tracker" in flags:
+        flags["tracker"] = parse_trackers(flags["tracker"])
     if nproc < 1:
         raise ConfigError(f"--nproc must be a positive integer, got {nproc}")
     if not log_every >= 0:
@@ -138,6 +146,7 @@ def train_command(
         resolution = Resolution(spec=spec, experiment=spec.experiment, from_name=False, sources={})
     else:
         resolution = resolve_run(name, experiment, flags)
+    check_installed(resolution.spec.tracker)
     from dvae_cli.cli.train_view import run_training  # imports torch
 
     run_training(resolution, results_dir, data_dir or default_data_dir(), overwrite=overwrite, resume=resume,
@@ -155,6 +164,8 @@ def train_argv(name: str, experiment: str | None, flags: dict[str, Any], options
         if value is None or value is False:
             continue
         flag = "--" + key.replace("_", "-")
+        if isinstance(value, (list, tuple)):
+            value = ",".join(str(item) for item in value)
         argv += [flag] if value is True else [flag, str(value)]
     return argv
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from rich.console import Console
 
@@ -14,6 +14,7 @@ from dvae_cli.cli.output import make_console
 from dvae_cli.config import Resolution
 from dvae_cli.engine.hooks import Callback
 from dvae_cli.runs.folder import default_results_dir
+from dvae_cli.trackers.links import tracker_lines
 from dvae_cli.wording import plural
 
 if TYPE_CHECKING:
@@ -59,9 +60,18 @@ def run_training(resolution: Resolution, results_dir: Path, data_dir: Path, over
         view = LiveView(console, f"{spec.name}: {spec.loss} on {spec.dataset}", display_terms)
     else:
         view = EpochLines(console, display_terms, every=log_every)
-    options = TrainOptions(overwrite=overwrite, resume=resume, callbacks=[training_gif, view], log=log,
+    callbacks: list[Any] = [training_gif, view]
+    tracking = None
+    if spec.tracker:
+        from dvae_cli.trackers.callback import Tracking
+
+        tracking = Tracking(spec.tracker, warn=lambda line: console.print(line, markup=False, style="yellow"))
+        callbacks.append(tracking)
+    options = TrainOptions(overwrite=overwrite, resume=resume, callbacks=callbacks, log=log,
                            detect_anomaly=detect_anomaly)
     result = train_run(spec, results_dir, data_dir, options)
+    if tracking is not None:
+        tracking.finish(result.test_losses)
     print_summary(console, result)
     return result
 
@@ -78,6 +88,8 @@ def print_summary(console: Console, result: TrainResult) -> None:
     minutes, seconds = divmod(int(result.seconds), 60)
     console.print(f"Trained in {minutes}m {seconds:02d}s on {result.device}. Results: {folder.path}/",
                   markup=False)
+    for line in tracker_lines(folder.path):
+        console.print(line, markup=False)
     files = sorted(p.name for p in folder.path.iterdir() if not p.name.startswith("."))
     console.print("  " + "  ".join(files), markup=False, style="dim")
     if result.test_losses is not None:

@@ -11,8 +11,8 @@ Column keys are what ``--sort``, ``--columns`` and ``--filter`` take:
 - ``train.<term>``: the last logged epoch of every term of ``train_losses.log``;
 - ``test.<term>``: ``test_losses.log``;
 - each score of ``metrics.log`` under its own name (``MIG``, ``AAM``, ...);
-- not shown unless named: ``origin``, ``status``, ``latent_dim``, ``epochs_planned``
-  and each key parameter on its own (``btcvae_B``, ``betaH_B``, ...).
+- not shown unless named: ``origin``, ``status``, ``latent_dim``, ``epochs_planned``,
+  ``trackers`` (each tracker's link) and each key parameter on its own (``btcvae_B``, ...).
 
 Standard library only.
 """
@@ -31,7 +31,7 @@ from dvae_cli.runs.summary import RunSummary
 LEADING = ("name", "runs", "n", "dataset", "loss", "params", "seed", "epochs")
 TRAILING = ("active",)
 #: Columns shown only when asked for with ``--columns``.
-OPTIONAL = ("origin", "status", "latent_dim", "epochs_planned")
+OPTIONAL = ("origin", "status", "latent_dim", "epochs_planned", "trackers")
 def param_keys() -> tuple[str, ...]:
     """Key parameters of every registered loss, in a stable order."""
     return tuple(key for info in LOSSES.values() for key in info.key_params)
@@ -39,7 +39,7 @@ def param_keys() -> tuple[str, ...]:
 
 #: Terms listed first, in this order; the others follow in order of appearance.
 TERM_ORDER = ("loss", "recon_loss", "kl_loss")
-TEXT_KEYS = frozenset({"name", "runs", "dataset", "loss", "params", "origin", "status"})
+TEXT_KEYS = frozenset({"name", "runs", "dataset", "loss", "params", "origin", "status", "trackers"})
 
 
 @dataclass(frozen=True)
@@ -143,6 +143,7 @@ def run_row(summary: RunSummary) -> Row:
     for metric, score in (summary.metrics or {}).items():
         values[metric if metric not in values else "metric." + metric] = score
     values["active"] = summary.active_latents
+    values["trackers"] = "; ".join(f"{name}: {link}" for name, link in summary.trackers.items()) or None
     return Row(values, [summary])
 
 

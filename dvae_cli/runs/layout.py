@@ -21,6 +21,8 @@ file                              written by            holds
 ``outcome.json``                  train                 how the last training ended
 ``.dvae-training.json``           train                 the lock of a training process (pid, host)
 ``training.gif``                  train                 prior traversals, one frame per epoch
+``trackers.json``                 train, eval           each tracker's run id (and link), continued later
+``tb/``, ``wandb/``               train, eval           TensorBoard event files, W&B's local run files
 ``*.png``, ``*.gif``              plot                  figures (`dvae_cli.catalogue.plots` names them)
 ``onnx/``, ``torchscript/``       export                ``encoder.*``, ``decoder.*``, ``export.json``
 ================================  ====================  ==============================================
@@ -51,6 +53,10 @@ METRICS_LOG = "metrics.log"
 METRICS_DETAIL = "metrics_detail.json"
 #: How the last training ended (`dvae_cli.runs.outcome`).
 OUTCOME = "outcome.json"
+#: Each experiment tracker's run id and link (`dvae_cli.trackers`), so that ``--resume`` and ``eval`` continue it.
+TRACKERS_FILE = "trackers.json"
+#: TensorBoard's event files (``--tracker tensorboard``).
+TENSORBOARD_DIR = "tb"
 #: Written by a training process while it runs, removed when it ends (`dvae_cli.runs.summary.training_lock`).
 TRAINING_LOCK = ".dvae-training.json"
 #: The suffix of the first version of a file a command replaced (``test_losses.log.bak``).

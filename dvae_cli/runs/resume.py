@@ -23,7 +23,7 @@ from dvae_cli.runs.summary import LOCK_FILE, lock_alive
 #: Optimiser settings a resumed run may change (recorded in ``specs.json``'s ``changes``).
 OPTIMISER: tuple[str, ...] = ("lr", "lr_disc", "clip_grad")
 MAY_CHANGE: tuple[str, ...] = ("epochs", "no_progress_bar", "log_level", "device", "no_cuda", "no_test",
-                               "eval_batchsize", "compile", *OPTIMISER)
+                               "eval_batchsize", "compile", "tracker", *OPTIMISER)
 
 
 def resumable_folder(results_dir: Path, name: str) -> RunFolder:

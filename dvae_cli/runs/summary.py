@@ -19,7 +19,7 @@ from dvae_cli.config import RunSpec
 from dvae_cli.errors import DvaeError
 from dvae_cli.runs.folder import RunFolder
 from dvae_cli.runs.jsonfile import as_float, read_json
-from dvae_cli.runs.layout import FIGURE_SUFFIXES, METRICS_DETAIL, METRICS_LOG, RUN_MARKERS, TRAINING_LOCK
+from dvae_cli.runs.layout import FIGURE_SUFFIXES, METRICS_DETAIL, METRICS_LOG, RUN_MARKERS, TRACKERS_FILE, TRAINING_LOCK
 from dvae_cli.runs.logs import LossHistory, last_epoch_values
 from dvae_cli.runs.metrics_detail import read_metrics_detail
 from dvae_cli.runs.outcome import read_outcome
@@ -62,6 +62,7 @@ class RunSummary:
         kl_per_latent: The last epoch's ``kl_loss_<j>`` terms, by latent index.
         figures: The PNG and GIF files in the folder, by name.
         modified: Newest modification time of the folder's files (Unix time).
+        trackers: Each experiment tracker the run is mirrored into, with its link.
     """
 
     name: str
@@ -79,6 +80,8 @@ class RunSummary:
     kl_per_latent: list[float] = field(default_factory=list)
     figures: list[str] = field(default_factory=list)
     modified: float = 0.0
+    #: Tracker name -> link of the run in it (``trackers.json``; `dvae_cli.trackers.links`).
+    trackers: dict[str, str] = field(default_factory=dict)
 
     @property
     def dataset(self) -> str:
@@ -131,6 +134,10 @@ def summarize_run(path: Path, read_history: Callable[[Path], LossHistory] | None
     summary.epochs_done = 1 + max((e for points in summary.history.values() for e, _ in points), default=-1)
     summary.kl_per_latent = kl_per_latent(summary.last_train)
     summary.status, summary.reason = run_status(path, folder, summary)
+    if any(entry.name == TRACKERS_FILE for entry in entries):
+        from dvae_cli.trackers.links import tracker_links
+
+        summary.trackers = tracker_links(path)
     return summary
 
 

@@ -56,25 +56,10 @@ class TrainingGif(Callback):
             self.frames = [np.ascontiguousarray(frame[..., :3]) for frame in frames[:state.epoch]]
 
     def on_epoch_end(self, state: TrainState, means: dict[str, float]) -> None:
-        from dvae_cli.viz.grid import grid_array, write_gif
-        from dvae_cli.viz.labels import add_row_labels, add_title, label_width
-        from dvae_cli.viz.traversals import traversals
+        from dvae_cli.viz.grid import write_gif
 
-        was_training = self.model.training
-        self.model.eval()
-        try:
-            with torch.no_grad():
-                images = traversals(self.model, range(self.model.latent_dim), STEPS, MAX_TRAVERSAL)
-        finally:
-            self.model.train(was_training)
-        frame = grid_array(images, nrow=STEPS, pad_value=self.pad_value)
-        dim = self.model.latent_dim
-        labels = [f"z{j} KL={_kl_text(means[f'kl_loss_{j}'])}" if f"kl_loss_{j}" in means else f"z{j}"
-                  for j in range(dim)]
-        frame = add_row_labels(frame, labels, self.pad_value, width=label_width([f"z{dim - 1} KL=888.88"]))
-        epoch = f"epoch {state.epoch + 1} of {state.epochs}"
-        frame = add_title(frame, f"{self.title} · prior traversals ±{MAX_TRAVERSAL:g}\n{epoch}" if self.title
-                          else epoch, self.pad_value)
+        frame = traversal_frame(self.model, means, f"epoch {state.epoch + 1} of {state.epochs}", self.title,
+                                self.pad_value)
         if self.frames and self.frames[0].shape != frame.shape:  # frames read back from the GIF are RGB
             if self.frames[0].shape[:2] != frame.shape[:2]:
                 self.frames = []
@@ -82,6 +67,37 @@ class TrainingGif(Callback):
                 frame = np.repeat(frame, 3, axis=2)
         self.frames.append(frame)
         write_gif(self.path, self.frames, FPS)
+
+
+def traversal_frame(model: VAE, means: dict[str, float], epoch: str, title: str = "",
+                    pad_value: float = 1.0) -> np.ndarray:
+    """One frame of ``training.gif`` (H, W, C) uint8: prior traversals of every latent, labelled with its KL.
+
+    Args:
+        model: The model (put in eval mode for the decoding, then back).
+        means: The epoch's means (``kl_loss_<j>`` label row j when present).
+        epoch: The frame's last title line (``epoch 3 of 10``).
+        title: The line above it.
+        pad_value: Grid padding colour (1 = white).
+    """
+    from dvae_cli.viz.grid import grid_array
+    from dvae_cli.viz.labels import add_row_labels, add_title, label_width
+    from dvae_cli.viz.traversals import traversals
+
+    was_training = model.training
+    model.eval()
+    try:
+        with torch.no_grad():
+            images = traversals(model, range(model.latent_dim), STEPS, MAX_TRAVERSAL)
+    finally:
+        model.train(was_training)
+    frame = grid_array(images, nrow=STEPS, pad_value=pad_value)
+    dim = model.latent_dim
+    labels = [f"z{j} KL={_kl_text(means[f'kl_loss_{j}'])}" if f"kl_loss_{j}" in means else f"z{j}"
+              for j in range(dim)]
+    frame = add_row_labels(frame, labels, pad_value, width=label_width([f"z{dim - 1} KL=888.88"]))
+    return add_title(frame, f"{title} · prior traversals ±{MAX_TRAVERSAL:g}\n{epoch}" if title else epoch,
+                     pad_value)
 
 
 def _kl_text(value: float) -> str:

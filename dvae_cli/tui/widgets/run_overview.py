@@ -15,7 +15,7 @@ from dvae_cli.tui.widgets.run_table import STATUS_STYLES
 
 
 def status_line(summary: RunSummary) -> Text:
-    """``name  status (reason)  origin  epochs``."""
+    """``name  status (reason)  origin  epochs``, then a line per tracker with its link."""
     text = Text()
     text.append(summary.name, style="bold")
     text.append("  ")
@@ -25,6 +25,9 @@ def status_line(summary: RunSummary) -> Text:
     if summary.spec is not None:
         planned = "?" if summary.epochs_planned is None else summary.epochs_planned
         text.append(f"  {summary.origin} run, {summary.epochs_done}/{planned} epochs", style="dim")
+    for name, link in summary.trackers.items():
+        text.append(f"\ntracker {name}: ", style="dim")
+        text.append(link, style=f"link {link}" if link.startswith(("http://", "https://")) else "")
     return text
 
 
