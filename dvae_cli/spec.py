@@ -211,6 +211,8 @@ class RunSpec:
         data.update(self.extra)
         if data["img_size"] is not None:
             data["img_size"] = list(data["img_size"])
+        if not data["tracker"]:   # a run without trackers keeps the specs.json it always had
+            del data["tracker"]
         return dict(sorted(data.items()))
 
     @classmethod

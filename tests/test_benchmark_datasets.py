@@ -260,6 +260,7 @@ def test_cli_offline_error_is_one_line(tmp_path):
     assert "Traceback" not in result.stderr and not (tmp_path / "results").exists()
 
 
+@pytest.mark.slow
 def test_cli_trains_on_tiny_shapes3d_and_shows_it(tmp_path, tiny_shapes):
     write_shapes3d(tmp_path / "data")
     load_dataset("shapes3d", tmp_path / "data")   # prepared here with the tiny grid; the CLI reads the cache
@@ -315,6 +316,7 @@ def test_dip_presets_train_on_tiny_shapes3d(tmp_path, tiny_shapes, experiment, l
     assert {"dip_od_loss", "dip_d_loss"} <= terms.keys() and all(np.isfinite(v) for v in terms.values())
 
 
+@pytest.mark.slow
 def test_cars3d_at_128_pixels_trains_the_128_model(tmp_path):
     """cars3d-128 keeps the renderings' 128x128 (no resize) and trains the 128x128 model."""
     import json

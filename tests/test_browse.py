@@ -221,6 +221,7 @@ def test_the_legend_names_every_curve_in_its_colour(results):
     browse(results, scenario, size=(110, 30))   # a small terminal, where plotext's legend is left out
 
 
+@pytest.mark.slow
 def test_tab_keys_and_escape_from_inside_a_tab(results):
     keys = {"overview": "1", "losses": "2", "metrics": "3", "images": "4"}
     inside = {"losses": ("#loss-terms", "#loss-values"), "metrics": ("#metrics-table",), "images": ("#figure-list",)}

@@ -54,6 +54,7 @@ def test_a_real_tiny_run_with_real_metrics(results, tiny_run):
     browse(results, scenario)
 
 
+@pytest.mark.slow
 def test_g_makes_the_posterior_traversals_the_images_tab_offers(results, tiny_run):
     shutil.copytree(tiny_run.folder(), results / "tiny")
 

@@ -21,6 +21,7 @@ def _no_traceback(result):
     assert "Traceback" not in result.stderr and "Traceback" not in result.stdout
 
 
+@pytest.mark.slow
 def test_train_then_eval_through_the_cli(tmp_path, sprites_data_dir):
     results = tmp_path / "results"
     train = run_dvae("train", "quickstart-betaB", *TINY, "--data-dir", str(sprites_data_dir),

@@ -308,6 +308,7 @@ def test_training_on_a_streamed_dataset(tmp_path, monkeypatch):
     assert result.test_losses is not None and np.isfinite(result.test_losses["loss"])
 
 
+@pytest.mark.slow
 def test_data_commands(tmp_path, sprites_data_dir):
     import imageio.v3 as iio
 

@@ -201,6 +201,7 @@ def test_suite_is_seeded_and_reproducible(grid):
     assert len(matrix) == 4 and len(matrix[0]) == 7
 
 
+@pytest.mark.slow
 def test_eval_metrics_on_a_reference_run(tmp_path, disvae_results, sprites_data_dir):
     """disentangling-vae's btcvae_dsprites model scored on sprites through the CLI."""
     import json

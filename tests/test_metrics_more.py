@@ -205,6 +205,7 @@ def _strict(text: str) -> dict:
 NEW = ("irs", "unsupervised", "dci_es", "infomec")
 
 
+@pytest.mark.slow
 def test_eval_writes_the_new_scores(tmp_path, sprites_data_dir):
     from conftest import run_dvae
     from tiny_runs import train_tiny

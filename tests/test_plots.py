@@ -201,6 +201,7 @@ def test_bad_plot_requests_fail_before_drawing(run_copy):
     assert not (run_copy / "reconstruct.png").exists()
 
 
+@pytest.mark.slow
 def test_plots_of_the_reference_runs(tmp_path, disvae_results, sprites_data_dir):
     for name in ("btcvae_dsprites", "factor_chairs", "VAE_mnist"):
         shutil.copytree(disvae_results / name, tmp_path / name)

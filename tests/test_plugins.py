@@ -161,6 +161,7 @@ def test_a_real_run_of_the_plugin_loss_on_the_plugin_dataset(trained):
     assert "toy_loss" in json.loads((folder / "test_losses.log").read_text())
 
 
+@pytest.mark.slow
 def test_eval_plot_and_compare_use_the_plugins(plugin, trained):
     args = ("--results-dir", str(trained), "--data-dir", str(trained / "data"))
     scored = run_dvae("eval", "toy", "--metric", "toymetric,mig_discrete", "--no-test", *args, env=plugin)

@@ -117,6 +117,7 @@ def test_resume_with_more_epochs_equals_training_them_from_the_start(tmp_path, s
     (12, "non-finite recon_loss"),            # mid-epoch: the next step's terms are NaN
     (16, "weights became non-finite"),        # last step of an epoch: caught before the checkpoint
 ])
+@pytest.mark.slow
 def test_non_finite_values_stop_training_without_touching_the_last_good_checkpoint(
         tmp_path, sprites_data_dir, poison_step, expected):
     poison = PoisonAt(poison_step, tmp_path / "nan")
@@ -225,6 +226,7 @@ def test_kill_9_during_training_then_resume_gives_the_same_model(tmp_path, sprit
     assert not list(folder.glob(".*.tmp")), "resume clears the temporary files a killed writer left"
 
 
+@pytest.mark.slow
 def test_kill_9_at_random_points_while_writing_never_leaves_a_broken_file(tmp_path):
     """Fork writers that save checkpoints in a loop; SIGKILL each at a random moment; every file loads."""
     from dvae_cli.engine.losses import loss_for_spec
@@ -264,6 +266,7 @@ def test_kill_9_at_random_points_while_writing_never_leaves_a_broken_file(tmp_pa
     assert interrupted_writes >= 10, "the kills should land in the middle of writes"
 
 
+@pytest.mark.slow
 def test_resume_refuses_what_it_cannot_do_in_one_line(tmp_path, sprites_data_dir):
     results = tmp_path / "r"
     done = run_dvae("train", "run", *CLI_TINY, "-e", "1", "--no-test", "--results-dir", str(results),
@@ -294,6 +297,7 @@ def test_resume_refuses_what_it_cannot_do_in_one_line(tmp_path, sprites_data_dir
     ([], "non-finite recon_loss"),
     (["--detect-anomaly"], "non-finite gradient at step"),
 ])
+@pytest.mark.slow
 def test_a_diverging_run_exits_3_naming_the_step_and_term(tmp_path, sprites_data_dir, extra, message):
     result = run_dvae("train", "boom", *CLI_TINY, "-l", "btcvae", "--lr", "1000", "--no-test", *extra,
                       "--results-dir", str(tmp_path), "--data-dir", str(sprites_data_dir))

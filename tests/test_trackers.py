@@ -27,8 +27,6 @@ from dvae_cli.catalogue.trackers import (
 )
 from dvae_cli.errors import ConfigError, CorruptFileError, UnknownNameError
 
-pytestmark = pytest.mark.slow
-
 
 @pytest.fixture(scope="module")
 def tracked(tmp_path_factory: pytest.TempPathFactory, sprites_data_dir: Path) -> dict:
@@ -79,6 +77,7 @@ def test_bad_tracker_is_one_error_line_before_any_work(tmp_path, sprites_data_di
     assert "did you mean 'tensorboard'" in out.stderr and not (tmp_path / "t").exists()
 
 
+@pytest.mark.slow
 def test_tensorboard_holds_every_term_the_spec_and_images(tracked):
     events = tensorboard_events(tracked["folder"] / "tb")
     tags = events.Tags()
@@ -98,6 +97,7 @@ def test_tensorboard_holds_every_term_the_spec_and_images(tracked):
     assert events.Scalars("metrics/MIG_discrete")[-1].value == pytest.approx(history["MIG_discrete"], rel=1e-6)
 
 
+@pytest.mark.slow
 def test_mlflow_run_is_continued_on_resume_and_by_eval(tracked):
     record = tracked["ids_first"]["mlflow"]
     assert tracked["ids_resumed"]["mlflow"]["id"] == record["id"]
@@ -115,6 +115,7 @@ def test_mlflow_run_is_continued_on_resume_and_by_eval(tracked):
     assert any("traversals" in path for path in images) and any("reconstructions" in path for path in images)
 
 
+@pytest.mark.slow
 def test_wandb_offline_run_is_continued_with_the_same_id(tracked):
     record = tracked["ids_first"]["wandb"]
     assert tracked["ids_resumed"]["wandb"]["id"] == record["id"]
@@ -128,6 +129,7 @@ def test_wandb_offline_run_is_continued_with_the_same_id(tracked):
     assert any("traversals" in path.name for path in stored["images"])
 
 
+@pytest.mark.slow
 def test_links_are_shown_by_train_compare_and_browse(tracked):
     from dvae_cli.runs.summary import summarize_run
     from dvae_cli.tui.widgets.run_overview import status_line
@@ -144,6 +146,7 @@ def test_links_are_shown_by_train_compare_and_browse(tracked):
     assert "mlflow: mlflow ui --backend-store-uri" in row["trackers"]
 
 
+@pytest.mark.slow
 def test_eval_logs_into_a_tracker_the_run_was_not_trained_with(tmp_path, tiny_run, sprites_data_dir):
     import shutil
 
@@ -178,6 +181,7 @@ class _Exploding:
         pass
 
 
+@pytest.mark.slow
 def test_a_failing_tracker_warns_once_and_training_goes_on(tmp_path, sprites_data_dir):
     from dvae_cli.config import resolve_run
     from dvae_cli.engine.run import train_run
@@ -220,3 +224,13 @@ def test_an_experiment_names_its_trackers_and_a_bad_one_is_refused(tmp_path, mon
     catalogue.write_text('[experiments.typo]\ntracker = "tensorbaord"\n')
     with pytest.raises(CorruptFileError, match=r"\[experiments.typo\] unknown tracker 'tensorbaord' \(did you mean"):
         resolve_run("typo", None, {})
+
+
+def test_window_means_are_the_mean_of_the_steps_since_the_last_point():
+    from dvae_cli.trackers.callback import window_means
+
+    losses = [9.0, 7.0, 5.0, 3.0, 2.0]   # one epoch's steps
+    at = {n: {"loss": float(np.mean(losses[:n]))} for n in range(1, 6)}
+    assert window_means(None, 0, 2, at[2]) == {"loss": 8.0}
+    assert window_means((0, 2, at[2]), 0, 5, at[5])["loss"] == pytest.approx(np.mean(losses[2:]))
+    assert window_means((0, 5, at[5]), 1, 1, {"loss": 1.5}) == {"loss": 1.5}   # a new epoch starts afresh

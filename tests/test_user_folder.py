@@ -126,6 +126,7 @@ def test_missing_and_empty_folders_are_one_line(tmp_path):
         assert not (tmp_path / "results").exists() and "Traceback" not in result.stderr
 
 
+@pytest.mark.slow
 def test_train_eval_and_info_on_a_folder_with_factors(tmp_path):
     names = write_folder(tmp_path / "mine")
     write_factors(tmp_path / "mine", names)
@@ -146,6 +147,7 @@ def test_train_eval_and_info_on_a_folder_with_factors(tmp_path):
     assert "I;16" in info.stdout and (tmp_path / "folder-mine-samples.png").is_file()
 
 
+@pytest.mark.slow
 def test_without_factors_only_the_unsupervised_scores(tmp_path):
     write_folder(tmp_path / "mine", n=16)
     dirs = ["--results-dir", str(tmp_path / "results"), "--data-dir", str(tmp_path / "data")]

@@ -65,6 +65,7 @@ def dvae(results: Path, data: Path, *args: str, **kwargs) -> object:
 # ---------------------------------------------------------------- 2. no NaN in a results file
 
 
+@pytest.mark.slow
 def test_dci_of_a_one_latent_run_is_defined(results, sprites_data_dir):
     dvae(results, sprites_data_dir, "eval", "one-latent", "--metric", "dci", "--no-test", *FAST)
     scores = strict_json(results / "one-latent" / "metrics.log")
@@ -73,6 +74,7 @@ def test_dci_of_a_one_latent_run_is_defined(results, sprites_data_dir):
     strict_json(results / "one-latent" / "metrics_detail.json")
 
 
+@pytest.mark.slow
 def test_dci_and_modularity_of_a_single_factor_are_defined(results, sprites_data_dir):
     dvae(results, sprites_data_dir, "eval", "tiny", "--metric", "dci,modularity", "--factors", "scale",
          "--no-test", *FAST)
@@ -83,6 +85,7 @@ def test_dci_and_modularity_of_a_single_factor_are_defined(results, sprites_data
     strict_json(results / "tiny" / "metrics_detail.json")
 
 
+@pytest.mark.slow
 def test_every_json_file_of_a_run_is_strict(results, sprites_data_dir):
     dvae(results, sprites_data_dir, "eval", "tiny", "--metric", "all", "--factors", "shape,scale,posX",
          *FAST)
@@ -95,6 +98,7 @@ def test_every_json_file_of_a_run_is_strict(results, sprites_data_dir):
     json.loads(compare.stdout, parse_constant=lambda c: (_ for _ in ()).throw(ValueError(c)))
 
 
+@pytest.mark.slow
 def test_each_score_is_on_disk_before_the_next_metric_starts(results, sprites_data_dir):
     folder = RunFolder(results / "tiny")
     seen: dict[str, list[str]] = {}
@@ -109,6 +113,7 @@ def test_each_score_is_on_disk_before_the_next_metric_starts(results, sprites_da
     assert {"MIG_discrete", "FactorVAE"} <= set(seen["DCI"])
 
 
+@pytest.mark.slow
 def test_a_later_evaluation_keeps_the_other_scores_and_says_what_it_replaced(results, sprites_data_dir):
     dvae(results, sprites_data_dir, "eval", "tiny", "--metric", "mig_discrete,sap", "--no-test", *FAST)
     first = strict_json(results / "tiny" / "metrics.log")
@@ -187,6 +192,7 @@ def test_list_commands_give_json_and_csv(command):
     assert wrong.returncode == 2 and "choose from: table, json, csv" in wrong.stderr
 
 
+@pytest.mark.slow
 def test_any_output_encoding_never_crashes(runs, tmp_path, sprites_data_dir):
     accented = tmp_path / "résultats"
     shutil.copytree(runs, accented)

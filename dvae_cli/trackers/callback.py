@@ -36,13 +36,35 @@ def bounded(image: np.ndarray, max_side: int = MAX_IMAGE_SIDE) -> np.ndarray:
     return np.asarray(Image.fromarray(np.ascontiguousarray(image[..., :3])).resize(size, Image.LANCZOS))
 
 
+def window_means(previous: tuple[int, int, dict[str, float]] | None, epoch: int, count: int,
+                 means: dict[str, float]) -> dict[str, float]:
+    """Each term's mean over the steps since the previous point, from the epoch's running means.
+
+    The running means restart every epoch (they are what the live view shows); a
+    tracker's curve should not jump back at each epoch, so each point is the mean
+    of the steps since the one before: ``(m * n - m' * n') / (n - n')``, or the
+    running mean itself for the first point of an epoch.
+
+    Args:
+        previous: (epoch, steps counted, running means) at the previous point, or None.
+        epoch: The current epoch.
+        count: Steps counted in the running means now.
+        means: The running means now.
+    """
+    if previous is None or previous[0] != epoch or count <= previous[1]:
+        return dict(means)
+    _, before, old = previous
+    return {term: (value * count - old.get(term, 0.0) * before) / (count - before) for term, value in means.items()}
+
+
 class Tracking:
     """Mirrors a training run into experiment trackers (TensorBoard, W&B, MLflow, ...).
 
     Logs, at the training step as x axis:
 
-    - ``train/<term>``, ``train/lr``, ``train/img_per_s``: the running means of every
-      loss term, at most `VIEW_REFRESH_PER_SECOND` times a second (the live view's cadence);
+    - ``train/<term>``, ``train/lr``, ``train/img_per_s``: every loss term's mean over the
+      steps since the previous point (`window_means`), at most `VIEW_REFRESH_PER_SECOND`
+      points a second (the live view's cadence);
     - ``epoch/<term>``, ``epoch/lr``, ``epoch/img_per_s`` after every epoch, with two
       images: ``reconstructions`` (the same training images over their reconstructions)
       and ``traversals`` (the ``training.gif`` frame), at most `MAX_IMAGE_SIDE` pixels;
@@ -66,7 +88,9 @@ class Tracking:
         self.session: TrackerSession | None = None
         self.context: RunContext | None = None
         self.trainer: Trainer | None = None
-        self.last_logged = 0.0
+        self.last_logged, self.last_images = 0.0, 0
+        #: (epoch, steps counted, running means) at the previous ``train/`` point.
+        self.previous: tuple[int, int, dict[str, float]] | None = None
         self.epoch_started = time.perf_counter()
         self.epoch_images = 0
         self.fixed: object = None
@@ -99,10 +123,13 @@ class Tracking:
         now = time.perf_counter()
         if now - self.last_logged < 1.0 / VIEW_REFRESH_PER_SECOND:
             return
-        self.last_logged = now
-        values = {f"train/{term}": value for term, value in state.running_means().items()}
+        count, means = state.running.count, state.running_means()
+        values = {f"train/{term}": value for term, value in window_means(self.previous, state.epoch, count,
+                                                                           means).items()}
         values["train/lr"] = self._lr()
-        values["train/img_per_s"] = state.images_seen / max(state.elapsed, 1e-9)
+        if self.previous is not None and now > self.last_logged and state.images_seen > self.last_images:
+            values["train/img_per_s"] = (state.images_seen - self.last_images) / (now - self.last_logged)
+        self.previous, self.last_logged, self.last_images = (state.epoch, count, means), now, state.images_seen
         self.session.log_scalars(values, state.step)
 
     def epoch_end(self, state: TrainState, means: dict[str, float]) -> None:
