@@ -115,15 +115,19 @@ def test_each_score_is_on_disk_before_the_next_metric_starts(results, sprites_da
 
 @pytest.mark.slow
 def test_a_later_evaluation_keeps_the_other_scores_and_says_what_it_replaced(results, sprites_data_dir):
+    for name in ("metrics.log", "metrics.log.bak", "metrics_detail.json"):   # no scores before this test
+        (results / "tiny" / name).unlink(missing_ok=True)
     dvae(results, sprites_data_dir, "eval", "tiny", "--metric", "mig_discrete,sap", "--no-test", *FAST)
     first = strict_json(results / "tiny" / "metrics.log")
+    # an evaluation writes each score as it completes; its own first write is not a "previous" file
+    assert not (results / "tiny" / "metrics.log.bak").exists()
     out = dvae(results, sprites_data_dir, "eval", "tiny", "--metric", "sap", "--no-test", "--fast",
                "--max-images", "3000")
     second = strict_json(results / "tiny" / "metrics.log")
     assert second["MIG_discrete"] == first["MIG_discrete"]
     assert second["protocols"]["SAP"]["images"] == 3000 and second["protocols"]["MIG_discrete"]["images"] == 4000
     assert "replaced the earlier SAP" in out.stdout
-    assert (results / "tiny" / "metrics.log.bak").is_file()
+    assert strict_json(results / "tiny" / "metrics.log.bak") == first   # the file this evaluation replaced
 
 
 # ---------------------------------------------------------------- 4. one way of counting epochs

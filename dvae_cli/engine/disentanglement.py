@@ -162,6 +162,8 @@ class MetricsWriter:
     def __init__(self, folder: RunFolder, dataset: str, latent_names: list[str], selection: str = "") -> None:
         self.paths = [folder.path / METRICS_LOG, folder.path / METRICS_DETAIL]
         self.dataset, self.latent_names, self.selection = dataset, latent_names, selection
+        #: Whether a ``metrics.log`` was there before this evaluation (only that one is kept as ``.bak``).
+        self.had_log = self.paths[0].is_file()
         self.previous = self._read(self.paths[0])
         self.previous_detail = self._read(self.paths[1])
         if self.previous.get("dataset") != dataset:   # scores of another dataset are not mixed in
@@ -180,7 +182,7 @@ class MetricsWriter:
     def write(self, report: MetricsReport) -> None:
         log_path, detail_path = self.paths
         backup = log_path.with_name(METRICS_LOG_BACKUP)
-        if log_path.is_file() and not backup.exists():
+        if self.had_log and not backup.exists():   # at the first score: the file from before this evaluation
             shutil.copy2(log_path, backup)   # keep the first values (e.g. disentangling-vae's)
         old_scores = {k: v for k, v in self.previous.items() if k not in ("protocols", "dataset")}
         self.replaced = {k: old_scores[k] for k in report.scores if k in old_scores}
