@@ -58,6 +58,8 @@ def test_names_are_parsed_and_bad_ones_refused():
         parse_trackers("tensorbord")
     with pytest.raises(ConfigError, match="tracker must be"):
         parse_trackers(3)
+    with pytest.raises(ConfigError, match="'none' means no tracker"):
+        parse_trackers("none,tensorboard")
 
 
 def test_a_tracker_whose_package_is_missing_is_refused_with_its_extra():
@@ -143,7 +145,7 @@ def test_links_are_shown_by_train_compare_and_browse(tracked):
                    "--format", "json")
     assert out.returncode == 0, out.stderr
     row = json.loads(out.stdout)[0]
-    assert "mlflow: mlflow ui --backend-store-uri" in row["trackers"]
+    assert "mlflow: MLFLOW_ALLOW_FILE_STORE=true mlflow ui --backend-store-uri file:" in row["trackers"]
 
 
 @pytest.mark.slow
@@ -234,3 +236,23 @@ def test_window_means_are_the_mean_of_the_steps_since_the_last_point():
     assert window_means(None, 0, 2, at[2]) == {"loss": 8.0}
     assert window_means((0, 2, at[2]), 0, 5, at[5])["loss"] == pytest.approx(np.mean(losses[2:]))
     assert window_means((0, 5, at[5]), 1, 1, {"loss": 1.5}) == {"loss": 1.5}   # a new epoch starts afresh
+
+
+def test_an_mlflow_server_that_is_down_costs_seconds_not_minutes(tmp_path, monkeypatch):
+    """A closed port (nothing listens on 9): the tracker gives up at once, warns once, the others go on."""
+    import time
+
+    from dvae_cli.trackers.session import TrackerSession
+
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", "http://127.0.0.1:9")
+    for key in ("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR", "MLFLOW_HTTP_REQUEST_TIMEOUT"):
+        monkeypatch.delenv(key, raising=False)
+    warnings: list[str] = []
+    started = time.perf_counter()
+    session = TrackerSession(["mlflow", "tensorboard"], tmp_path, "down", {"name": "down"}, warn=warnings.append)
+    seconds = time.perf_counter() - started
+    session.finish()
+    assert list(session.active) == [] and len(warnings) == 1
+    assert "the MLflow server at http://127.0.0.1:9 does not answer" in warnings[0]
+    assert seconds < 30, seconds   # MLflow's own retries took about 4 minutes
+    assert set(json.loads((tmp_path / "trackers.json").read_text())) == {"tensorboard"}

@@ -71,6 +71,8 @@ def parse_trackers(value: str | list[str] | tuple[str, ...] | None) -> list[str]
     else:
         raise ConfigError(f"tracker must be a name or a list of names ({', '.join(tracker_names())}), "
                           f"got {value!r}")
+    if "none" in items and any(item not in ("", "none") for item in items):
+        raise ConfigError(f"tracker 'none' means no tracker: it cannot be combined with others, got {value!r}")
     names: list[str] = []
     for item in items:
         if not item or item == "none":

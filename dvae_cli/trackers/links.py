@@ -28,8 +28,11 @@ def tracker_link(name: str, record: dict[str, Any], folder: Path) -> str:
         return f"tensorboard --logdir {folder / str(record.get('id', 'tb'))}"
     if name == "mlflow":
         uri = record.get("tracking_uri", "")
-        return f"mlflow ui --backend-store-uri {uri}  (run {record.get('id', '?')})" if uri else \
-            f"run {record.get('id', '?')}"
+        if not uri:
+            return f"run {record.get('id', '?')}"
+        # MLflow >= 3.7 serves a file store only when asked to
+        allow = "MLFLOW_ALLOW_FILE_STORE=true " if uri.startswith("file:") else ""
+        return f"{allow}mlflow ui --backend-store-uri {uri}  (run {record.get('id', '?')})"
     if name == "wandb":
         return f"offline run {record.get('id', '?')}: wandb sync {folder / 'wandb'}/offline-run-*"
     return f"run {record.get('id', '?')}"

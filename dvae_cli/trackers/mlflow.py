@@ -22,6 +22,35 @@ def tracking_uri() -> str:
     return os.environ.get("MLFLOW_TRACKING_URI") or (Path.cwd() / "mlruns").resolve().as_uri()
 
 
+#: MLflow's HTTP settings when the user has not set them: a server that is down costs seconds, not minutes
+#: of retries (MLflow's defaults: 7 retries with exponential back-off, 120 s per request).
+HTTP_DEFAULTS = {"MLFLOW_HTTP_REQUEST_MAX_RETRIES": "2", "MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR": "1",
+                 "MLFLOW_HTTP_REQUEST_TIMEOUT": "10"}
+#: Seconds the tracking server has to answer its health check when the tracker starts.
+HEALTH_TIMEOUT = 5.0
+
+
+def check_server(uri: str) -> None:
+    """For an MLflow server (http/https), bound MLflow's retries and check that it answers, before training.
+
+    Raises:
+        ConnectionError: if the server does not answer its ``/health`` endpoint within `HEALTH_TIMEOUT`.
+    """
+    if not uri.startswith(("http://", "https://")):
+        return
+    for key, value in HTTP_DEFAULTS.items():
+        os.environ.setdefault(key, value)
+    import urllib.error
+    import urllib.request
+
+    try:
+        with urllib.request.urlopen(f"{uri.rstrip('/')}/health", timeout=HEALTH_TIMEOUT):
+            pass
+    except (urllib.error.URLError, OSError) as exc:
+        reason = getattr(exc, "reason", exc)
+        raise ConnectionError(f"the MLflow server at {uri} does not answer ({reason})") from None
+
+
 def allow_file_store(uri: str) -> None:
     """MLflow >= 3.7 refuses a file store unless ``MLFLOW_ALLOW_FILE_STORE`` is set: a file URI asks for one."""
     if uri.startswith("file:") or "://" not in uri:
@@ -50,6 +79,7 @@ class MlflowTracker(Tracker):
         # a run continues where it was tracked, unless $MLFLOW_TRACKING_URI says where to now
         uri = (None if os.environ.get("MLFLOW_TRACKING_URI") else previous.get("tracking_uri")) or tracking_uri()
         allow_file_store(uri)
+        check_server(uri)
         if os.environ.get("MLFLOW_TRACKING_URI") and previous.get("tracking_uri") not in (None, uri):
             previous = {}   # another server: its own run
         self.client = MlflowClient(tracking_uri=uri)
