@@ -84,6 +84,11 @@ def parse_trackers(value: str | list[str] | tuple[str, ...] | None) -> list[str]
     return names
 
 
+def is_installed(name: str) -> bool:
+    """Whether the package of tracker `name` (a registered one) can be imported here (nothing is imported)."""
+    return importlib.util.find_spec(TRACKERS.get(name).package) is not None
+
+
 def check_installed(names: list[str]) -> None:
     """Refuse, before any work, trackers whose package is not installed.
 
@@ -92,7 +97,7 @@ def check_installed(names: list[str]) -> None:
     """
     for name in names:
         info = TRACKERS.get(name)
-        if importlib.util.find_spec(info.package) is None:
+        if not is_installed(name):
             raise ConfigError(f"--tracker {name} needs the '{info.package}' package: "
                               f"pip install \"dvae[{info.extra}]\"")
 
@@ -110,5 +115,5 @@ _BUILT_IN = (
 for _info in _BUILT_IN:
     register_tracker(_info)
 
-__all__ = ["TRACKERS", "TrackerInfo", "UnknownNameError", "check_installed", "parse_trackers", "register_tracker",
-           "tracker_names"]
+__all__ = ["TRACKERS", "TrackerInfo", "UnknownNameError", "check_installed", "is_installed", "parse_trackers",
+           "register_tracker", "tracker_names"]

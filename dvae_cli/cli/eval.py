@@ -9,7 +9,7 @@ import typer
 from rich.console import Console
 
 from dvae_cli.catalogue.metrics import default_metrics, factor_free_metrics, metric_names, needs_factors
-from dvae_cli.catalogue.trackers import TRACKERS, check_installed, parse_trackers
+from dvae_cli.catalogue.trackers import TRACKERS, check_installed, is_installed, parse_trackers
 from dvae_cli.cli.output import PhaseProgress, make_console, make_table
 from dvae_cli.cli.registry_help import listing_command
 from dvae_cli.data.catalog import dataset_info, metrics_dataset
@@ -166,10 +166,7 @@ def eval_trackers(given: str | None, the_runs: list[str]) -> list[str]:
         names = parse_trackers(given)
         check_installed(names)
         return names
-    import importlib.util
-
-    return [name for name in the_runs
-            if name in TRACKERS and importlib.util.find_spec(TRACKERS.get(name).package) is not None]
+    return [name for name in the_runs if name in TRACKERS and is_installed(name)]
 
 
 def log_to_trackers(names: list[str], folder: Path, spec: dict[str, Any], values: dict[str, float | None],

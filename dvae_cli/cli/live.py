@@ -14,8 +14,6 @@ from rich.text import Text
 from dvae_cli.catalogue.losses import term_labels
 from dvae_cli.engine.hooks import VIEW_REFRESH_PER_SECOND, Callback, TrainState
 
-REFRESH_PER_SECOND = VIEW_REFRESH_PER_SECOND
-
 
 def main_terms(display_terms: Sequence[str]) -> list[str]:
     """The terms shown one per row: total, reconstruction, KL, then the loss's own."""
@@ -62,7 +60,7 @@ def images_left(state: TrainState) -> int:
 class LiveView(Callback):
     """Epoch and step progress, images/s, ETA and the running mean of every term.
 
-    The table is rebuilt at most `REFRESH_PER_SECOND` times a second; only then are
+    The table is rebuilt at most `VIEW_REFRESH_PER_SECOND` times a second; only then are
     the terms synchronised from the device.
     """
 
@@ -82,7 +80,8 @@ class LiveView(Callback):
     def on_train_start(self, state: TrainState) -> None:
         self.progress.update(self.epoch_task, total=state.epochs, completed=state.epoch)
         self.progress.update(self.step_task, total=state.steps_per_epoch, completed=0)
-        self.live = Live(self._render(state, {}), console=self.console, refresh_per_second=REFRESH_PER_SECOND,
+        self.live = Live(self._render(state, {}), console=self.console,
+                         refresh_per_second=VIEW_REFRESH_PER_SECOND,
                          transient=False)
         self.live.start()
 
@@ -92,7 +91,7 @@ class LiveView(Callback):
     def on_step_end(self, state: TrainState) -> None:
         self.throughput.add(state.images_seen)
         now = time.perf_counter()
-        if now - self.last_refresh < 1.0 / REFRESH_PER_SECOND:
+        if now - self.last_refresh < 1.0 / VIEW_REFRESH_PER_SECOND:
             return
         self.last_refresh = now
         rate = self.throughput.rate()

@@ -18,6 +18,7 @@ if TYPE_CHECKING:
 #: How often a view of training refreshes, and trackers log the running means (per second).
 VIEW_REFRESH_PER_SECOND = 4
 
+
 def _running_means() -> RunningMeans:
     from dvae_cli.engine.health import RunningMeans
 

@@ -19,7 +19,8 @@ from dvae_cli.config import RunSpec
 from dvae_cli.errors import DvaeError
 from dvae_cli.runs.folder import RunFolder
 from dvae_cli.runs.jsonfile import as_float, read_json
-from dvae_cli.runs.layout import FIGURE_SUFFIXES, METRICS_DETAIL, METRICS_LOG, RUN_MARKERS, TRACKERS_FILE, TRAINING_LOCK
+from dvae_cli.runs.layout import (FIGURE_SUFFIXES, METRICS_DETAIL, METRICS_LOG, RUN_MARKERS, TRACKERS_FILE,
+                                   TRAINING_LOCK)
 from dvae_cli.runs.logs import LossHistory, last_epoch_values
 from dvae_cli.runs.metrics_detail import read_metrics_detail
 from dvae_cli.runs.outcome import read_outcome

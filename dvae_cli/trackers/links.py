@@ -1,4 +1,4 @@
-"""Where a run's tracker runs are (``trackers.json``), in words (``dvae train``'s summary, ``dvae browse``, ``dvae compare``)."""
+"""Where a run's tracker runs are (``trackers.json``), in words: ``dvae train``'s summary, browse, compare."""
 
 from __future__ import annotations
 
