@@ -21,6 +21,7 @@ from typing import Any
 
 from dvae_cli.catalogue.losses import loss_info, loss_names
 from dvae_cli.data.catalog import dataset_info, dataset_names
+from dvae_cli.data.sizes import sized_name, split_folder
 from dvae_cli.errors import ConfigError, CorruptFileError, UnknownNameError
 from dvae_cli.spec import (
     CUSTOM_EXPERIMENT,
@@ -233,13 +234,18 @@ def resolve_run(name: str, experiment: str | None = None, flags: dict[str, Any] 
             sources[key] = source
     fields = spec_fields()
     for key in merged:
-        if key not in fields:
+        if key not in fields and key != "img_size":   # img_size: a side in pixels here, [C, H, W] once resolved
             raise ConfigError(f"unknown parameter '{key}'")
     merged["name"] = name
     merged["experiment"] = experiment
+    side = merged.pop("img_size", None)   # --img-size N: the dataset at NxN (dvae_cli.data.sizes)
     spec = RunSpec(**merged)
-    if not spec.dataset.startswith("folder:"):   # any folder of images: dvae_cli.data.user_folder
+    if split_folder(spec.dataset) is None:   # any folder of images: dvae_cli.data.user_folder
         _choice("dataset", spec.dataset, dataset_names())
+    if side is not None:
+        if not isinstance(side, int) or isinstance(side, bool) or side <= 0:
+            raise ConfigError(f"--img-size must be the images' side in pixels (e.g. 128), got {side!r}")
+        spec.dataset = sized_name(spec.dataset, side)
     info = dataset_info(spec.dataset)
     spec.dataset, spec.img_size = info.name, list(info.img_size)   # a folder's path made absolute
     per_step = loss_info(spec.loss).batches_per_step if spec.loss in loss_names() else 1

@@ -18,6 +18,7 @@ from typing import Any
 from dvae_cli.catalogue.losses import loss_info, loss_names, loss_params
 from dvae_cli.catalogue.trackers import parse_trackers
 from dvae_cli.data.catalog import dataset_info
+from dvae_cli.data.sizes import split_folder
 from dvae_cli.errors import ConfigError, UnknownNameError
 
 REC_DISTS: tuple[str, ...] = ("bernoulli", "laplace", "gaussian")
@@ -165,7 +166,7 @@ class RunSpec:
         _choice("precision", self.precision, PRECISIONS)
         _choice("log level", self.log_level.lower(), LOG_LEVELS)
         self.tracker = parse_trackers(self.tracker)
-        if not self.dataset.startswith("folder:"):   # a folder is looked at when its images are loaded
+        if split_folder(self.dataset) is None:   # a folder is looked at when its images are loaded
             dataset_info(self.dataset)
         for key in ("epochs", "batch_size", "latent_dim", "checkpoint_every", "eval_batchsize"):
             value = getattr(self, key)

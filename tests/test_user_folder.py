@@ -135,7 +135,7 @@ def test_train_eval_and_info_on_a_folder_with_factors(tmp_path):
     assert trained.returncode == 0, trained.stderr
     specs = json.loads((tmp_path / "results" / "own" / "specs.json").read_text())
     assert specs["dataset"] == f"folder:{(tmp_path / 'mine').resolve()}"   # recorded absolute
-    assert specs["data_preprocessing"] == {"folder": str((tmp_path / "mine").resolve()), "resize": user_folder.RESIZE,
+    assert specs["data_preprocessing"] == {"folder": str((tmp_path / "mine").resolve()), "resize": user_folder.resize_text(64),
                                            "channels": 3, "images": N, "skipped": 1, "factors": "factors.csv"}
     scored = run_dvae("eval", "own", "--metric", "mig,dci", "--no-test", *dirs)
     assert scored.returncode == 0, scored.stderr

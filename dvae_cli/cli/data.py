@@ -141,14 +141,14 @@ def _add_folder_rows(table: Any, name: str) -> None:
     """What a ``folder:PATH`` dataset found: image modes and sizes, each skipped file and why."""
     from collections import Counter
 
-    from dvae_cli.data.user_folder import RESIZE, scan
+    from dvae_cli.data.user_folder import resize_text, scan
 
     found = scan(name)
     modes = Counter(found.modes)
     table.add_row("image modes", ", ".join(f"{mode} {count:,}" for mode, count in modes.most_common()))
     widths, heights = [w for w, _ in found.sizes], [h for _, h in found.sizes]
     table.add_row("image sizes", f"{min(widths)}-{max(widths)} x {min(heights)}-{max(heights)} pixels")
-    table.add_row("resize", RESIZE)
+    table.add_row("resize", resize_text(found.side))
     factors = found.factors_file
     table.add_row("factors file", str(factors) if factors else "none (factors.csv or factors.npz in the folder)")
     table.add_row("skipped", f"{len(found.skipped):,} files")

@@ -56,6 +56,11 @@ def train_command(
                                                help="Clip the gradient's global L2 norm to this value each step "
                                                     "(default: no clipping). With --resume, --lr, --lr-disc and "
                                                     "--clip-grad may change; specs.json records it.")] = None,
+    img_size: Annotated[Optional[int], _opt("--img-size", panel=TRAINING, metavar="PIXELS",
+                                            help="Train on the dataset's images at PIXELSxPIXELS where its source "
+                                                 "allows (celeba, chairs and cars3d at 128; folder:PATH at 32, 64 "
+                                                 "or 128); specs.json records the sized dataset name "
+                                                 "(e.g. celeba-128).")] = None,
     subsample: Annotated[Optional[int], _opt("--subsample", panel=TRAINING,
                                              help="Train on a random subset of N images.")] = None,
     test_fraction: Annotated[Optional[float], _opt("--test-fraction", panel=TRAINING,

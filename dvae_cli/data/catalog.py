@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
+from dvae_cli.data.sizes import split_folder
 from dvae_cli.errors import ConfigError
 from dvae_cli.plugins import Registry
 
@@ -134,7 +135,7 @@ def dataset_info(name: str) -> DatasetInfo:
         UnknownNameError: if `name` is not a dataset.
         DatasetUnavailableError: for a ``folder:PATH`` that is missing or holds no image.
     """
-    if name.startswith("folder:"):
+    if split_folder(name) is not None:
         from dvae_cli.data.user_folder import folder_info
 
         return folder_info(name)
@@ -167,9 +168,17 @@ _BUILT_IN = (
                 "https://mmlab.ie.cuhk.edu.hk/projects/CelebA.html", "dvae_cli.data.celeba:load",
                 "celeba/celeba-64-v1.npy", ("celeba/img_align_celeba", "celeba/img_align_celeba.zip"),
                 background="white"),
+    DatasetInfo("celeba-128", (3, 128, 128), 202_599, "CelebA aligned faces, 128x128 (the 128x128 model)",
+                "https://mmlab.ie.cuhk.edu.hk/projects/CelebA.html", "dvae_cli.data.celeba:load",
+                "celeba/celeba-128-v1.npy", ("celeba/img_align_celeba", "celeba/img_align_celeba.zip"),
+                background="white"),
     DatasetInfo("chairs", (1, 64, 64), 86_366, "3D chairs renderings, 64x64 grayscale",
                 "https://www.di.ens.fr/willow/research/seeing3Dchairs/", "dvae_cli.data.chairs:load",
                 "chairs/chairs-64-v1.npy", ("chairs/rendered_chairs", "chairs/rendered_chairs.tar"),
+                background="white"),
+    DatasetInfo("chairs-128", (1, 128, 128), 86_366, "3D chairs renderings, 128x128 grayscale (the 128x128 model)",
+                "https://www.di.ens.fr/willow/research/seeing3Dchairs/", "dvae_cli.data.chairs:load",
+                "chairs/chairs-128-v1.npy", ("chairs/rendered_chairs", "chairs/rendered_chairs.tar"),
                 background="white"),
     DatasetInfo("shapes3d", (3, 64, 64), 480_000, "DeepMind's 3D Shapes: floor, wall, object hue, scale, shape, "
                 "orientation", "https://github.com/deepmind/3d-shapes", "dvae_cli.data.shapes3d:load",

@@ -6,7 +6,8 @@ Files: ``<data-dir>/celeba/img_align_celeba/*.jpg`` (178x218 JPEGs, as in the of
 ``img_align_celeba.zip``, which is extracted if it is there instead). The zip comes
 from the official Google Drive folder with the MD5 that torchvision publishes. Each
 image is centre-cropped to 178x178 and resized to 64x64 once, into
-``<data-dir>/celeba/celeba-64.npy`` (2.5 GB; streamed if it does not fit in memory).
+``<data-dir>/celeba/celeba-64-v1.npy`` (2.5 GB; streamed if it does not fit in memory);
+``celeba-128`` (``--img-size 128``) resizes to 128x128 into ``celeba-128-v1.npy`` (10 GB).
 """
 
 from __future__ import annotations
@@ -23,15 +24,15 @@ from dvae_cli.errors import DatasetUnavailableError
 
 ZIP = "img_align_celeba.zip"
 FOLDER = "img_align_celeba"
-CROP, SIZE = 178, 64
+CROP = 178
 
 
 def folder(data_dir: Path) -> Path:
     return Path(data_dir) / "celeba"
 
 
-def cache_path(data_dir: Path) -> Path:
-    return Path(data_dir) / dataset_info("celeba").prepared
+def cache_path(data_dir: Path, name: str = "celeba") -> Path:
+    return Path(data_dir) / dataset_info(name).prepared
 
 
 def _drive_file() -> tuple[str, str]:
@@ -44,7 +45,7 @@ def _drive_file() -> tuple[str, str]:
     raise DownloadError("torchvision no longer lists img_align_celeba.zip")
 
 
-def fetch(data_dir: Path, log: Callable[[str], None] | None = None) -> Path:
+def fetch(data_dir: Path, log: Callable[[str], None] | None = None, name: str = "celeba") -> Path:
     """The folder of aligned JPEGs, from the zip or downloaded.
 
     Raises:
@@ -72,7 +73,7 @@ def fetch(data_dir: Path, log: Callable[[str], None] | None = None) -> Path:
                 f"dataset 'celeba' is not in {folder(data_dir)} and could not be downloaded ({reason[:160]}); "
                 f"place {ZIP} or its extracted folder {FOLDER}/ ('Align&Cropped Images' of "
                 f"https://mmlab.ie.cuhk.edu.hk/projects/CelebA.html) in {folder(data_dir)}/, then run: "
-                "dvae data prepare celeba") from None
+                f"dvae data prepare {name}") from None
     if log:
         log(f"extracting {archive}")
     extract(archive, folder(data_dir))
@@ -81,12 +82,13 @@ def fetch(data_dir: Path, log: Callable[[str], None] | None = None) -> Path:
 
 def load(name: str, data_dir: Path, log: Callable[[str], None] | None = None,
          progress: Callable[[int, int], None] | None = None) -> ImageSource:
-    """CelebA's 202,599 faces at 64x64 (prepared once)."""
-    path = cache_path(data_dir)
+    """CelebA's 202,599 faces at 64x64, or 128x128 for ``celeba-128`` (prepared once per size)."""
+    path = cache_path(data_dir, name)
+    side = dataset_info(name).img_size[-1]
     if cached_shape(path) is None:
-        images = fetch(data_dir, log=log)
+        images = fetch(data_dir, log=log, name=name)
         if log:
             log(f"cropping and resizing {images} into {path}")
         # ImageFolder wants classes: the folder that holds img_align_celeba/ is the root
-        save_images(path, preprocess_folder(images.parent, CROP, SIZE, grayscale=False, progress=progress))
-    return open_images(name, path, (3, SIZE, SIZE), log=log)
+        save_images(path, preprocess_folder(images.parent, CROP, side, grayscale=False, progress=progress))
+    return open_images(name, path, (3, side, side), log=log)

@@ -7,7 +7,8 @@ Files: ``<data-dir>/chairs/rendered_chairs/<chair>/renders/*.png`` (600x600 PNGs
 the official ``rendered_chairs.tar``, which is extracted if it is there instead).
 Every image is centre-cropped to 400x400 (disentangling-vae asks for this crop but
 never applies it) and resized to 64x64 grayscale once, losslessly, into
-``<data-dir>/chairs/chairs-64.npy`` (the reference re-saves its PNGs as JPEG). No
+``<data-dir>/chairs/chairs-64-v1.npy`` (the reference re-saves its PNGs as JPEG);
+``chairs-128`` (``--img-size 128``) resizes to 128x128 into ``chairs-128-v1.npy``. No
 checksum is published.
 """
 
@@ -26,15 +27,15 @@ from dvae_cli.errors import DatasetUnavailableError
 TAR = "rendered_chairs.tar"
 URL = f"https://www.di.ens.fr/willow/research/seeing3Dchairs/data/{TAR}"
 FOLDER = "rendered_chairs"
-CROP, SIZE = 400, 64
+CROP = 400
 
 
 def folder(data_dir: Path) -> Path:
     return Path(data_dir) / "chairs"
 
 
-def cache_path(data_dir: Path) -> Path:
-    return Path(data_dir) / dataset_info("chairs").prepared
+def cache_path(data_dir: Path, name: str = "chairs") -> Path:
+    return Path(data_dir) / dataset_info(name).prepared
 
 
 def fetch(data_dir: Path, progress: Callable[[int, int], None] | None = None,
@@ -65,11 +66,12 @@ def fetch(data_dir: Path, progress: Callable[[int, int], None] | None = None,
 
 def load(name: str, data_dir: Path, log: Callable[[str], None] | None = None,
          progress: Callable[[int, int], None] | None = None) -> ImageSource:
-    """The 86,366 chair renderings at 64x64 (prepared once)."""
-    path = cache_path(data_dir)
+    """The 86,366 chair renderings at 64x64, or 128x128 for ``chairs-128`` (prepared once per size)."""
+    path = cache_path(data_dir, name)
+    side = dataset_info(name).img_size[-1]
     if cached_shape(path) is None:
         renders = fetch(data_dir, progress=progress, log=log)
         if log:
             log(f"cropping and resizing {renders} into {path}")
-        save_images(path, preprocess_folder(renders, CROP, SIZE, grayscale=True, progress=progress))
-    return open_images(name, path, (1, SIZE, SIZE), log=log)
+        save_images(path, preprocess_folder(renders, CROP, side, grayscale=True, progress=progress))
+    return open_images(name, path, (1, side, side), log=log)

@@ -4,11 +4,13 @@ Every file under PATH (recursively, in sorted path order) that Pillow can identi
 image; the others are skipped with their reason (`scan`, shown by ``dvae data info``).
 Each image is read by `dvae_cli.data.image_file.read_image` (EXIF orientation, 16-bit
 and float images rescaled, transparency composited over white), centre-cropped to a
-square of its shorter side and resized to 64x64 (Pillow's bicubic filter, antialiased):
-`RESIZE`, recorded in the run's ``specs.json`` as ``data_preprocessing``. The images
-are greyscale (one channel) when every image is a greyscale mode, RGB otherwise.
+square of its shorter side and resized to 64x64 (Pillow's bicubic filter, antialiased;
+``folder-32:PATH`` and ``folder-128:PATH``, or ``--img-size``, resize to 32x32 or
+128x128 instead: `dvae_cli.data.sizes`): `resize_text`, recorded in the run's
+``specs.json`` as ``data_preprocessing``. The images are greyscale (one channel) when
+every image is a greyscale mode, RGB otherwise.
 
-The result is cached once as ``<data-dir>/folders/<key>.npy`` (uint8 (N, C, 64, 64)),
+The result is cached once as ``<data-dir>/folders/<key>.npy`` (uint8 (N, C, side, side)),
 the key a hash of the folder's absolute path, every file's relative path, size and
 modification time, and the preprocessing: a changed folder is prepared again.
 
@@ -27,11 +29,13 @@ import functools
 import hashlib
 import json
 import os
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from dvae_cli.data.sizes import folder_name, split_folder
 from dvae_cli.errors import ConfigError, DatasetUnavailableError
 
 if TYPE_CHECKING:
@@ -41,16 +45,27 @@ if TYPE_CHECKING:
     from dvae_cli.data.in_memory import Factors, ImageSource
 
 PREFIX = "folder:"
-SIZE = 64
-RESIZE = "center-crop to the shorter side, then bicubic resize to 64x64"
 FACTOR_FILES = ("factors.csv", "factors.npz")
 GREY_MODES = frozenset({"1", "L", "LA", "I", "I;16", "I;16B", "I;16L", "I;16N", "F"})
 CACHE_VERSION = 1
 
 
 def is_folder(name: str) -> bool:
-    """Whether `name` names a folder dataset (``folder:PATH``)."""
-    return name.startswith(PREFIX)
+    """Whether `name` names a folder dataset (``folder:PATH`` or ``folder-<N>:PATH``)."""
+    return re.match(r"folder(-\d+)?:", name) is not None
+
+
+def resize_text(side: int) -> str:
+    """How a folder's images are brought to `side` x `side` pixels (recorded in ``specs.json``)."""
+    return f"center-crop to the shorter side, then bicubic resize to {side}x{side}"
+
+
+def folder_side(name: str) -> int:
+    """The side in pixels that ``folder:PATH`` (64) or ``folder-<N>:PATH`` (N) is read at."""
+    found = split_folder(name)
+    if found is None:
+        raise DatasetUnavailableError(f"'{name}' is not a folder dataset (folder:PATH)")
+    return found[0]
 
 
 def folder_path(name: str) -> Path:
@@ -59,7 +74,8 @@ def folder_path(name: str) -> Path:
     Raises:
         DatasetUnavailableError: if PATH is empty, missing or not a folder.
     """
-    raw = name[len(PREFIX):]
+    found = split_folder(name)
+    raw = found[1] if found is not None else ""
     if not raw:
         raise DatasetUnavailableError("folder: needs a path, e.g. -d folder:~/my-images")
     path = Path(raw).expanduser().resolve()
@@ -75,6 +91,7 @@ class Scan:
 
     Attributes:
         root: The folder.
+        side: The side in pixels its images are resized to.
         images: Relative paths of the image files, sorted.
         modes: Pillow mode of each image.
         sizes: (width, height) of each image, in pixels.
@@ -83,6 +100,7 @@ class Scan:
     """
 
     root: Path
+    side: int
     images: tuple[str, ...]
     modes: tuple[str, ...]
     sizes: tuple[tuple[int, int], ...]
@@ -98,7 +116,8 @@ class Scan:
         return next((self.root / f for f in FACTOR_FILES if (self.root / f).is_file()), None)
 
     def cache_key(self) -> str:
-        payload = json.dumps([CACHE_VERSION, str(self.root), RESIZE, SIZE, self.channels, self.signature])
+        payload = json.dumps([CACHE_VERSION, str(self.root), resize_text(self.side), self.side, self.channels,
+                              self.signature])
         return hashlib.sha256(payload.encode()).hexdigest()[:16]
 
 
@@ -116,7 +135,7 @@ def _listing(root: Path) -> tuple[tuple[str, int, int], ...]:
 
 
 @functools.lru_cache(maxsize=8)
-def _scan(root: Path, signature: tuple[tuple[str, int, int], ...]) -> Scan:
+def _scan(root: Path, side: int, signature: tuple[tuple[str, int, int], ...]) -> Scan:
     from PIL import Image, UnidentifiedImageError
 
     images, modes, sizes, skipped = [], [], [], []
@@ -133,7 +152,7 @@ def _scan(root: Path, signature: tuple[tuple[str, int, int], ...]) -> Scan:
             skipped.append((relative, "not an image Pillow can read"))
         except (OSError, ValueError) as exc:
             skipped.append((relative, f"unreadable ({exc})"))
-    return Scan(root, tuple(images), tuple(modes), tuple(sizes), tuple(skipped), signature)
+    return Scan(root, side, tuple(images), tuple(modes), tuple(sizes), tuple(skipped), signature)
 
 
 def scan(name: str) -> Scan:
@@ -143,7 +162,7 @@ def scan(name: str) -> Scan:
         DatasetUnavailableError: if the folder is missing or holds no image file.
     """
     root = folder_path(name)
-    found = _scan(root, _listing(root))
+    found = _scan(root, folder_side(name), _listing(root))
     if not found.images:
         skipped = f" ({len(found.skipped)} other files skipped)" if found.skipped else ""
         raise DatasetUnavailableError(f"no image files under {root}{skipped}; dvae reads any file Pillow can "
@@ -160,7 +179,8 @@ def folder_info(name: str) -> DatasetInfo:
     from dvae_cli.data.catalog import DatasetInfo
 
     found = scan(name)
-    return DatasetInfo(f"{PREFIX}{found.root}", (found.channels, SIZE, SIZE), len(found.images),
+    return DatasetInfo(folder_name(str(found.root), found.side), (found.channels, found.side, found.side),
+                       len(found.images),
                        f"{len(found.images):,} images of {found.root}", str(found.root),
                        "dvae_cli.data.user_folder:load", f"folders/folder-{found.cache_key()}.npy",
                        has_factors=found.factors_file is not None, background="white")
@@ -170,7 +190,7 @@ def preprocessing(name: str) -> dict[str, Any]:
     """What ``specs.json`` records of a folder dataset's preparation."""
     found = scan(name)
     factors = found.factors_file
-    return {"folder": str(found.root), "resize": RESIZE, "channels": found.channels, "images": len(found.images),
+    return {"folder": str(found.root), "resize": resize_text(found.side), "channels": found.channels, "images": len(found.images),
             "skipped": len(found.skipped), "factors": factors.name if factors else None}
 
 
@@ -228,13 +248,14 @@ def _prepare(found: Scan, progress: Callable[[int, int], None] | None) -> np.nda
     from dvae_cli.data.image_file import read_image
 
     mode = "L" if found.channels == 1 else "RGB"
-    out = np.empty((len(found.images), found.channels, SIZE, SIZE), dtype=np.uint8)
+    side = found.side
+    out = np.empty((len(found.images), found.channels, side, side), dtype=np.uint8)
     for i, relative in enumerate(found.images):
         image = read_image(found.root / relative).convert(mode)
         width, height = image.size
-        side = min(width, height)
-        left, top = (width - side) // 2, (height - side) // 2
-        image = image.resize((SIZE, SIZE), Image.Resampling.BICUBIC, box=(left, top, left + side, top + side))
+        crop = min(width, height)
+        left, top = (width - crop) // 2, (height - crop) // 2
+        image = image.resize((side, side), Image.Resampling.BICUBIC, box=(left, top, left + crop, top + crop))
         array = np.asarray(image, dtype=np.uint8)
         out[i] = array[None] if array.ndim == 2 else array.transpose(2, 0, 1)
         if progress is not None and (i % 256 == 0 or i + 1 == len(found.images)):

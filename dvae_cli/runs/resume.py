@@ -73,7 +73,7 @@ def resumed_spec(folder: RunFolder, flags: dict[str, Any], experiment: str | Non
             if key in flags:
                 flags[key] = flags[key] * per_step
     for key, value in flags.items():
-        if key in MAY_CHANGE:
+        if key in MAY_CHANGE or (key == "img_size" and spec.img_size and value == spec.img_size[-1]):
             continue
         if getattr(spec, key, None) != value:
             flag = "--" + key.replace("_", "-")
