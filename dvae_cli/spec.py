@@ -31,7 +31,7 @@ CUSTOM_EXPERIMENT = "custom"
 MAX_LATENT_DIM = 4096
 #: Fields filled in by training, not set by people.
 RECORDED: tuple[str, ...] = ("name", "img_size", "n_train", "n_test", "dvae_version", "world_size", "changes",
-                             "data_preprocessing")
+                             "data_preprocessing", "study")
 
 
 @dataclass(init=False)
@@ -103,6 +103,9 @@ class RunSpec:
     #: Optimiser settings changed when the run was resumed: one entry per resume that changed
     #: any, ``{"step": S, "epoch": E, "lr": [old, new], ...}`` (step and epoch where it resumed).
     changes: list[dict[str, Any]] = field(default_factory=list)
+    #: The study this run is a cell of (`dvae_cli.study.plan.StudyPlan.record`: study name, file,
+    #: cell, setting, grid values, seed); None for a run trained on its own.
+    study: dict[str, Any] | None = None
     #: Every registered loss's hyper-parameters, by name (the catalogue's defaults unless set).
     hyper: dict[str, Any] = field(default_factory=dict)
     #: Keys of a ``specs.json`` that this version does not know (kept, written back).
@@ -212,8 +215,9 @@ class RunSpec:
         data.update(self.extra)
         if data["img_size"] is not None:
             data["img_size"] = list(data["img_size"])
-        if not data["tracker"]:   # a run without trackers keeps the specs.json it always had
-            del data["tracker"]
+        for key in ("tracker", "study"):   # a run without them keeps the specs.json it always had
+            if not data[key]:
+                del data[key]
         return dict(sorted(data.items()))
 
     @classmethod

@@ -16,7 +16,7 @@ from dvae_cli import __version__
 from dvae_cli.cli import browse
 from dvae_cli.cli import compare
 from dvae_cli.cli import eval as eval_command
-from dvae_cli.cli import data, experiments, plot, train
+from dvae_cli.cli import data, experiments, plot, study, train
 from dvae_cli.cli import export as export_command
 from dvae_cli.cli.output import safe_streams
 from dvae_cli.errors import EXIT_USAGE, DvaeError
@@ -39,6 +39,7 @@ app.command("browse")(browse.browse_command)
 app.command("export", no_args_is_help=True)(export_command.export_command)
 app.add_typer(experiments.app, name="experiments")
 app.add_typer(data.app, name="data")
+app.add_typer(study.app, name="study")
 
 
 def _version(value: bool) -> None:

@@ -18,7 +18,7 @@ from dvae_cli.compare.table import Row, Stat
 #: Spec keys that do not make two runs different experiments.
 IGNORED_KEYS = frozenset({
     "name", "seed", "experiment", "device", "no_cuda", "log_level", "no_progress_bar", "checkpoint_every",
-    "eval_batchsize", "is_metrics", "is_eval_only", "no_test", "dvae_version", "n_train", "n_test",
+    "eval_batchsize", "is_metrics", "is_eval_only", "no_test", "dvae_version", "n_train", "n_test", "study",
 })
 #: Cells that describe the group rather than being aggregated.
 _OWN = ("name", "runs", "n", "seed")

@@ -1,0 +1,227 @@
+"""``dvae study run|status|report FILE``: a sweep over models, hyper-parameters and seeds, one file.
+
+FILE is a study file (``[study]``) or the name of a study of the shipped ``studies.toml``
+(``sprites-mini``, ``unsupervised_study_v1``). A thin shell over `dvae_cli.study`.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+from dvae_cli.cli.output import make_console, make_table
+from dvae_cli.errors import ConfigError, UnknownNameError
+from dvae_cli.runs.folder import (
+    DATA_ENV,
+    RESULTS_ENV,
+    check_writable,
+    default_data_dir,
+    default_results_dir,
+)
+from dvae_cli.study.plan import StudyPlan, load_study
+from dvae_cli.study.state import STATES, StudyRecord, cell_status, study_dir
+
+app = typer.Typer(help="Studies: sweeps over models, hyper-parameters and seeds (run, status, report).",
+                  no_args_is_help=True)
+EXECUTORS = ("local", "slurm")
+StudyArg = Annotated[str, typer.Argument(help="A study file ([study] table) or a study of studies.toml "
+                                              "(sprites-mini, unsupervised_study_v1).")]
+ResultsDir = Annotated[Optional[Path], typer.Option("--results-dir", envvar=RESULTS_ENV, show_default="./results")]
+DataDir = Annotated[Optional[Path], typer.Option("--data-dir", envvar=DATA_ENV, show_default="./data")]
+#: The order of the states in tables and counts.
+RUNNABLE = ("left", "interrupted", "trained", "retry")
+
+
+@app.command("run", no_args_is_help=True)
+def run_command(
+    study: StudyArg,
+    executor: Annotated[str, typer.Option("--executor", "-e", help="local (processes on this machine) or slurm "
+                                                                  "(a job array through submitit).")] = "local",
+    jobs: Annotated[Optional[int], typer.Option("--jobs", "-j", help="Cells at once (local: processes sharing "
+                                                                    "the CPUs or GPUs; slurm: the array's "
+                                                                    "parallelism). Default: 1 locally.")] = None,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="List the cells and what would run; run nothing.")]
+    = False,
+    wait: Annotated[bool, typer.Option("--wait", help="slurm: wait for the jobs, retry failed cells once.")]
+    = False,
+    device: Annotated[str, typer.Option("--device", help="auto, cpu or cuda.")] = "auto",
+    log_every: Annotated[float, typer.Option("--log-every", metavar="SECONDS", help="Seconds between summary "
+                                                                                  "lines when the output is not "
+                                                                                  "a terminal.")] = 60.0,
+    results_dir: ResultsDir = None,
+    data_dir: DataDir = None,
+) -> None:
+    """Train and evaluate every cell of a study that is not done; the same command continues it."""
+    if executor not in EXECUTORS:
+        raise UnknownNameError("executor", executor, EXECUTORS)
+    if jobs is not None and jobs < 1:
+        raise ConfigError(f"--jobs must be a positive integer, got {jobs}")
+    if device not in ("auto", "cpu", "cuda"):
+        raise UnknownNameError("device", device, ("auto", "cpu", "cuda"))
+    plan = load_study(study)
+    results = results_dir or default_results_dir()
+    expected = check_cells(plan)
+    record = StudyRecord(study_dir(plan, results))
+    statuses = [cell_status(plan, cell, results, record, expected[cell.name]) for cell in plan.cells]
+    queue = [s.cell for s in statuses if s.state in RUNNABLE]
+    console = make_console()
+    counts = _counts([s.state for s in statuses])
+    console.print(f"study {plan.name}: {len(plan.cells)} cells ({counts}); {len(queue)} to run "
+                  f"in {study_dir(plan, results)}", markup=False)
+    for status in statuses:
+        if status.state in ("conflict", "failed"):
+            console.print(f"{status.state} {status.cell.name}: {status.detail}", markup=False, style="red")
+    if dry_run:
+        if executor == "slurm":
+            from dvae_cli.study.slurm import sbatch_header
+            from dvae_cli.study.state import WORK_DIR
+
+            console.print("each cell's job:\n" + sbatch_header(plan, jobs, study_dir(plan, results) / WORK_DIR
+                                                                       / "submitit" / "%j"),
+                          markup=False)
+        for status in statuses:
+            console.print(f"  {status.cell.name}: {status.state}" + (" -> run" if status.state in RUNNABLE else ""),
+                          markup=False)
+        return
+    if not queue:
+        console.print(f"nothing to run. Next: dvae study report {study}", markup=False)
+        raise typer.Exit(1 if any(s.state in ("conflict", "failed") for s in statuses) else 0)
+    study_dir(plan, results).mkdir(parents=True, exist_ok=True)
+    check_writable(study_dir(plan, results), "study folder")
+    origin = str(Path(study).resolve()) if Path(study).expanduser().is_file() else study
+    if executor == "slurm":
+        from dvae_cli.study.slurm import submit
+
+        code = submit(plan, origin, queue, results, data_dir or default_data_dir(), jobs, device, console, wait)
+    else:
+        from dvae_cli.study.local import LocalExecutor
+
+        runner = LocalExecutor(plan, origin, results, data_dir or default_data_dir(), jobs or 1, device, console,
+                               log_every)
+        code = runner.run(queue)
+    if code == 0:
+        console.print(f"Next: dvae study status {study}; dvae study report {study}", markup=False)
+    raise typer.Exit(code)
+
+
+def check_cells(plan: StudyPlan) -> dict[str, dict]:
+    """Every cell's resolved spec (``specs.json`` content), checked before any work.
+
+    Raises:
+        ConfigError: naming the first cell whose parameters a run would refuse.
+    """
+    from dvae_cli.errors import DvaeError
+    from dvae_cli.study.cell import cell_resolution
+
+    specs = {}
+    for cell in plan.cells:
+        try:
+            specs[cell.name] = cell_resolution(plan, cell).spec.to_dict()
+        except DvaeError as exc:
+            raise ConfigError(f"study {plan.name}, cell {cell.name}: {exc}") from None
+    if plan.metrics:
+        from dvae_cli.metrics.names import parse_metric_names
+
+        parse_metric_names(",".join(plan.metrics))
+    if plan.plots:
+        from dvae_cli.viz.plots import parse_plot_names
+
+        parse_plot_names(list(plan.plots))
+    return specs
+
+
+@app.command("status", no_args_is_help=True)
+def status_command(study: StudyArg, results_dir: ResultsDir = None) -> None:
+    """A table of the study's cells and where each stands."""
+    plan = load_study(study)
+    results = results_dir or default_results_dir()
+    record = StudyRecord(study_dir(plan, results))
+    statuses = [cell_status(plan, cell, results, record) for cell in plan.cells]
+    if any(status.state in ("left", "running") for status in statuses):
+        from dvae_cli.study.slurm import job_active
+
+        for status in statuses:
+            if status.state == "left" and job_active(record.cell(status.cell.name)):
+                status.state = "queued"
+    console = make_console()
+    table = make_table(("cell", "state", "epoch", "attempts", "detail"), right=("epoch", "attempts"),
+                       title=f"study {plan.name}: {_counts([s.state for s in statuses])}")
+    for status in statuses:
+        table.add_row(status.cell.name, status.state, str(status.epoch or "-"), str(status.attempts),
+                      status.detail)
+    console.print(table)
+
+
+@app.command("report", no_args_is_help=True)
+def report_command(
+    study: StudyArg,
+    fmt: Annotated[Optional[str], typer.Option("--format", "-F", help="table, csv, markdown, json or latex "
+                                                                      "(default: from --output, else table).")]
+    = None,
+    output: Annotated[Optional[Path], typer.Option("--output", "-o", help="Write the summary table to this file.")]
+    = None,
+    no_figures: Annotated[bool, typer.Option("--no-figures", help="Tables only.")] = False,
+    results_dir: ResultsDir = None,
+) -> None:
+    """Every score by setting (mean, median, std, n over seeds), UDR model selection, and the figures
+    (written with report.md and cells.csv into <results>/<study>/report/)."""
+    from dvae_cli.compare.formats import SUFFIXES, check_format, render
+    from dvae_cli.runs.atomic import write_text
+    from dvae_cli.study.report import REPORT_DIR, build_report, write_figures
+
+    chosen = check_format(fmt) if fmt else SUFFIXES.get(output.suffix.lower(), "table") if output else "table"
+    plan = load_study(study)
+    results = results_dir or default_results_dir()
+    if not study_dir(plan, results).is_dir():
+        raise ConfigError(f"study {plan.name} has no folder in {results} yet: dvae study run {study}")
+    out_dir = study_dir(plan, results) / REPORT_DIR
+    check_writable(study_dir(plan, results), "study folder")
+    report = build_report(plan, results)
+    console = make_console()
+    if not report.cells:
+        raise ConfigError(f"study {plan.name}: no cell is finished yet ({_counts(list(report.states.values()))})")
+    summary = report.summary_table()
+    text = render(summary, chosen, width=console.width)
+    if output is not None:
+        write_text(output, text)
+        console.print(f"wrote {output}", markup=False)
+    else:
+        console.print(text, markup=False, highlight=False, end="")
+    out_dir.mkdir(parents=True, exist_ok=True)
+    write_text(out_dir / "summary.csv", render(summary, "csv"))
+    write_text(out_dir / "cells.csv", render(report.cells_table(), "csv"))
+    if report.selection:
+        console.print(render(report.selection_table(), "table", width=console.width), markup=False, end="")
+        write_text(out_dir / "udr_selection.csv", render(report.selection_table(), "csv"))
+    figures = [] if no_figures else write_figures(report, out_dir, lambda line: None)
+    lines = [f"# Study {plan.name}", "", plan.description, "",
+             f"{len(report.cells)} of {len(plan.cells)} cells finished ({_counts(list(report.states.values()))}).",
+             "", "## Scores by setting (over seeds)", "", render(summary, "markdown")]
+    if report.selection:
+        lines += ["## Unsupervised model selection (UDR)", "", render(report.selection_table(), "markdown")]
+    lines += [f"![{path.stem}]({path.name})\n" for path in figures]
+    write_text(out_dir / "report.md", "\n".join(lines))
+    console.print(f"wrote {out_dir}/: report.md, summary.csv, cells.csv and {len(figures)} figures", markup=False)
+
+
+@app.command("cell", hidden=True, no_args_is_help=True)
+def cell_command(study: StudyArg, cell: Annotated[str, typer.Argument(help="The cell's name.")],
+                 device: Annotated[str, typer.Option("--device")] = "auto",
+                 results_dir: ResultsDir = None, data_dir: DataDir = None) -> None:
+    """Bring one cell to its end in this process (what the local executor runs)."""
+    from dvae_cli.study.cell import run_cell
+
+    plan = load_study(study)
+    console = make_console()
+    state = run_cell(plan, plan.cell(cell), results_dir or default_results_dir(), data_dir or default_data_dir(),
+                     device=device, log=lambda line: console.print(line, markup=False))
+    console.print(f"cell {cell}: {state}", markup=False)
+    raise typer.Exit(0 if state == "done" else 1)
+
+
+def _counts(states: list[str]) -> str:
+    order = [*STATES, "queued"]
+    found = {state: states.count(state) for state in order if state in states}
+    return ", ".join(f"{count} {state}" for state, count in found.items()) or "no cells"

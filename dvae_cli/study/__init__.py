@@ -1,0 +1,1 @@
+"""Studies: sweeps over models, hyper-parameters and seeds (`dvae study`)."""

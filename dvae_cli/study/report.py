@@ -1,0 +1,235 @@
+"""``dvae study report``: every metric by setting over seeds, the figures, and unsupervised model selection.
+
+Read from the cells' run folders only (``metrics.log``, ``test_losses.log``,
+``udr_codes.npz``), with no model loaded:
+
+- the summary: one row per setting and score, with the mean, median, sample standard
+  deviation and number of seeds (the finished cells that have the score), in any of
+  ``dvae compare``'s formats; ``cells.csv`` holds every cell's own values;
+- UDR (Duan et al., ICLR 2020; `dvae_cli.metrics.udr`) of each model against the other
+  seeds of its setting, and how well it selects: its Spearman rank correlation with each
+  supervised score over all models, and the overlap of the top models by UDR and by that
+  score;
+- figures in ``<study>/report/``: a box plot per score over seeds per setting, the rank
+  correlation between scores, each score against the reconstruction loss, and UDR against
+  the supervised scores.
+"""
+
+from __future__ import annotations
+
+import math
+import statistics
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from dvae_cli.compare.table import Column, CompareTable, Row
+from dvae_cli.errors import DvaeError
+from dvae_cli.runs.jsonfile import read_json
+from dvae_cli.runs.layout import METRICS_LOG
+from dvae_cli.study.plan import Cell, StudyPlan
+from dvae_cli.study.state import UDR_CODES, cell_status, study_dir
+
+REPORT_DIR = "report"
+RECONSTRUCTION = "test.recon_loss"
+UDR = "UDR"
+#: Scores that are not disentanglement metrics of the supervised kind (left out of UDR's selection).
+UNSUPERVISED = ("UDR", RECONSTRUCTION, "gaussian_total_correlation", "gaussian_wasserstein_correlation",
+                "gaussian_wasserstein_correlation_norm", "mutual_info_score")
+
+
+@dataclass
+class CellValues:
+    """One finished cell's scores (metric name -> value; None: not computed)."""
+
+    cell: Cell
+    scores: dict[str, float | None] = field(default_factory=dict)
+
+
+@dataclass
+class StudyReport:
+    """What ``dvae study report`` shows and writes."""
+
+    plan: StudyPlan
+    cells: list[CellValues]
+    states: dict[str, str]
+    metrics: list[str]
+    selection: list[dict[str, Any]] = field(default_factory=list)
+
+    def summary_table(self) -> CompareTable:
+        """One row per setting and score: mean, median, std and n over the seeds."""
+        axes = list(dict.fromkeys(key for c in self.cells for key in c.cell.axes))
+        rows = []
+        for setting in self.plan.settings():
+            members = [c for c in self.cells if c.cell.setting == setting]
+            if not members:
+                continue
+            for metric in self.metrics:
+                values = [v for c in members if (v := c.scores.get(metric)) is not None and math.isfinite(v)]
+                cells: dict[str, Any] = {"setting": setting, **{k: members[0].cell.axes.get(k) for k in axes},
+                                         "score": metric, **describe(values)}
+                rows.append(Row(cells, []))
+        keys = ["setting", *axes, "score", "mean", "median", "std", "n"]
+        numeric = {"mean", "median", "std", "n"}
+        return CompareTable([Column(key, key in numeric) for key in keys], rows)
+
+    def cells_table(self) -> CompareTable:
+        """One row per finished cell: its setting, grid values, seed and every score."""
+        axes = list(dict.fromkeys(key for c in self.cells for key in c.cell.axes))
+        rows = [Row({"cell": c.cell.name, "setting": c.cell.setting, **c.cell.axes, "seed": c.cell.seed,
+                     **{m: c.scores.get(m) for m in self.metrics}}, []) for c in self.cells]
+        keys = ["cell", "setting", *axes, "seed", *self.metrics]
+        return CompareTable([Column(key, key in self.metrics or key == "seed") for key in keys], rows)
+
+    def selection_table(self) -> CompareTable:
+        """UDR's model selection per supervised score: Spearman rho and top-k agreement."""
+        keys = ["score", "spearman_rho", "top_k", "top_k_agreement", "models"]
+        rows = [Row(dict(entry), []) for entry in self.selection]
+        return CompareTable([Column(key, key != "score") for key in keys], rows)
+
+
+def describe(values: list[float]) -> dict[str, Any]:
+    """mean, median, sample std (None for fewer than 2) and n of `values` (None for all if empty)."""
+    if not values:
+        return {"mean": None, "median": None, "std": None, "n": 0}
+    return {"mean": math.fsum(values) / len(values), "median": statistics.median(values),
+            "std": statistics.stdev(values) if len(values) > 1 else None, "n": len(values)}
+
+
+def build_report(plan: StudyPlan, results_dir: Path) -> StudyReport:
+    """Read every finished cell of the study and compute UDR and its selection scores."""
+    where = study_dir(plan, results_dir)
+    states: dict[str, str] = {}
+    cells: list[CellValues] = []
+    for cell in plan.cells:
+        state = cell_status(plan, cell, results_dir).state
+        states[cell.name] = state
+        if state in ("done", "trained"):
+            cells.append(CellValues(cell, read_scores(where / cell.name)))
+    _add_udr(plan, where, cells)
+    metrics = list(dict.fromkeys(key for c in cells for key in c.scores))
+    report = StudyReport(plan, cells, states, metrics)
+    report.selection = udr_selection(cells, [m for m in metrics if m not in UNSUPERVISED])
+    return report
+
+
+def read_scores(folder: Path) -> dict[str, float | None]:
+    """A run's ``metrics.log`` scores and its test reconstruction loss (``test.recon_loss``)."""
+    from dvae_cli.catalogue.metrics import METRICS
+    from dvae_cli.runs.folder import RunFolder
+
+    scores: dict[str, float | None] = {}
+    try:
+        logged = read_json(folder / METRICS_LOG) if (folder / METRICS_LOG).is_file() else {}
+    except DvaeError:
+        logged = {}
+    if isinstance(logged, dict):   # its scores: numbers, or null for a score that could not be computed
+        known = {key for info in METRICS.values() for key in info.scores}
+        scores.update({k: float(v) if isinstance(v, (int, float)) and not isinstance(v, bool) else None
+                       for k, v in logged.items()
+                       if k in known or (isinstance(v, (int, float)) and not isinstance(v, bool))})
+    try:
+        test = RunFolder(folder).test_losses()
+    except DvaeError:
+        test = None
+    if test and "recon_loss" in test:
+        scores[RECONSTRUCTION] = float(test["recon_loss"])
+    return scores
+
+
+def _add_udr(plan: StudyPlan, where: Path, cells: list[CellValues]) -> None:
+    import numpy as np
+
+    from dvae_cli.metrics.udr import Representation, udr_scores
+
+    groups: dict[str, list[tuple[CellValues, Representation]]] = {}
+    for values in cells:
+        path = where / values.cell.name / UDR_CODES
+        if not path.is_file():
+            continue
+        with np.load(path) as codes:
+            groups.setdefault(values.cell.setting, []).append(
+                (values, Representation(codes["means"].astype(np.float64), codes["kl"].astype(np.float64))))
+    ordered = list(groups.values())
+    for members, scores in zip(ordered, udr_scores([[rep for _, rep in group] for group in ordered])):
+        for (values, _), score in zip(members, scores):
+            if score is not None:
+                values.scores[UDR] = float(score)
+
+
+def udr_selection(cells: list[CellValues], supervised: list[str]) -> list[dict[str, Any]]:
+    """For each supervised score: Spearman's rho with UDR over the models that have both, and the
+    share of the top 10% of models by that score (at least 1) that UDR's top 10% also holds."""
+    from dvae_cli.viz.study_figures import spearman_matrix
+
+    found = []
+    for metric in supervised:
+        pairs = [(c.scores[UDR], c.scores[metric]) for c in cells
+                 if c.scores.get(UDR) is not None and c.scores.get(metric) is not None]
+        if len(pairs) < 3:
+            continue
+        udr, score = [p[0] for p in pairs], [p[1] for p in pairs]
+        _, matrix = spearman_matrix({UDR: list(udr), metric: list(score)})
+        rho = float(matrix[0, 1])
+        k = max(1, round(0.1 * len(pairs)))
+        top_udr = set(sorted(range(len(pairs)), key=lambda i: -udr[i])[:k])
+        top_score = set(sorted(range(len(pairs)), key=lambda i: -score[i])[:k])
+        found.append({"score": metric, "spearman_rho": rho if math.isfinite(rho) else None, "top_k": k,
+                      "top_k_agreement": len(top_udr & top_score) / k, "models": len(pairs)})
+    return found
+
+
+def write_figures(report: StudyReport, out_dir: Path, log: Callable[[str], None]) -> list[Path]:
+    """The report's figures (see the module docstring) into `out_dir`; returns the files written."""
+    from dvae_cli.viz.study_figures import (
+        metric_boxes_figure,
+        rank_correlation_figure,
+        spearman_matrix,
+        tradeoff_figure,
+        udr_selection_figure,
+    )
+
+    out_dir.mkdir(parents=True, exist_ok=True)
+    written: list[Path] = []
+    settings = report.plan.settings()
+    name = report.plan.name
+
+    def keep(path: Path, drawn: bool) -> None:
+        if drawn:
+            written.append(path)
+            log(f"wrote {path}")
+
+    for metric in report.metrics:
+        values = [[v for c in report.cells if c.cell.setting == s and (v := c.scores.get(metric)) is not None]
+                  for s in settings]
+        shown = [(s, v) for s, v in zip(settings, values) if v]
+        path = out_dir / f"box_{_file_part(metric)}.png"
+        keep(path, metric_boxes_figure(path, metric, [s for s, _ in shown], [v for _, v in shown],
+                                       title=f"{name}: {metric} over seeds"))
+    columns = {m: [c.scores.get(m) for c in report.cells] for m in report.metrics}
+    names, matrix = spearman_matrix(columns)
+    path = out_dir / "rank_correlation.png"
+    keep(path, rank_correlation_figure(path, names, matrix, title=f"{name}: Spearman rank correlation of scores"))
+    for metric in report.metrics:
+        if metric == RECONSTRUCTION:
+            continue
+        both = [c for c in report.cells if c.scores.get(metric) is not None and c.scores.get(RECONSTRUCTION)
+                is not None]
+        path = out_dir / f"tradeoff_{_file_part(metric)}.png"
+        keep(path, tradeoff_figure(path, metric, [c.scores[RECONSTRUCTION] for c in both],  # type: ignore[misc]
+                                   [c.scores[metric] for c in both],  # type: ignore[misc]
+                                   [str(c.cell.axes.get("loss", c.cell.setting)) for c in both],
+                                   title=f"{name}: {metric} vs. reconstruction"))
+    with_udr = [c for c in report.cells if c.scores.get(UDR) is not None]
+    supervised = [m for m in report.metrics if m not in UNSUPERVISED]
+    path = out_dir / "udr_selection.png"
+    keep(path, udr_selection_figure(path, [c.scores[UDR] for c in with_udr],  # type: ignore[misc]
+                                    {m: [c.scores.get(m) for c in with_udr] for m in supervised},
+                                    [str(c.cell.axes.get("loss", c.cell.setting)) for c in with_udr],
+                                    title=f"{name}: UDR against the supervised scores"))
+    return written
+
+
+def _file_part(metric: str) -> str:
+    return "".join(ch if ch.isalnum() or ch in "-_." else "_" for ch in metric)
