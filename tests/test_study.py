@@ -197,7 +197,11 @@ def test_a_failing_cell_is_retried_once_then_reported_and_a_changed_file_adds_ce
     assert record["cells"]["mnist-betaH-s1"]["attempts"] == 2
     assert "mnist" in record["cells"]["mnist-betaH-s1"]["error"]
     status = run_dvae("study", "status", str(study), *dirs[:2])
-    assert "failed" in status.stdout and "1 done" in status.stdout
+    assert "1 done, 1 failed" in status.stdout and "mnist" in status.stdout
+    again = run_dvae("study", "run", str(study), "--dry-run", *dirs, env=offline)
+    assert "failed mnist-betaH-s1" in again.stdout and "mnist-betaH-s1: failed" in again.stdout
+    retried = run_dvae("study", "run", str(study), "--dry-run", "--retry-failed", *dirs, env=offline)
+    assert "mnist-betaH-s1: retry -> run" in retried.stdout
     done_model = tmp_path / "results" / "mix" / "sprites-betaH-s1" / "model.pt"
     stamp = done_model.stat().st_mtime_ns
 

@@ -44,6 +44,8 @@ def run_command(
                                                                     "parallelism). Default: 1 locally.")] = None,
     dry_run: Annotated[bool, typer.Option("--dry-run", help="List the cells and what would run; run nothing.")]
     = False,
+    retry_failed: Annotated[bool, typer.Option("--retry-failed", help="Run the failed cells again (after fixing "
+                                                                      "what made them fail).")] = False,
     wait: Annotated[bool, typer.Option("--wait", help="slurm: wait for the jobs, retry failed cells once.")]
     = False,
     device: Annotated[str, typer.Option("--device", help="auto, cpu or cuda.")] = "auto",
@@ -65,6 +67,13 @@ def run_command(
     expected = check_cells(plan)
     record = StudyRecord(study_dir(plan, results))
     statuses = [cell_status(plan, cell, results, record, expected[cell.name]) for cell in plan.cells]
+    if retry_failed and any(s.state == "failed" for s in statuses):
+        for status in statuses:
+            if status.state == "failed":
+                record.cell(status.cell.name).update(attempts=0, error="")
+                status.state = "retry"
+        if not dry_run:
+            record.save(plan)
     queue = [s.cell for s in statuses if s.state in RUNNABLE]
     console = make_console()
     counts = _counts([s.state for s in statuses])

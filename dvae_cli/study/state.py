@@ -8,8 +8,9 @@ A cell's state comes from its run folder, the contract every command shares:
 - ``interrupted``: its training stopped on a signal: a rerun resumes it;
 - ``trained``: trained, its evaluation (metrics, plots, UDR codes) not complete;
 - ``done``: trained and evaluated;
-- ``failed``: diverged or crashed, and already retried (`MAX_ATTEMPTS`);
-- ``retry``: diverged or crashed once: a rerun tries again;
+- ``failed``: diverged, crashed or could not start, and already retried (`MAX_ATTEMPTS`):
+  reported, run again only with ``--retry-failed``;
+- ``retry``: failed once: a rerun tries again;
 - ``conflict``: the folder holds a run of other parameters than the study asks
   (the study file changed): left untouched and reported.
 
@@ -100,7 +101,11 @@ def cell_status(plan: StudyPlan, cell: Cell, results_dir: Path, record: StudyRec
     lock = folder / TRAINING_LOCK
     if lock.is_file() and lock_alive(lock) or (record is not None and _worker_alive(record.cell(cell.name))):
         return CellStatus(cell, "running", attempts=attempts)
-    if not (folder / SPECS).is_file():
+    if not (folder / SPECS).is_file():   # never started, or failed before its run began (data missing, ...)
+        error = (record.cell(cell.name).get("error") if record is not None else "") or ""
+        if attempts and error:
+            return CellStatus(cell, "failed" if attempts >= MAX_ATTEMPTS else "retry", detail=error,
+                              attempts=attempts)
         return CellStatus(cell, "left", attempts=attempts)
     if expected is not None:
         differs = spec_conflict(folder, expected)
