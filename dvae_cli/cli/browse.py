@@ -24,7 +24,8 @@ def browse_command(
                                                        "(0: only on r).")] = 2.0,
 ) -> None:
     """Browse the runs (dvae's and disentangling-vae's): status, spec, loss curves, metrics and figures,
-    updated live while they train. Press ? in the browser for the keys."""
+    updated live while they train; a study folder (dvae study) as its cells and its report. Press ? in the
+    browser for the keys."""
     folder = results_dir or results_dir_option or default_results_dir()
     if not folder.is_dir():
         raise ConfigError(f"results dir {folder} does not exist; give the folder that holds the run folders "

@@ -16,6 +16,7 @@ from textual_image.widget import Image as AutoImage
 
 from dvae_cli.tui.screens.browse import BrowseScreen
 from dvae_cli.tui.screens.help import HelpScreen
+from dvae_cli.tui.widgets.run_table import RunTable
 
 
 class BrowseApp(App[None]):
@@ -49,4 +50,6 @@ class BrowseApp(App[None]):
 
     def action_help(self) -> None:
         if not isinstance(self.screen, HelpScreen):
-            self.push_screen(HelpScreen())
+            studies = any(isinstance(screen, BrowseScreen) and screen.query_one(RunTable).studies
+                          for screen in self.screen_stack)
+            self.push_screen(HelpScreen(studies=studies))

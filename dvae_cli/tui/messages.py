@@ -9,12 +9,14 @@ from textual.message import Message
 from dvae_cli.runs.watch import RunChanges
 from dvae_cli.tui.data.details import RunDetails
 from dvae_cli.tui.data.figures import DecodedFigure
+from dvae_cli.tui.data.studies import StudyDetails
 
 
 @dataclass
 class RunsScanned(Message):
-    """A poll of the results directory found new, changed or removed runs."""
+    """A poll of the results directory found new, changed or removed runs (or studies)."""
 
+    #: A `dvae_cli.tui.data.results_watcher.ResultsChanges` from the browser's scan.
     changes: RunChanges
     #: The first scan (or a forced refresh).
     full: bool
@@ -25,6 +27,13 @@ class RunLoaded(Message):
     """The details of a run were read."""
 
     details: RunDetails
+
+
+@dataclass
+class StudyLoaded(Message):
+    """The cells' states and the report of a study were read."""
+
+    details: StudyDetails
 
 
 @dataclass

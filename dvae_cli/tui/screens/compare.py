@@ -59,9 +59,11 @@ class CompareScreen(Screen[None]):
         Binding("r", "reload", "Refresh"),
     ]
 
-    def __init__(self, paths: list[Path]) -> None:
+    def __init__(self, paths: list[Path], names: list[str] | None = None) -> None:
+        """Compare the runs at `paths`, named `names` (their keys in the run list; default: the folder names)."""
         super().__init__()
         self.paths = list(paths)
+        self.names = list(names) if names is not None else [p.name for p in self.paths]
         self.details: list[RunDetails] = []
         self.chosen: list[str] = ["loss"]
 
@@ -77,28 +79,29 @@ class CompareScreen(Screen[None]):
         yield Footer()
 
     def on_mount(self) -> None:
-        self.sub_title = "compare: " + ", ".join(p.name for p in self.paths)
+        self.sub_title = "compare: " + ", ".join(self.names)
         self.query_one(LossChart).show([], empty_text="reading the runs...")
-        self._load(self.paths)
+        self._load(self.paths, self.names)
 
     def action_reload(self) -> None:
-        self._load(self.paths)
+        self._load(self.paths, self.names)
 
     def action_toggle_log(self) -> None:
         self.query_one(LossChart).toggle_scale()
 
     @work(thread=True, exclusive=True, group="compare")
-    def _load(self, paths: list[Path]) -> None:
+    def _load(self, paths: list[Path], names: list[str]) -> None:
         worker = get_current_worker()
         details = []
-        for path in paths:
+        for path, name in zip(paths, names, strict=True):
             if worker.is_cancelled:
                 return
             try:
                 details.append(load_details(path))
             except Exception as exc:  # noqa: BLE001 - shown as a broken run, never fatal
-                details.append(RunDetails(RunSummary(name=path.name, path=path,
+                details.append(RunDetails(RunSummary(name=name, path=path,
                                                      reason=f"cannot read the folder: {exc!r}")))
+            details[-1].summary.name = name
         self.post_message(RunsCompared(details))
 
     def on_runs_compared(self, message: RunsCompared) -> None:

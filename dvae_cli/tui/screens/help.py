@@ -43,16 +43,36 @@ KEYS: tuple[tuple[str, tuple[tuple[str, str], ...]], ...] = (
 )
 
 
+#: The keys of study folders, shown when the results dir holds one.
+STUDY_KEYS: tuple[tuple[str, tuple[tuple[str, str], ...]], ...] = (
+    ("studies (dvae study)", (
+        ("up / down", ("a study's row (name/) shows its cells by state, its report's summary table and figures "
+                       "in place of the tabs; its cells are listed below it")),
+        ("tab", "from a study's row: into its summary table, then its figure list (up / down: a figure)"),
+        ("m", "on a study's row: mark or unmark all its cells shown"),
+        ("o", "on a study's row: the study folder's path"),
+    )),
+)
+
+
 class HelpScreen(ModalScreen[None]):
-    """The key bindings, grouped by where they apply."""
+    """The key bindings, grouped by where they apply.
+
+    Args:
+        studies: Also list the keys of study folders (the results dir holds one).
+    """
 
     BINDINGS = [Binding("escape,q,question_mark", "dismiss", "Close")]
+
+    def __init__(self, studies: bool = False) -> None:
+        super().__init__()
+        self.studies = studies
 
     def compose(self) -> ComposeResult:
         table = Table(box=None, show_header=False, padding=(0, 2, 0, 0))
         table.add_column("key", style="bold cyan", no_wrap=True)
         table.add_column("action")
-        for index, (group, keys) in enumerate(KEYS):
+        for index, (group, keys) in enumerate(KEYS + STUDY_KEYS if self.studies else KEYS):
             if index:
                 table.add_row("", "")
             table.add_row(f"[bold]{group}[/]", "")

@@ -27,12 +27,21 @@ from dvae_cli.tui.messages import FigureDecoded, FigureGenerated, FigureProgress
 
 
 class FigureViewer(Horizontal):
-    """The figure list on the left, the selected figure (or how to make it) on the right."""
+    """The figure list on the left, the selected figure (or how to make it) on the right.
 
-    def __init__(self, image_class: type[Widget], *, data_dir: Path | None = None, id: str | None = None) -> None:
+    Args:
+        image_class: The textual-image widget class that draws the figures.
+        data_dir: Passed to ``dvae plot`` for the figures that need the dataset.
+        catalogue: List every figure ``dvae plot`` writes, present or not (a run's
+            folder); False lists only the figures present (a study's report).
+    """
+
+    def __init__(self, image_class: type[Widget], *, data_dir: Path | None = None, catalogue: bool = True,
+                 id: str | None = None) -> None:
         super().__init__(id=id)
         self.image_class = image_class
         self.data_dir = data_dir
+        self.catalogue = catalogue
         self.run: RunSummary | None = None
         self.entries: list[FigureEntry] = []
         self.figure: DecodedFigure | None = None
@@ -46,8 +55,8 @@ class FigureViewer(Horizontal):
     def compose(self) -> ComposeResult:
         with Vertical(id="figure-side"):
             yield OptionList(id="figure-list")
-            yield Static("[dim]✗ missing: g makes it\n- missing: dvae train writes it\n"
-                         "space: play/pause  , . : frames[/]", id="figure-hint")
+            hint = "✗ missing: g makes it\n- missing: dvae train writes it\n" if self.catalogue else ""
+            yield Static(f"[dim]{hint}space: play/pause  , . : frames[/]", id="figure-hint")
         with Vertical(id="figure-main"):
             yield Static(id="figure-caption")
             with Center(id="figure-frame"):
@@ -74,7 +83,8 @@ class FigureViewer(Horizontal):
         same_run = self.run is not None and self.run.path == run.path
         previous = self.current.file if same_run and self.current else None
         self.run = run
-        entries = figure_entries(run.figures)
+        entries = (figure_entries(run.figures) if self.catalogue
+                   else [FigureEntry(file, (), "", True) for file in run.figures])
         options = self.query_one("#figure-list", OptionList)
         if entries != self.entries:
             self.entries = entries
@@ -266,8 +276,10 @@ def _entry_prompt(entry: FigureEntry) -> Text:
 
 
 def _missing_text(entry: FigureEntry | None, run: RunSummary | None) -> Text:
-    if entry is None or run is None:
+    if run is None:
         return Text("no run selected", style="dim")
+    if entry is None:
+        return Text(f"no figure in {run.name}/", style="dim")
     text = Text()
     text.append(f"{entry.file} is not in {run.name}/", style="bold")
     if entry.description:

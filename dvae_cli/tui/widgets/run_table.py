@@ -1,12 +1,20 @@
-"""The list of runs: name, dataset, loss, epochs and status, sortable, filterable, markable."""
+"""The list of runs: name, dataset, loss, epochs and status, sortable, filterable, markable.
+
+A study folder (``dvae study``) is one row, its cells indented below it in the same order
+as the other runs; the filter and the sort apply to the cells within their study.
+"""
 
 from __future__ import annotations
+
+from collections.abc import Iterable
 
 from rich.text import Text
 from textual.widgets import DataTable
 
 from dvae_cli.runs.summary import RunSummary
 from dvae_cli.runs.watch import RunChanges
+from dvae_cli.tui.data.results_watcher import ResultsChanges
+from dvae_cli.tui.data.studies import StudyInfo
 
 #: Sort orders, cycled with `s`; the columns of the same names sort when clicked.
 SORTS = ("name", "dataset", "loss", "epochs", "status", "updated")
@@ -22,16 +30,21 @@ MARK = "●"
 
 
 class RunTable(DataTable[Text]):
-    """Every run of the results directory, one row each (the row key is the run name)."""
+    """Every run of the results directory, one row each (the row key is the run key), and a
+    row per study (its key ends in ``/``) followed by its cells."""
 
     def __init__(self, *, id: str | None = None) -> None:
         super().__init__(cursor_type="row", zebra_stripes=True, id=id)
         self.runs: dict[str, RunSummary] = {}
+        self.studies: dict[str, StudyInfo] = {}
+        #: The study row key of each cell.
+        self.study_of: dict[str, str] = {}
         self.marked: set[str] = set()
         self.filter_text = ""
         self.sort_key = "name"
         self.sort_reverse = False
         self._shown: list[str] = []
+        self._index: dict[str, int] = {}
 
     def on_mount(self) -> None:
         for key, label in COLUMNS:
@@ -39,27 +52,59 @@ class RunTable(DataTable[Text]):
 
     @property
     def shown(self) -> list[str]:
-        """The names of the rows on screen, in order."""
+        """The keys of the rows on screen (runs and studies), in order."""
         return list(self._shown)
 
     @property
-    def selected(self) -> RunSummary | None:
-        """The run under the cursor."""
+    def shown_runs(self) -> list[str]:
+        """The names of the runs on screen (not the study rows), in order."""
+        return [key for key in self._shown if key in self.runs]
+
+    @property
+    def selected_key(self) -> str | None:
+        """The key of the row under the cursor (a run's or a study's)."""
         if not self._shown or not 0 <= self.cursor_row < len(self._shown):
             return None
-        return self.runs.get(self._shown[self.cursor_row])
+        return self._shown[self.cursor_row]
+
+    @property
+    def selected(self) -> RunSummary | None:
+        """The run under the cursor (None on a study's row)."""
+        key = self.selected_key
+        return None if key is None else self.runs.get(key)
+
+    @property
+    def selected_study(self) -> StudyInfo | None:
+        """The study under the cursor."""
+        key = self.selected_key
+        return None if key is None else self.studies.get(key)
+
+    def cells(self, study: str) -> list[RunSummary]:
+        """The runs of the study `study` (its row key), by name."""
+        return sorted((run for name, run in self.runs.items() if self.study_of.get(name) == study),
+                      key=lambda run: run.name)
 
     def apply_changes(self, changes: RunChanges) -> None:
-        """Take in the runs a poll found new, changed or gone."""
+        """Take in the runs (and studies) a poll found new, changed or gone."""
+        changed = {summary.name for summary in changes.changed}
         for name in changes.removed:
             self.runs.pop(name, None)
             self.marked.discard(name)
+            changed.add(self.study_of.pop(name, ""))
+        if isinstance(changes, ResultsChanges):
+            for key in changes.studies_removed:
+                self.studies.pop(key, None)
+            for info in changes.studies:
+                self.studies[info.key] = info
+                changed.add(info.key)
+            self.study_of.update(changes.study_of)
         for summary in changes.changed:
             self.runs[summary.name] = summary
-        self._rebuild({summary.name for summary in changes.changed})
+            changed.add(self.study_of.get(summary.name, ""))
+        self._rebuild(changed - {""})
 
     def set_filter(self, text: str) -> None:
-        """Show only the runs whose name, dataset or loss contain every word of `text`."""
+        """Show only the runs whose name, dataset or loss contain every word of `text` (and their studies)."""
         self.filter_text = text
         self._rebuild(set())
 
@@ -75,18 +120,30 @@ class RunTable(DataTable[Text]):
         self.sort_by(SORTS[(SORTS.index(self.sort_key) + 1) % len(SORTS)], reverse=False)
 
     def toggle_mark(self) -> str | None:
-        """Mark or unmark the run under the cursor; returns its name."""
-        run = self.selected
-        if run is None:
+        """Mark or unmark the run under the cursor, or every cell shown of the study under it; returns its key."""
+        key = self.selected_key
+        if key is None:
             return None
-        self.marked.symmetric_difference_update({run.name})
-        self.update_cell(run.name, "mark", self._cells(run)[0])
-        return run.name
+        if key in self.studies:
+            cells = [name for name in self._shown if self.study_of.get(name) == key]
+            if not cells:
+                return key
+            if all(name in self.marked for name in cells):
+                self.marked.difference_update(cells)
+            else:
+                self.marked.update(cells)
+            touched = [*cells, key]
+        else:
+            self.marked.symmetric_difference_update({key})
+            touched = [key] + ([self.study_of[key]] if self.study_of.get(key) in self._index else [])
+        for name in touched:
+            self.update_cell(name, "mark", self._cells(name)[0])
+        return key
 
     def select(self, name: str) -> None:
-        """Move the cursor to the run `name` (if shown)."""
-        if name in self._shown:
-            self.move_cursor(row=self._shown.index(name))
+        """Move the cursor to the run or study `name` (if shown)."""
+        if name in self._index:
+            self.move_cursor(row=self._index[name])
 
     def on_data_table_header_selected(self, event: DataTable.HeaderSelected) -> None:
         key = str(event.column_key.value)
@@ -95,9 +152,36 @@ class RunTable(DataTable[Text]):
 
     def _visible(self) -> list[str]:
         words = self.filter_text.lower().split()
-        runs = [run for run in self.runs.values()
-                if all(any(word in field.lower() for field in (run.name, run.dataset, run.loss)) for word in words)]
-        runs.sort(key=lambda run: run.name)
+
+        def matches(*fields: str) -> bool:
+            return all(any(word in field.lower() for field in fields) for word in words)
+
+        runs = [run for run in self.runs.values() if matches(run.name, run.dataset, run.loss)]
+        members: dict[str, list[RunSummary]] = {}
+        plain = []
+        for run in runs:
+            study = self.study_of.get(run.name)
+            if study in self.studies:
+                members.setdefault(study, []).append(run)
+            else:
+                plain.append(run)
+        studies = sorted((s for s in self.studies.values() if s.key in members or matches(s.name, s.study)),
+                         key=lambda s: s.name)
+        if self.sort_key == "name":
+            named = [(run.name, run.name) for run in plain] + [(s.name, s.key) for s in studies]
+            top = [key for _, key in sorted(named, reverse=self.sort_reverse)]
+        else:
+            top = self._ordered(plain) + [s.key for s in studies]
+        shown = []
+        for key in top:
+            shown.append(key)
+            if key in self.studies:
+                shown += self._ordered(members.get(key, []))
+        return shown
+
+    def _ordered(self, runs: list[RunSummary]) -> list[str]:
+        """The names of `runs` in the order chosen."""
+        runs = sorted(runs, key=lambda run: run.name)
         if self.sort_key != "name":
             runs.sort(key=_SORT_KEYS[self.sort_key])
         if self.sort_reverse:
@@ -106,31 +190,72 @@ class RunTable(DataTable[Text]):
 
     def _rebuild(self, changed: set[str]) -> None:
         shown = self._visible()
-        current = self.selected.name if self.selected else None
+        current = self.selected_key
         if shown == self._shown:
             for name in changed & set(shown):
-                for (key, _), cell in zip(COLUMNS, self._cells(self.runs[name]), strict=True):
+                for (key, _), cell in zip(COLUMNS, self._cells(name), strict=True):
                     self.update_cell(name, key, cell)
             return
         old, self._shown = self._shown, shown
+        self._index = {name: i for i, name in enumerate(shown)}
         with self.app.batch_update():
             if shown[:len(old)] == old and not changed & set(old):
                 start = len(old)   # only new rows at the end (a first scan, in name order)
+                if old and old[-1] in self.study_of:   # the cell that was last of its study may be no more
+                    self.update_cell(old[-1], "name", self._cells(old[-1])[1])
             else:
                 start = 0
                 self.clear()
             for name in shown[start:]:
-                self.add_row(*self._cells(self.runs[name]), key=name)
-            if current in shown:
-                self.move_cursor(row=shown.index(current), scroll=True)
+                self.add_row(*self._cells(name), key=name)
+            if current in self._index:
+                self.move_cursor(row=self._index[current], scroll=True)
 
-    def _cells(self, run: RunSummary) -> tuple[Text, ...]:
-        name = run.name if len(run.name) <= NAME_WIDTH else run.name[:NAME_WIDTH - 1] + "…"
+    def _cells(self, key: str) -> tuple[Text, ...]:
+        if key in self.studies:
+            return self._study_cells(self.studies[key])
+        run = self.runs[key]
+        study = self.studies.get(self.study_of.get(key, ""))
+        if study is None:
+            name = run.name
+        else:
+            index = self._index.get(key, -1)
+            following = self._shown[index + 1] if 0 <= index < len(self._shown) - 1 else None
+            last = following is None or self.study_of.get(following) != study.key
+            name = ("└ " if last else "├ ") + run.name.removeprefix(study.prefix)
+        name = name if len(name) <= NAME_WIDTH else name[:NAME_WIDTH - 1] + "…"
         planned = "?" if run.epochs_planned is None else str(run.epochs_planned)
         epochs = "-" if run.status == "broken" else f"{run.epochs_done}/{planned}"
         return (Text(MARK if run.name in self.marked else " ", style="bold magenta"), Text(name),
                 Text(run.status, style=STATUS_STYLES.get(run.status, "")), Text(epochs, justify="right"),
                 Text(run.dataset), Text(run.loss))
+
+    def _study_cells(self, study: StudyInfo) -> tuple[Text, ...]:
+        """A study's row: its name, its cells finished out of those planned, their datasets and losses."""
+        cells = self.cells(study.key)
+        shown = [run.name for run in cells if run.name in self._index]
+        finished = sum(1 for run in cells if run.status == "finished")
+        total = max(study.cells_planned or 0, len(cells))
+        statuses = {run.status for run in cells}
+        if study.error or statuses & {"diverged", "crashed", "broken"}:
+            style = "bold red"
+        elif "training" in statuses:
+            style = STATUS_STYLES["training"]
+        else:
+            style = STATUS_STYLES["finished"] if total and finished == total else "cyan"
+        name = study.name + "/"
+        name = name if len(name) <= NAME_WIDTH else name[:NAME_WIDTH - 1] + "…"
+        marked = bool(shown) and all(key in self.marked for key in shown)
+        return (Text(MARK if marked else " ", style="bold magenta"), Text(name, style="bold"),
+                Text(f"{finished}/{total} done", style=style), Text(""),
+                Text(_joined(run.dataset for run in cells)), Text(_joined(run.loss for run in cells)))
+
+
+def _joined(values: Iterable[str]) -> str:
+    """The distinct values (not ``-``), joined by commas, shortened to `NAME_WIDTH`."""
+    distinct = sorted({v for v in values if v != "-"})
+    text = ",".join(distinct) or "-"
+    return text if len(text) <= NAME_WIDTH else text[:NAME_WIDTH - 1] + "…"
 
 
 def _epochs_key(run: RunSummary) -> tuple[float, int]:
