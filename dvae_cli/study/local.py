@@ -106,7 +106,7 @@ class LocalExecutor:
         progress = Progress(total=len(queue))
         pending = list(queue)
         previous = {sig: signal.signal(sig, self._on_signal) for sig in (signal.SIGINT, signal.SIGTERM)}
-        last_summary = time.monotonic()
+        last_summary, last_text = time.monotonic(), ""
         try:
             with self._view(progress) as refresh:
                 while pending or self.workers:
@@ -120,9 +120,12 @@ class LocalExecutor:
                     if self.stop_signal is not None:
                         pending.clear()
                     refresh()
-                    if not self.console.is_terminal and time.monotonic() - last_summary >= self.log_every:
-                        self.console.print(self._summary(progress, len(pending)), markup=False)
-                        last_summary = time.monotonic()
+                    since = time.monotonic() - last_summary
+                    text = self._summary(progress, len(pending))
+                    if not self.console.is_terminal and since >= self.log_every and (
+                            text != last_text or since >= 10 * self.log_every):   # news, or a sign of life
+                        self.console.print(text, markup=False)
+                        last_summary, last_text = time.monotonic(), text
                     if self.workers:
                         self._wait_any()
         finally:
