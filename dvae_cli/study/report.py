@@ -171,7 +171,7 @@ def udr_selection(cells: list[CellValues], supervised: list[str]) -> list[dict[s
             continue
         udr, score = [p[0] for p in pairs], [p[1] for p in pairs]
         _, matrix = spearman_matrix({UDR: list(udr), metric: list(score)})
-        rho = float(matrix[0, 1])
+        rho = round(float(matrix[0, 1]), 12) + 0.0   # no -5e-17 or -0.0 for a correlation of zero
         k = max(1, round(0.1 * len(pairs)))
         top_udr = set(sorted(range(len(pairs)), key=lambda i: -udr[i])[:k])
         top_score = set(sorted(range(len(pairs)), key=lambda i: -score[i])[:k])
