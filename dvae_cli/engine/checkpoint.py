@@ -100,7 +100,8 @@ def load_model(path: Path, spec: RunSpec, device: str | torch.device = "cpu") ->
         model.load_state_dict(state, strict=True)
     except RuntimeError as exc:
         expected = {k: tuple(v.shape) for k, v in model.state_dict().items()}
-        found = {k: tuple(v.shape) for k, v in state.items()}
+        found = {str(k) if str(k).isprintable() else repr(str(k))[1:-1]: tuple(v.shape)   # one line, whatever
+                 for k, v in state.items()}                                                 # a corrupt key holds
         missing = sorted(set(expected) - set(found))
         unexpected = sorted(set(found) - set(expected))
         wrong = sorted(k for k in set(expected) & set(found) if expected[k] != found[k])
