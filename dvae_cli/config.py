@@ -235,7 +235,11 @@ def resolve_run(name: str, experiment: str | None = None, flags: dict[str, Any] 
     fields = spec_fields()
     for key in merged:
         if key not in fields and key != "img_size":   # img_size: a side in pixels here, [C, H, W] once resolved
-            raise ConfigError(f"unknown parameter '{key}'")
+            import difflib
+
+            close = difflib.get_close_matches(key, [*fields, "img_size"], n=1, cutoff=0.6)
+            raise ConfigError(f"unknown parameter '{_shown(key)}'" + (f" (did you mean '{close[0]}'?)" if close
+                                                                      else ""))
     merged["name"] = name
     merged["experiment"] = experiment
     side = merged.pop("img_size", None)   # --img-size N: the dataset at NxN (dvae_cli.data.sizes)

@@ -71,6 +71,9 @@ def test_the_grid_crosses_losses_their_own_values_and_seeds(tmp_path):
     ({"grid": {"lr": [0.001, 1e-3]}}, "two cells are named"),
     ({"slurm": {"timeout": 5}}, "unknown key 'timeout'"),
     ({"name": "a/b"}, "letters, digits"),
+    ({"grid": {"loss": ["betaH"], "betaH": {"btcvae_B": [1, 4]}}}, "btcvae_B is a parameter of btcvae, not of betaH"),
+    ({"params": {"loss": "VAE"}, "grid": {"loss": ["betaH"]}}, "'loss' is both in"),
+    ({"slurm": {"timeout_min": "60"}}, "slurm.timeout_min must be an integer, got '60'"),
 ])
 def test_a_bad_study_is_refused_naming_the_problem(tmp_path, table, message):
     with pytest.raises(ConfigError, match=message):
@@ -95,16 +98,21 @@ def test_shipped_studies_resolve_every_cell():
 
 def test_bad_input_is_one_line_before_any_work(tmp_path):
     study = write_study(tmp_path, extra='[study.grid.betaH]\n')   # a TOML error: the table twice
+    ok = write_study(tmp_path, name="ok", seeds=1)
     bad_value = tmp_path / "bad.toml"
     bad_value.write_text(TINY_STUDY.format(name="bad", seeds=1).replace("latent_dim = 3", "latent_dim = -3"))
     dirs = ["--results-dir", str(tmp_path / "results")]
     for args, message in ((["run", str(study)], "is not valid TOML"),
                           (["run", str(bad_value)], "cell betaH-B1-s1: --latent-dim must be a positive integer"),
-                          (["run", str(bad_value).replace("bad", "none")], "unknown study"),
+                          (["run", str(bad_value).replace("bad", "none")], "no study file"),
+                          (["run", "nope"], "unknown study (a file, or a study of studies.toml) 'nope'"),
+                          (["run", str(ok), "--results-dir", str(bad_value)], "cannot write to study folder"),
+                          (["run", "sprites-mini", "--executor", "slurm"], "--executor slurm: Could not detect"),
+                          (["report", "sprites-mini", "-o", str(tmp_path / "no" / "x.csv")], "does not exist"),
                           (["run", "sprites-mini", "--executor", "pbs"], "unknown executor 'pbs'"),
                           (["run", "sprites-mini", "--jobs", "0"], "--jobs must be a positive integer"),
                           (["report", "sprites-mini"], "has no folder")):
-        result = run_dvae("study", *args, *dirs)
+        result = run_dvae("study", *args, *([] if "--results-dir" in args else dirs))
         assert result.returncode == 2 and result.stderr.count("\n") == 1, (args, result.stderr)
         assert result.stderr.startswith("error: ") and message in result.stderr, result.stderr
     assert not (tmp_path / "results").exists()
@@ -183,35 +191,80 @@ def test_stopped_with_sigterm_and_rerun_every_cell_finishes_once(tmp_path):
 
 
 @pytest.mark.slow
-def test_a_failing_cell_is_retried_once_then_reported_and_a_changed_file_adds_cells(tmp_path):
+def test_a_failing_cell_is_retried_once_then_reported_and_a_changed_file_adds_or_extends_cells(tmp_path):
     study = write_study(tmp_path, name="mix", seeds=1)
     study.write_text(study.read_text().replace('loss = ["betaH", "btcvae"]', 'loss = ["betaH"]')
                      .replace("[study.grid.btcvae]\nbtcvae_B = [1, 4]\n", "")
-                     .replace("betaH_B = [1, 4]", "betaH_B = [1]\ndataset = [\"sprites\", \"mnist\"]"))
+                     .replace("betaH_B = [1, 4]", "betaH_B = [1]\nlr = [1e-3, 1e9]"))   # 1e9: it diverges
     dirs = ["--results-dir", str(tmp_path / "results"), "--data-dir", str(tmp_path / "data")]
-    offline = {"DVAE_OFFLINE": "1"}
-    first = run_dvae("study", "run", str(study), *dirs, env=offline)   # mnist is not there and cannot be fetched
+    first = run_dvae("study", "run", str(study), *dirs)
     assert first.returncode == 1, first.stdout + first.stderr
-    assert "retrying once" in first.stdout and "failed mnist-betaH-s1" in first.stdout
+    assert "failed betaH-lr1e+09-s1" in first.stdout and "retrying once" in first.stdout
     record = json.loads((tmp_path / "results" / "mix" / "study.json").read_text())
-    assert record["cells"]["mnist-betaH-s1"]["attempts"] == 2
-    assert "mnist" in record["cells"]["mnist-betaH-s1"]["error"]
+    assert record["cells"]["betaH-lr1e+09-s1"]["attempts"] == 2
+    assert "non-finite" in record["cells"]["betaH-lr1e+09-s1"]["error"]
+    assert len(list((tmp_path / "results" / "mix" / ".study" / "failed").iterdir())) == 1   # the first attempt, kept
     status = run_dvae("study", "status", str(study), *dirs[:2])
-    assert "1 done, 1 failed" in status.stdout and "mnist" in status.stdout
-    again = run_dvae("study", "run", str(study), "--dry-run", *dirs, env=offline)
-    assert "failed mnist-betaH-s1" in again.stdout and "mnist-betaH-s1: failed" in again.stdout
-    retried = run_dvae("study", "run", str(study), "--dry-run", "--retry-failed", *dirs, env=offline)
-    assert "mnist-betaH-s1: retry -> run" in retried.stdout
-    done_model = tmp_path / "results" / "mix" / "sprites-betaH-s1" / "model.pt"
-    stamp = done_model.stat().st_mtime_ns
+    assert "1 done, 1 failed" in status.stdout and "diverged" in status.stdout
+    again = run_dvae("study", "run", str(study), "--dry-run", *dirs)
+    assert "failed betaH-lr1e+09-s1" in again.stdout and "betaH-lr1e+09-s1: failed" in again.stdout
+    retried = run_dvae("study", "run", str(study), "--dry-run", "--retry-failed", *dirs)
+    assert "betaH-lr1e+09-s1: retry -> run" in retried.stdout
+    done = tmp_path / "results" / "mix" / "betaH-lr0.001-s1"
+    stamp = (done / "model.pt").stat().st_mtime_ns
 
     study.write_text(study.read_text().replace("seeds = 1", "seeds = 2").replace("latent_dim = 3", "latent_dim = 4"))
-    changed = run_dvae("study", "run", str(study), "--dry-run", *dirs, env=offline)
-    assert "conflict sprites-betaH-s1: latent_dim is 3 in the run, 4 in the study" in changed.stdout
-    assert "sprites-betaH-s2: left -> run" in changed.stdout
-    study.write_text(study.read_text().replace("latent_dim = 4", "latent_dim = 3"))
-    grown = run_dvae("study", "run", str(study), *dirs, env=offline)
-    assert "done sprites-betaH-s2" in grown.stdout and done_model.stat().st_mtime_ns == stamp   # not retrained
+    changed = run_dvae("study", "run", str(study), "--dry-run", *dirs)
+    assert "conflict betaH-lr0.001-s1: latent_dim is 3 in the run, 4 in the study" in changed.stdout
+    assert "betaH-lr0.001-s2: left -> run" in changed.stdout
+    study.write_text(study.read_text().replace("latent_dim = 4", "latent_dim = 3").replace("lr = [1e-3, 1e9]",
+                                                                                           "lr = [1e-3]"))
+    grown = run_dvae("study", "run", str(study), *dirs)
+    assert "done betaH-s2" in grown.stdout and (done / "model.pt").stat().st_mtime_ns == stamp   # not retrained
+    assert "run folders are no cell of this file" in grown.stdout and "betaH-lr0.001-s1" in grown.stdout
+
+    study.write_text(study.read_text().replace("epochs = 2", "epochs = 3"))
+    extend = run_dvae("study", "run", str(study), "--dry-run", *dirs)
+    assert "betaH-s1: extend -> run" in extend.stdout, extend.stdout
+    extended = run_dvae("study", "run", str(study), *dirs)
+    assert extended.returncode == 0, extended.stdout + extended.stderr
+    cell = tmp_path / "results" / "mix" / "betaH-s1"
+    rows = list(csv.reader((cell / "train_losses.log").open()))[1:]
+    assert sorted({r[0] for r in rows}) == ["0", "1", "2"] and len({(r[0], r[1]) for r in rows}) == len(rows)
+    assert (cell / "metrics.log").stat().st_mtime_ns >= (cell / "model.pt").stat().st_mtime_ns   # scored again
+    assert (cell / "metrics.log.bak").is_file()
+
+
+def test_a_dataset_that_cannot_be_had_is_one_line_before_any_cell(tmp_path):
+    study = write_study(tmp_path, name="nodata", seeds=1, extra="")
+    study.write_text(study.read_text().replace("[study.params]\n", '[study.params]\ndataset = "mnist"\n')
+                     .replace('metrics = ["mig"]', "metrics = []"))
+    result = run_dvae("study", "run", str(study), "--results-dir", str(tmp_path / "results"), "--data-dir",
+                      str(tmp_path / "data"), env={"DVAE_OFFLINE": "1"})
+    assert result.returncode == 2 and result.stderr.startswith("error: study nodata: dataset 'mnist'"), result.stderr
+    assert result.stderr.count("\n") == 1 and not (tmp_path / "results" / "nodata").exists()
+
+
+def test_the_report_on_stdout_is_the_table_alone(tmp_path):
+    """Piped: the machine-readable table on stdout, the notes and the files written on stderr."""
+    study = write_study(tmp_path)
+    study.write_text(study.read_text().replace('metrics = ["mig"]', 'metrics = ["mig"]\nudr = false'))
+    plan = load_study(study)
+    results = tmp_path / "results"
+    for k, cell in enumerate(plan.cells):   # finished cells, as a run folder records them
+        folder = results / "tiny" / cell.name
+        folder.mkdir(parents=True)
+        (folder / "specs.json").write_text(json.dumps({"dataset": "sprites", "study": plan.record(cell)}))
+        (folder / "model.pt").write_bytes(b"")
+        (folder / "outcome.json").write_text(json.dumps({"state": "finished", "step": 16, "epoch": 2}))
+        (folder / "metrics.log").write_text(json.dumps({"MIG": 0.01 * k, "dataset": "sprites"}))
+    for fmt, parse in (("json", json.loads), ("csv", lambda text: list(csv.DictReader(text.splitlines())))):
+        result = run_dvae("study", "report", str(tmp_path / "tiny.toml"), "-F", fmt, "--no-figures",
+                          "--results-dir", str(results))
+        assert result.returncode == 0, result.stderr
+        rows = parse(result.stdout)
+        assert len(rows) == 4 and {float(r["mean"]) for r in rows} == {0.005, 0.025, 0.045, 0.065}
+        assert "wrote" in result.stderr
 
 
 @pytest.mark.slow

@@ -21,17 +21,21 @@ from dvae_cli.runs.folder import (
     default_results_dir,
 )
 from dvae_cli.study.plan import StudyPlan, load_study
+from dvae_cli.study.preflight import prepare_datasets, study_notes
 from dvae_cli.study.state import STATES, StudyRecord, cell_status, study_dir
 
 app = typer.Typer(help="Studies: sweeps over models, hyper-parameters and seeds (run, status, report).",
                   no_args_is_help=True)
 EXECUTORS = ("local", "slurm")
-StudyArg = Annotated[str, typer.Argument(help="A study file ([study] table) or a study of studies.toml "
-                                              "(sprites-mini, unsupervised_study_v1).")]
+StudyArg = Annotated[str, typer.Argument(help="A study file (a \\[study] table) or a study of studies.toml "
+                                              "(sprites-mini, unsupervised_study_v1, "
+                                              "unsupervised_study_v1-shapes3d).")]
 ResultsDir = Annotated[Optional[Path], typer.Option("--results-dir", envvar=RESULTS_ENV, show_default="./results")]
 DataDir = Annotated[Optional[Path], typer.Option("--data-dir", envvar=DATA_ENV, show_default="./data")]
+#: Cells listed by --dry-run (the rest are counted).
+DRY_RUN_LINES = 60
 #: The order of the states in tables and counts.
-RUNNABLE = ("left", "interrupted", "trained", "retry")
+RUNNABLE = ("left", "interrupted", "extend", "trained", "retry")
 
 
 @app.command("run", no_args_is_help=True)
@@ -62,9 +66,12 @@ def run_command(
         raise ConfigError(f"--jobs must be a positive integer, got {jobs}")
     if device not in ("auto", "cpu", "cuda"):
         raise UnknownNameError("device", device, ("auto", "cpu", "cuda"))
+    if not log_every >= 0:
+        raise ConfigError(f"--log-every must be a number of seconds >= 0, got {log_every}")
     plan = load_study(study)
     results = results_dir or default_results_dir()
     expected = check_cells(plan)
+    check_writable(study_dir(plan, results), "study folder")   # before anything is made or computed
     record = StudyRecord(study_dir(plan, results))
     statuses = [cell_status(plan, cell, results, record, expected[cell.name]) for cell in plan.cells]
     if retry_failed and any(s.state == "failed" for s in statuses):
@@ -79,10 +86,13 @@ def run_command(
     counts = _counts([s.state for s in statuses])
     console.print(f"study {plan.name}: {len(plan.cells)} cells ({counts}); {len(queue)} to run "
                   f"in {study_dir(plan, results)}", markup=False)
+    for line in study_notes(plan, results, record):
+        console.print(f"note: {line}", markup=False, style="yellow")
     for status in statuses:
         if status.state in ("conflict", "failed"):
             console.print(f"{status.state} {status.cell.name}: {status.detail}", markup=False, style="red")
     if dry_run:
+        shown = statuses if len(statuses) <= DRY_RUN_LINES else statuses[:DRY_RUN_LINES]
         if executor == "slurm":
             from dvae_cli.study.slurm import sbatch_header
             from dvae_cli.study.state import WORK_DIR
@@ -90,29 +100,50 @@ def run_command(
             console.print("each cell's job:\n" + sbatch_header(plan, jobs, study_dir(plan, results) / WORK_DIR
                                                                        / "submitit" / "%j"),
                           markup=False)
-        for status in statuses:
+        for status in shown:
             console.print(f"  {status.cell.name}: {status.state}" + (" -> run" if status.state in RUNNABLE else ""),
                           markup=False)
+        if len(shown) < len(statuses):
+            console.print(f"  ... and {len(statuses) - len(shown)} more cells (dvae study status lists them all)",
+                          markup=False)
         return
+    where = _where(results, results_dir)
     if not queue:
-        console.print(f"nothing to run. Next: dvae study report {study}", markup=False)
+        running = sum(s.state == "running" for s in statuses)
+        busy = f"{running} cells are running in other processes; " if running else ""
+        console.print(f"nothing to run: {busy}dvae study status {study}{where}; dvae study report {study}{where}",
+                      markup=False)
         raise typer.Exit(1 if any(s.state in ("conflict", "failed") for s in statuses) else 0)
-    study_dir(plan, results).mkdir(parents=True, exist_ok=True)
-    check_writable(study_dir(plan, results), "study folder")
     origin = str(Path(study).resolve()) if Path(study).expanduser().is_file() else study
+    slurm = None
     if executor == "slurm":
+        from dvae_cli.study.slurm import make_executor
+
+        slurm = make_executor(plan, results, jobs)   # no Slurm here: one line, before anything is made
+    data = data_dir or default_data_dir()
+    prepare_datasets(plan, data, expected, console)
+    study_dir(plan, results).mkdir(parents=True, exist_ok=True)
+    if slurm is not None:
         from dvae_cli.study.slurm import submit
 
-        code = submit(plan, origin, queue, results, data_dir or default_data_dir(), jobs, device, console, wait)
+        code = submit(plan, origin, queue, results, data, jobs, device, console, wait, executor=slurm)
     else:
         from dvae_cli.study.local import LocalExecutor
 
-        runner = LocalExecutor(plan, origin, results, data_dir or default_data_dir(), jobs or 1, device, console,
-                               log_every)
+        runner = LocalExecutor(plan, origin, results, data, jobs or 1, device, console, log_every)
         code = runner.run(queue)
+        final = [cell_status(plan, cell, results, StudyRecord(study_dir(plan, results))).state
+                 for cell in plan.cells]
+        console.print(f"study {plan.name}: {_counts(final)}", markup=False)
     if code == 0:
-        console.print(f"Next: dvae study status {study}; dvae study report {study}", markup=False)
+        console.print(f"Next: dvae study status {study}{where}; dvae study report {study}{where}", markup=False)
+    elif code > 128:
+        console.print(f"stopped; the same command continues the study: dvae study run {study}{where}", markup=False)
     raise typer.Exit(code)
+
+
+def _where(results: Path, given: Path | None) -> str:
+    return f" --results-dir {results}" if given is not None else ""
 
 
 def check_cells(plan: StudyPlan) -> dict[str, dict]:
@@ -130,14 +161,16 @@ def check_cells(plan: StudyPlan) -> dict[str, dict]:
             specs[cell.name] = cell_resolution(plan, cell).spec.to_dict()
         except DvaeError as exc:
             raise ConfigError(f"study {plan.name}, cell {cell.name}: {exc}") from None
-    if plan.metrics:
-        from dvae_cli.metrics.names import parse_metric_names
+    from dvae_cli.metrics.names import parse_metric_names
+    from dvae_cli.viz.plots import parse_plot_names
 
-        parse_metric_names(",".join(plan.metrics))
-    if plan.plots:
-        from dvae_cli.viz.plots import parse_plot_names
-
-        parse_plot_names(list(plan.plots))
+    for what, check in (("metrics", lambda: parse_metric_names(",".join(plan.metrics))),
+                        ("plots", lambda: parse_plot_names(list(plan.plots)))):
+        try:
+            if getattr(plan, what):
+                check()
+        except DvaeError as exc:
+            raise ConfigError(f"study {plan.name}, {what}: {exc}") from None
     return specs
 
 
@@ -147,7 +180,10 @@ def status_command(study: StudyArg, results_dir: ResultsDir = None) -> None:
     plan = load_study(study)
     results = results_dir or default_results_dir()
     record = StudyRecord(study_dir(plan, results))
-    statuses = [cell_status(plan, cell, results, record) for cell in plan.cells]
+    from dvae_cli.study.cell import cell_resolution
+
+    statuses = [cell_status(plan, cell, results, record, cell_resolution(plan, cell).spec.to_dict())
+                for cell in plan.cells]
     if any(status.state in ("left", "running") for status in statuses):
         from dvae_cli.study.slurm import job_active
 
@@ -155,12 +191,17 @@ def status_command(study: StudyArg, results_dir: ResultsDir = None) -> None:
             if status.state == "left" and job_active(record.cell(status.cell.name)):
                 status.state = "queued"
     console = make_console()
-    table = make_table(("cell", "state", "epoch", "attempts", "detail"), right=("epoch", "attempts"),
+    table = make_table(("cell", "state", "epoch", "failures", "detail"), right=("epoch", "failures"),
                        title=f"study {plan.name}: {_counts([s.state for s in statuses])}")
     for status in statuses:
         table.add_row(status.cell.name, status.state, str(status.epoch or "-"), str(status.attempts),
-                      status.detail)
+                      status.detail[:200])
     console.print(table)
+    if not study_dir(plan, results).is_dir():
+        console.print(f"note: no folder {study_dir(plan, results)} yet: nothing of this study has run there "
+                      "(another --results-dir?)", markup=False, style="yellow")
+    for line in study_notes(plan, results, record):
+        console.print(f"note: {line}", markup=False, style="yellow")
 
 
 @app.command("report", no_args_is_help=True)
@@ -178,41 +219,38 @@ def report_command(
     (written with report.md and cells.csv into <results>/<study>/report/)."""
     from dvae_cli.compare.formats import SUFFIXES, check_format, render
     from dvae_cli.runs.atomic import write_text
-    from dvae_cli.study.report import REPORT_DIR, build_report, write_figures
+    from dvae_cli.study.report import (
+        REPORT_DIR,
+        build_report,
+        report_notes,
+        write_report_folder,
+    )
 
     chosen = check_format(fmt) if fmt else SUFFIXES.get(output.suffix.lower(), "table") if output else "table"
+    if output is not None and not output.parent.is_dir():
+        raise ConfigError(f"--output {output}: folder {output.parent} does not exist")
     plan = load_study(study)
     results = results_dir or default_results_dir()
     if not study_dir(plan, results).is_dir():
         raise ConfigError(f"study {plan.name} has no folder in {results} yet: dvae study run {study}")
-    out_dir = study_dir(plan, results) / REPORT_DIR
     check_writable(study_dir(plan, results), "study folder")
-    report = build_report(plan, results)
-    console = make_console()
+    report = build_report(plan, results, StudyRecord(study_dir(plan, results)))
     if not report.cells:
         raise ConfigError(f"study {plan.name}: no cell is finished yet ({_counts(list(report.states.values()))})")
-    summary = report.summary_table()
-    text = render(summary, chosen, width=console.width)
+    console, notes = make_console(), make_console(stderr=True)   # stdout: the table alone, for pipes
+    text = render(report.summary_table(), chosen, width=console.width)
     if output is not None:
         write_text(output, text)
-        console.print(f"wrote {output}", markup=False)
+        notes.print(f"wrote {output}", markup=False)
     else:
         console.print(text, markup=False, highlight=False, end="")
-    out_dir.mkdir(parents=True, exist_ok=True)
-    write_text(out_dir / "summary.csv", render(summary, "csv"))
-    write_text(out_dir / "cells.csv", render(report.cells_table(), "csv"))
-    if report.selection:
+    if report.selection and chosen == "table" and output is None:
         console.print(render(report.selection_table(), "table", width=console.width), markup=False, end="")
-        write_text(out_dir / "udr_selection.csv", render(report.selection_table(), "csv"))
-    figures = [] if no_figures else write_figures(report, out_dir, lambda line: None)
-    lines = [f"# Study {plan.name}", "", plan.description, "",
-             f"{len(report.cells)} of {len(plan.cells)} cells finished ({_counts(list(report.states.values()))}).",
-             "", "## Scores by setting (over seeds)", "", render(summary, "markdown")]
-    if report.selection:
-        lines += ["## Unsupervised model selection (UDR)", "", render(report.selection_table(), "markdown")]
-    lines += [f"![{path.stem}]({path.name})\n" for path in figures]
-    write_text(out_dir / "report.md", "\n".join(lines))
-    console.print(f"wrote {out_dir}/: report.md, summary.csv, cells.csv and {len(figures)} figures", markup=False)
+    for line in report_notes(report):
+        notes.print(f"note: {line}", markup=False, style="yellow")
+    out_dir = study_dir(plan, results) / REPORT_DIR
+    figures = write_report_folder(report, out_dir, figures=not no_figures)
+    notes.print(f"wrote {out_dir}/: report.md, summary.csv, cells.csv and {len(figures)} figures", markup=False)
 
 
 @app.command("cell", hidden=True, no_args_is_help=True)

@@ -14,6 +14,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+from dvae_cli.catalogue.losses import loss_info
 from dvae_cli.config import Resolution, resolve_run
 from dvae_cli.errors import ConfigError
 from dvae_cli.runs.folder import RunFolder
@@ -62,7 +63,7 @@ def run_cell(plan: StudyPlan, cell: Cell, results_dir: Path, data_dir: Path, dev
     if status.state in ("retry", "failed"):
         _set_aside(folder, where)
         status = cell_status(plan, cell, results_dir)
-    if status.state in ("left", "interrupted"):
+    if status.state in ("left", "interrupted", "extend"):
         _train(resolution, folder, where, data_dir)
     if missing_evaluation(plan, folder.path):
         evaluate_cell(plan, folder, results_dir=where, data_dir=data_dir, device=device, log=log)
@@ -74,7 +75,9 @@ def _train(resolution: Resolution, folder: RunFolder, where: Path, data_dir: Pat
     from dvae_cli.runs.resume import resumed_spec
 
     if has_checkpoint(folder.path):
-        spec = resumed_spec(folder, {"epochs": resolution.spec.epochs})
+        wanted = resolution.spec   # resumed_spec multiplies --epochs as resolve_run did (FactorVAE's two halves)
+        per_step = loss_info(wanted.loss).batches_per_step if wanted.factor_doubled else 1
+        spec = resumed_spec(folder, {"epochs": wanted.epochs // per_step})
         resumed = Resolution(spec=spec, experiment=spec.experiment, from_name=False, sources={})
         run_training(resumed, where, data_dir, overwrite=False, interactive=False, resume=True, log_every=30.0)
     else:   # never started, or stopped before its first checkpoint: nothing in the folder to keep

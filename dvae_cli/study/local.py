@@ -105,7 +105,8 @@ class LocalExecutor:
         gpus = self._gpus()
         progress = Progress(total=len(queue))
         pending = list(queue)
-        previous = {sig: signal.signal(sig, self._on_signal) for sig in (signal.SIGINT, signal.SIGTERM)}
+        stops = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)   # Ctrl-C, kill, a closed terminal or ssh
+        previous = {sig: signal.signal(sig, self._on_signal) for sig in stops}
         last_summary, last_text = time.monotonic(), ""
         try:
             with self._view(progress) as refresh:
@@ -149,8 +150,9 @@ class LocalExecutor:
         command = [sys.executable, "-m", "dvae_cli", "study", "cell", self.origin, cell.name,
                    "--results-dir", str(self.results_dir), "--data-dir", str(self.data_dir), "--device", self.device]
         with open(path, "ab") as handle:
-            handle.write(f"=== {time.strftime('%Y-%m-%d %H:%M:%S')} attempt {self.record.attempts(cell.name) + 1}, "
-                         f"{threads} threads\n".encode())
+            failures = self.record.attempts(cell.name)
+            handle.write(f"=== {time.strftime('%Y-%m-%d %H:%M:%S')} started, {threads} threads"
+                         f"{f', after {failures} failed attempt' if failures else ''}\n".encode())
             handle.flush()
             process = subprocess.Popen(command, stdout=handle, stderr=subprocess.STDOUT, env=env,
                                        start_new_session=True)   # our signals reach it only through us
@@ -190,9 +192,10 @@ class LocalExecutor:
     def _on_signal(self, signum: int, frame: object) -> None:
         first = self.stop_signal is None
         self.stop_signal = self.stop_signal or signum
+        passed = signum if first and signum != signal.SIGHUP else signal.SIGTERM if first else signal.SIGINT
         for worker in self.workers:   # each cell saves its state and stops (a second signal aborts it)
             try:
-                worker.process.send_signal(signal.SIGTERM if first else signal.SIGINT)
+                worker.process.send_signal(passed)
             except ProcessLookupError:
                 pass
 
@@ -256,9 +259,10 @@ class _View:
         executor = self.executor
         left = self.progress.total - self.progress.done - self.progress.failed - len(executor.workers)
         table = Table(title=executor._summary(self.progress, max(0, left)), show_header=True, expand=True)
-        table.add_column("cell", no_wrap=True)
-        table.add_column("time", justify="right")
-        table.add_column("last line", overflow="ellipsis", no_wrap=True)
+        longest = max((len(worker.cell.name) for worker in executor.workers), default=4)
+        table.add_column("cell", no_wrap=True, min_width=min(longest, 40))
+        table.add_column("time", justify="right", no_wrap=True, min_width=7)
+        table.add_column("last line", overflow="ellipsis", no_wrap=True, ratio=1)
         for worker in executor.workers:
             table.add_row(worker.cell.name, _duration(time.monotonic() - worker.started), last_line(worker.log))
         return table

@@ -150,6 +150,9 @@ def load_study(where: str | Path) -> StudyPlan:
         shipped_path = shipped_studies_path()
         studies = _read_toml(shipped_path).get("studies", {}) if shipped_path.is_file() else {}
         if str(where) not in studies:
+            if path.suffix == ".toml" or "/" in str(where):
+                raise ConfigError(f"no study file {path} (and no study of that name in {STUDIES_FILENAME}: "
+                                  f"{', '.join(studies)})")
             raise UnknownNameError("study (a file, or a study of studies.toml)", str(where), tuple(studies))
         table, default_name, path = studies[str(where)], str(where), shipped_path
     return parse_study(table, default_name, path.resolve())
@@ -175,8 +178,27 @@ def parse_study(table: dict[str, Any], default_name: str, source: Path) -> Study
             plan.loss_grids[key] = {axis: _axis(f"grid.{key}.{axis}", values) for axis, values in value.items()}
         else:
             plan.grid[key] = _axis(f"grid.{key}", value)
+    _check_axes(plan)
     plan.cells = _expand(plan)
     return plan
+
+
+def _check_axes(plan: StudyPlan) -> None:
+    """Refuse a grid that names a value twice or gives a loss another loss's parameter."""
+    from dvae_cli.catalogue.losses import LOSSES
+
+    if "loss" in plan.grid and "loss" in plan.params:
+        raise ConfigError(f"study '{plan.name}': 'loss' is both in [params] ({plan.params['loss']!r}) and in "
+                          "the grid; keep one")
+    for key in plan.grid:
+        if key in plan.params:
+            raise ConfigError(f"study '{plan.name}': '{key}' is both in [params] and in the grid; keep one")
+    owner = {param.name: info.name for info in LOSSES.values() for param in info.params}
+    for loss, axes in plan.loss_grids.items():
+        for key in axes:
+            if owner.get(key, loss) != loss:
+                raise ConfigError(f"study '{plan.name}': [grid.{loss}] {key} is a parameter of {owner[key]}, "
+                                  f"not of {loss} (it would make settings that differ in nothing {loss} reads)")
 
 
 def _expand(plan: StudyPlan) -> list[Cell]:
@@ -286,6 +308,8 @@ def _slurm(value: Any) -> dict[str, Any]:
     for key, item in value.items():
         if key not in SLURM_KEYS:
             raise ConfigError(f"study slurm: unknown key '{key}'; valid keys: {', '.join(SLURM_KEYS)}")
-        if not isinstance(item, SLURM_KEYS[key]) or isinstance(item, bool):  # type: ignore[arg-type]
-            raise ConfigError(f"study slurm.{key}: wrong type {type(item).__name__}")
+        wanted = SLURM_KEYS[key]
+        if not isinstance(item, wanted) or isinstance(item, bool):  # type: ignore[arg-type]
+            kind = "a number" if wanted != str and wanted != int else "an integer" if wanted == int else "a string"
+            raise ConfigError(f"study slurm.{key} must be {kind}, got {item!r}")
     return dict(value)

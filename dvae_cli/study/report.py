@@ -17,7 +17,9 @@ Read from the cells' run folders only (``metrics.log``, ``test_losses.log``,
 
 from __future__ import annotations
 
+import json
 import math
+import re
 import statistics
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -29,7 +31,7 @@ from dvae_cli.errors import DvaeError
 from dvae_cli.runs.jsonfile import read_json
 from dvae_cli.runs.layout import METRICS_LOG
 from dvae_cli.study.plan import Cell, StudyPlan
-from dvae_cli.study.state import UDR_CODES, cell_status, study_dir
+from dvae_cli.study.state import UDR_CODES, StudyRecord, cell_status, study_dir
 
 REPORT_DIR = "report"
 RECONSTRUCTION = "test.recon_loss"
@@ -41,10 +43,11 @@ UNSUPERVISED = ("UDR", RECONSTRUCTION, "gaussian_total_correlation", "gaussian_w
 
 @dataclass
 class CellValues:
-    """One finished cell's scores (metric name -> value; None: not computed)."""
+    """One finished cell's scores (metric name -> value; None: not computed) and how each was computed."""
 
     cell: Cell
     scores: dict[str, float | None] = field(default_factory=dict)
+    protocols: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass
@@ -89,6 +92,30 @@ class StudyReport:
         return CompareTable([Column(key, key != "score") for key in keys], rows)
 
 
+def report_notes(report: StudyReport) -> list[str]:
+    """What a reader of the tables must know: scores computed with other protocols, UDR not computable."""
+    notes = []
+    for metric in report.metrics:
+        kinds: dict[str, list[str]] = {}
+        for values in report.cells:
+            if metric in values.protocols:
+                kinds.setdefault(values.protocols[metric], []).append(values.cell.name)
+        if len(kinds) > 1:
+            groups = sorted(kinds.values(), key=len)
+            notes.append(f"{metric} was computed with {len(kinds)} different protocols (image counts, sample "
+                         f"sizes): e.g. {', '.join(groups[0][:3])} differ from the others; dvae eval CELL "
+                         "--metric ... with the study's settings makes them alike")
+    if report.plan.udr and UDR not in report.metrics:
+        notes.append("no UDR: it compares each model with the other seeds of its setting, and needs 2 seeds "
+                     "or more (with 2 seeds both get the same score)")
+    unfinished = {state: n for state in ("failed", "conflict", "running", "left")
+                  if (n := list(report.states.values()).count(state))}
+    if unfinished:
+        notes.append("not in the tables: " + ", ".join(f"{n} {state}" for state, n in unfinished.items())
+                     + " cells")
+    return notes
+
+
 def describe(values: list[float]) -> dict[str, Any]:
     """mean, median, sample std (None for fewer than 2) and n of `values` (None for all if empty)."""
     if not values:
@@ -97,16 +124,17 @@ def describe(values: list[float]) -> dict[str, Any]:
             "std": statistics.stdev(values) if len(values) > 1 else None, "n": len(values)}
 
 
-def build_report(plan: StudyPlan, results_dir: Path) -> StudyReport:
+def build_report(plan: StudyPlan, results_dir: Path, record: StudyRecord | None = None) -> StudyReport:
     """Read every finished cell of the study and compute UDR and its selection scores."""
     where = study_dir(plan, results_dir)
     states: dict[str, str] = {}
     cells: list[CellValues] = []
     for cell in plan.cells:
-        state = cell_status(plan, cell, results_dir).state
+        state = cell_status(plan, cell, results_dir, record).state
         states[cell.name] = state
-        if state in ("done", "trained"):
-            cells.append(CellValues(cell, read_scores(where / cell.name)))
+        if state in ("done", "trained", "extend"):
+            scores, protocols = read_scores(where / cell.name)
+            cells.append(CellValues(cell, scores, protocols))
     _add_udr(plan, where, cells)
     metrics = list(dict.fromkeys(key for c in cells for key in c.scores))
     report = StudyReport(plan, cells, states, metrics)
@@ -114,8 +142,9 @@ def build_report(plan: StudyPlan, results_dir: Path) -> StudyReport:
     return report
 
 
-def read_scores(folder: Path) -> dict[str, float | None]:
-    """A run's ``metrics.log`` scores and its test reconstruction loss (``test.recon_loss``)."""
+def read_scores(folder: Path) -> tuple[dict[str, float | None], dict[str, str]]:
+    """A run's ``metrics.log`` scores and its test reconstruction loss (``test.recon_loss``), and each
+    score's protocol without its seed (to tell scores computed alike from others)."""
     from dvae_cli.catalogue.metrics import METRICS
     from dvae_cli.runs.folder import RunFolder
 
@@ -135,7 +164,13 @@ def read_scores(folder: Path) -> dict[str, float | None]:
         test = None
     if test and "recon_loss" in test:
         scores[RECONSTRUCTION] = float(test["recon_loss"])
-    return scores
+    protocols = logged.get("protocols") if isinstance(logged, dict) else None
+    shown = {}
+    for key, protocol in (protocols.items() if isinstance(protocols, dict) else ()):
+        if isinstance(protocol, dict):
+            kept = {k: re.sub(r"\(seed \d+\)", "", str(v)) for k, v in protocol.items() if k != "seed"}
+            shown[key] = json.dumps(kept, sort_keys=True)
+    return scores, shown
 
 
 def _add_udr(plan: StudyPlan, where: Path, cells: list[CellValues]) -> None:
@@ -233,3 +268,31 @@ def write_figures(report: StudyReport, out_dir: Path, log: Callable[[str], None]
 
 def _file_part(metric: str) -> str:
     return "".join(ch if ch.isalnum() or ch in "-_." else "_" for ch in metric)
+
+
+def write_report_folder(report: StudyReport, out_dir: Path, figures: bool = True) -> list[Path]:
+    """``report.md``, ``summary.csv``, ``cells.csv``, ``udr_selection.csv`` and the figures into
+    `out_dir`; returns the figures written."""
+    from dvae_cli.compare.formats import render
+    from dvae_cli.runs.atomic import write_text
+
+    out_dir.mkdir(parents=True, exist_ok=True)
+    summary = report.summary_table()
+    write_text(out_dir / "summary.csv", render(summary, "csv"))
+    write_text(out_dir / "cells.csv", render(report.cells_table(), "csv"))
+    if report.selection:
+        write_text(out_dir / "udr_selection.csv", render(report.selection_table(), "csv"))
+    drawn = write_figures(report, out_dir, lambda line: None) if figures else []
+    plan = report.plan
+    counts = ", ".join(f"{n} {state}" for state in dict.fromkeys(report.states.values())
+                       if (n := list(report.states.values()).count(state)))
+    lines = [f"# Study {plan.name}", ""] + ([plan.description, ""] if plan.description else [])
+    lines += [f"{len(report.cells)} of {len(plan.cells)} cells in the tables ({counts}).", ""]
+    lines += [f"Note: {note}" for note in report_notes(report)] + [""] if report_notes(report) else []
+    lines += ["## Scores by setting (over seeds)", "", render(summary, "markdown")]
+    if report.selection:
+        lines += ["## Unsupervised model selection (UDR)", "", render(report.selection_table(), "markdown")]
+    lines += [f"![{path.stem}]({path.name})\n" for path in drawn]
+    write_text(out_dir / "report.md", "\n".join(lines).rstrip("\n") + "\n")
+    return drawn
+

@@ -20,7 +20,7 @@ from typing import Any
 
 from rich.console import Console
 
-from dvae_cli.errors import MissingExtraError
+from dvae_cli.errors import ConfigError, MissingExtraError
 from dvae_cli.study.plan import Cell, StudyPlan
 from dvae_cli.study.state import MAX_ATTEMPTS, WORK_DIR, StudyRecord, study_dir
 
@@ -64,8 +64,12 @@ def make_executor(plan: StudyPlan, results_dir: Path, jobs: int | None, cluster:
     except ImportError:
         raise MissingExtraError('--executor slurm needs submitit: pip install "dvae[slurm]"') from None
     folder = study_dir(plan, results_dir) / WORK_DIR / "submitit"
-    executor = submitit.AutoExecutor(folder=str(folder / "%j"), cluster=cluster or os.environ.get(CLUSTER_ENV)
-                                     or "slurm")
+    chosen = cluster or os.environ.get(CLUSTER_ENV) or "slurm"
+    try:
+        executor = submitit.AutoExecutor(folder=str(folder / "%j"), cluster=chosen)
+    except RuntimeError as exc:   # submitit's "Could not detect srun": not on a Slurm cluster
+        raise ConfigError(f"--executor slurm: {exc} (run it on the cluster's login node, or use --executor "
+                          "local)") from None
     executor.update_parameters(**submitit_parameters(plan, jobs))
     return executor
 
@@ -92,14 +96,14 @@ def sbatch_header(plan: StudyPlan, jobs: int | None, folder: Path) -> str:
 
 
 def submit(plan: StudyPlan, origin: str, queue: list[Cell], results_dir: Path, data_dir: Path,
-           jobs: int | None, device: str, console: Console, wait: bool = False) -> int:
+           jobs: int | None, device: str, console: Console, wait: bool = False, executor: Any = None) -> int:
     """Submit `queue` as one job array; with `wait`, wait for it, retry the failed cells once, and report.
 
     Returns:
         The exit code: 0 when submitted (or, with `wait`, when every cell is done), 1 if a cell failed.
     """
     record = StudyRecord(study_dir(plan, results_dir))
-    executor = make_executor(plan, results_dir, jobs)
+    executor = executor if executor is not None else make_executor(plan, results_dir, jobs)
     call = CellJob(origin, Path(results_dir).resolve(), Path(data_dir).resolve(), device)
     failed: list[str] = []
     for attempt in range(MAX_ATTEMPTS):

@@ -6,6 +6,8 @@ A cell's state comes from its run folder, the contract every command shares:
 - ``running``: a live process holds its training lock (or the study's record says a
   live process of this machine works on it);
 - ``interrupted``: its training stopped on a signal: a rerun resumes it;
+- ``extend``: finished, and the study now asks for more epochs: a rerun resumes it to them
+  (and scores it again);
 - ``trained``: trained, its evaluation (metrics, plots, UDR codes) not complete;
 - ``done``: trained and evaluated;
 - ``failed``: diverged, crashed or could not start, and already retried (`MAX_ATTEMPTS`):
@@ -29,7 +31,7 @@ from typing import Any
 from dvae_cli.errors import DvaeError
 from dvae_cli.runs.atomic import write_json
 from dvae_cli.runs.jsonfile import read_json
-from dvae_cli.runs.layout import METRICS_LOG, SPECS, TRAINING_LOCK, TRAINING_STATE
+from dvae_cli.runs.layout import METRICS_LOG, MODEL, SPECS, TRAINING_LOCK, TRAINING_STATE
 from dvae_cli.runs.outcome import read_outcome
 from dvae_cli.study.plan import Cell, StudyPlan
 
@@ -38,7 +40,10 @@ STATE_FILE = "study.json"
 WORK_DIR = ".study"
 UDR_CODES = "udr_codes.npz"
 MAX_ATTEMPTS = 2
-STATES = ("done", "running", "trained", "interrupted", "retry", "left", "failed", "conflict")
+STATES = ("done", "running", "trained", "extend", "interrupted", "retry", "left", "failed", "conflict")
+#: specs.json keys that do not change the model trained (a study file may change them freely).
+FREE_KEYS = ("no_progress_bar", "log_level", "device", "no_cuda", "eval_batchsize", "compile", "tracker",
+             "checkpoint_every", "no_test", "is_metrics", "is_eval_only", "experiment")
 
 
 @dataclass
@@ -107,8 +112,9 @@ def cell_status(plan: StudyPlan, cell: Cell, results_dir: Path, record: StudyRec
             return CellStatus(cell, "failed" if attempts >= MAX_ATTEMPTS else "retry", detail=error,
                               attempts=attempts)
         return CellStatus(cell, "left", attempts=attempts)
+    grow = 0
     if expected is not None:
-        differs = spec_conflict(folder, expected)
+        differs, grow = spec_conflict(folder, expected)
         if differs:
             return CellStatus(cell, "conflict", detail=differs, attempts=attempts)
     outcome = read_outcome(folder)
@@ -120,6 +126,8 @@ def cell_status(plan: StudyPlan, cell: Cell, results_dir: Path, record: StudyRec
         return CellStatus(cell, state, epoch, f"{outcome.state} {outcome.reason()}", attempts)
     if outcome.state == "interrupted":
         return CellStatus(cell, "interrupted", epoch, outcome.reason(), attempts)
+    if grow:
+        return CellStatus(cell, "extend", epoch, f"the study now asks for {grow} epochs", attempts)
     missing = missing_evaluation(plan, folder)
     if missing:
         last = (record.cell(cell.name).get("error") if record is not None else "") or ""
@@ -136,7 +144,7 @@ def missing_evaluation(plan: StudyPlan, folder: Path) -> list[str]:
     missing: list[str] = []
     if plan.metrics:
         try:
-            scores = read_json(folder / METRICS_LOG) if (folder / METRICS_LOG).is_file() else {}
+            scores = read_json(folder / METRICS_LOG) if _newer_than_model(folder / METRICS_LOG) else {}
         except DvaeError:
             scores = {}
         from dvae_cli.catalogue.metrics import metric_info
@@ -145,28 +153,40 @@ def missing_evaluation(plan: StudyPlan, folder: Path) -> list[str]:
             keys = metric_info(name).scores
             if not isinstance(scores, dict) or not all(key in scores for key in keys):
                 missing.append(name)
-    if plan.udr and not (folder / UDR_CODES).is_file():
+    if plan.udr and not _newer_than_model(folder / UDR_CODES):
         missing.append("udr codes")
     return missing
 
 
-def spec_conflict(folder: Path, expected: dict[str, Any]) -> str:
-    """The first parameter where the run in `folder` differs from `expected` ("" if none that matters)."""
-    from dvae_cli.runs.resume import MAY_CHANGE
+def _newer_than_model(path: Path) -> bool:
+    """Whether `path` exists and was written after the run's last model.pt (else it scores an older model)."""
+    model = path.parent / MODEL
+    try:
+        return path.stat().st_mtime_ns >= (model.stat().st_mtime_ns if model.is_file() else 0)
+    except OSError:
+        return False
+
+
+def spec_conflict(folder: Path, expected: dict[str, Any]) -> tuple[str, int]:
+    """(the first parameter where the run in `folder` differs from `expected`, or "";
+    the epochs to train it to when the study asks for more than it has, or 0)."""
     from dvae_cli.spec import RECORDED
 
     try:
         stored = read_json(folder / SPECS)
     except DvaeError as exc:
-        return str(exc)
+        return str(exc), 0
     if not isinstance(stored, dict):
-        return f"{folder / SPECS} is not a JSON object"
+        return f"{folder / SPECS} is not a JSON object", 0
+    grow = 0
     for key, value in expected.items():
-        if key in MAY_CHANGE or key in RECORDED or key == "experiment":
+        if key in FREE_KEYS or key in RECORDED or key not in stored or stored[key] == value:
             continue
-        if key in stored and stored[key] != value:
-            return f"{key} is {stored[key]!r} in the run, {value!r} in the study"
-    return ""
+        if key == "epochs" and isinstance(value, int) and isinstance(stored[key], int) and value > stored[key]:
+            grow = value
+            continue
+        return f"{key} is {stored[key]!r} in the run, {value!r} in the study", 0
+    return "", grow
 
 
 def has_checkpoint(folder: Path) -> bool:

@@ -282,6 +282,7 @@ def udr_selection_figure(path: Path, udr: list[float], supervised: dict[str, lis
                      f"{name}\nSpearman rho: undefined (n = {n} models)")
         ax.set_xlabel("UDR (unitless, 0 to 1)")
         ax.set_ylabel(metric_label(name))
+        ax.xaxis.set_major_locator(plt.MaxNLocator(4))   # narrow UDR ranges: fewer, readable ticks
         ax.grid(alpha=0.3)
     for ax in list(axes.flat)[len(panels):]:
         ax.axis("off")
