@@ -213,6 +213,11 @@ def lock_alive(lock: Path) -> bool:
         return time.time() - _mtime(lock) < STALE_SECONDS
     if host != socket.gethostname() or not isinstance(pid, int) or isinstance(pid, bool) or pid <= 0:
         return time.time() - _mtime(lock) < STALE_SECONDS
+    return process_alive(pid)
+
+
+def process_alive(pid: int) -> bool:
+    """Whether a process of this machine has the number `pid` (one of another user's counts)."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:

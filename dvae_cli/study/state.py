@@ -31,7 +31,13 @@ from typing import Any
 from dvae_cli.errors import DvaeError
 from dvae_cli.runs.atomic import write_json
 from dvae_cli.runs.jsonfile import read_json
-from dvae_cli.runs.layout import METRICS_LOG, MODEL, SPECS, TRAINING_LOCK, TRAINING_STATE
+from dvae_cli.runs.layout import (
+    METRICS_LOG,
+    MODEL,
+    SPECS,
+    TRAINING_LOCK,
+    TRAINING_STATE,
+)
 from dvae_cli.runs.outcome import read_outcome
 from dvae_cli.study.plan import Cell, StudyPlan
 
@@ -198,12 +204,6 @@ def _worker_alive(entry: dict[str, Any]) -> bool:
     pid, host = entry.get("pid"), entry.get("host")
     if not isinstance(pid, int) or isinstance(pid, bool) or pid <= 0 or host != socket.gethostname():
         return False
-    if pid == os.getpid():
-        return False
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
+    from dvae_cli.runs.summary import process_alive
+
+    return pid != os.getpid() and process_alive(pid)
