@@ -306,23 +306,23 @@ def test_live_updates_of_a_study_and_its_cells(tmp_path, tiny_run):
         await select(pilot, screen, f"{STUDY}/")
         with (study / LIVE_CELL / TRAIN_LOG).open("a") as log:     # the training cell logs an epoch
             log.write(epoch_rows(2))
-        await until(pilot, lambda: table_rows(screen)[cell_key(LIVE_CELL)][3] == "3/50", timeout=5)
+        await until(pilot, lambda: table_rows(screen)[cell_key(LIVE_CELL)][3] == "3/50", timeout=30)
         shutil.copytree(tiny_run, study / "btcvae-s2")             # the last cell appears
-        await until(pilot, lambda: cell_key("btcvae-s2") in table_rows(screen), timeout=5)
+        await until(pilot, lambda: cell_key("btcvae-s2") in table_rows(screen), timeout=30)
         assert table_rows(screen)[cell_key("btcvae-s2")][1] == "└ btcvae-s2"
         assert table_rows(screen)[cell_key(LIVE_CELL)][1] == f"├ {LIVE_CELL}"
         assert table_rows(screen)[f"{STUDY}/"][2] == "3/4 done"
-        await until(pilot, lambda: counts(screen) == "cells: 3 done · 1 training", timeout=5)
+        await until(pilot, lambda: counts(screen) == "cells: 3 done · 1 training", timeout=30)
         (study / LIVE_CELL / LOCK_FILE).unlink()                   # the training process is gone
-        await until(pilot, lambda: counts(screen) == "cells: 3 done · 1 interrupted", timeout=5)
+        await until(pilot, lambda: counts(screen) == "cells: 3 done · 1 interrupted", timeout=30)
         assert "No report yet" in study_text(screen)
         write_report(study)                                        # dvae study report ran
-        await until(pilot, lambda: len(summary_rows(screen)) == 3, timeout=5)
+        await until(pilot, lambda: len(summary_rows(screen)) == 3, timeout=30)
         assert "report/: cells.csv, report.md, summary.csv, 1 figure" in study_text(screen)
         viewer = study_view(screen).query_one(FigureViewer)
-        await until(pilot, lambda: viewer.figure is not None, timeout=5)
+        await until(pilot, lambda: viewer.figure is not None, timeout=30)
         shutil.rmtree(study)                                       # the study is deleted
-        await until(pilot, lambda: not table_rows(screen), timeout=5)
+        await until(pilot, lambda: not table_rows(screen), timeout=30)
         assert screen.loaded is None and not study_view_shown(screen)
 
     browse(root, scenario, poll_interval=0.25)

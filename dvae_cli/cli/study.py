@@ -152,13 +152,15 @@ def check_cells(plan: StudyPlan) -> dict[str, dict]:
     Raises:
         ConfigError: naming the first cell whose parameters a run would refuse.
     """
+    from dvae_cli.config import load_catalogue
     from dvae_cli.errors import DvaeError
     from dvae_cli.study.cell import cell_resolution
 
     specs = {}
+    catalogue = load_catalogue()
     for cell in plan.cells:
         try:
-            specs[cell.name] = cell_resolution(plan, cell).spec.to_dict()
+            specs[cell.name] = cell_resolution(plan, cell, catalogue).spec.to_dict()
         except DvaeError as exc:
             raise ConfigError(f"study {plan.name}, cell {cell.name}: {exc}") from None
     from dvae_cli.metrics.names import parse_metric_names
@@ -180,10 +182,8 @@ def status_command(study: StudyArg, results_dir: ResultsDir = None) -> None:
     plan = load_study(study)
     results = results_dir or default_results_dir()
     record = StudyRecord(study_dir(plan, results))
-    from dvae_cli.study.cell import cell_resolution
-
-    statuses = [cell_status(plan, cell, results, record, cell_resolution(plan, cell).spec.to_dict())
-                for cell in plan.cells]
+    expected = check_cells(plan)
+    statuses = [cell_status(plan, cell, results, record, expected[cell.name]) for cell in plan.cells]
     if any(status.state in ("left", "running") for status in statuses):
         from dvae_cli.study.slurm import job_active
 

@@ -15,7 +15,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from dvae_cli.catalogue.losses import loss_info
-from dvae_cli.config import Resolution, resolve_run
+from dvae_cli.config import Catalogue, Resolution, resolve_run
 from dvae_cli.errors import ConfigError
 from dvae_cli.runs.folder import RunFolder
 from dvae_cli.study.plan import Cell, StudyPlan
@@ -34,13 +34,16 @@ UDR_IMAGES = 1000
 UDR_SEED = 0
 
 
-def cell_resolution(plan: StudyPlan, cell: Cell) -> Resolution:
+def cell_resolution(plan: StudyPlan, cell: Cell, catalogue: Catalogue | None = None) -> Resolution:
     """The run `cell` trains: the study's base experiment, its params, grid values and seed.
+
+    Args:
+        catalogue: The experiments catalogue, read once for all the cells (read here if None).
 
     Raises:
         ConfigError, UnknownNameError: for a value the run would refuse.
     """
-    resolution = resolve_run(cell.name, plan.experiment, plan.flags(cell))
+    resolution = resolve_run(cell.name, plan.experiment, plan.flags(cell), catalogue=catalogue)
     resolution.spec.study = plan.record(cell)
     return resolution
 
