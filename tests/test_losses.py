@@ -227,6 +227,25 @@ def test_factor_discriminator_update_does_not_touch_vae_gradients():
     assert changed, "the discriminator was not updated"
 
 
+def test_factor_evaluation_without_gradients_gives_the_terms_of_the_gradient_path():
+    """Under no_grad one discriminator pass serves the TC and the discriminator loss: same values."""
+    model = _tiny_vae().eval()
+    loss = FactorLoss(latent_dim=4, factor_G=3.0)
+    x = torch.rand(6, 1, 32, 32)
+    torch.manual_seed(11)
+    with_grad = loss(model, x, None)
+    assert with_grad.loss.requires_grad
+    torch.manual_seed(11)   # the same permutation of the codes
+    with torch.no_grad():
+        without = loss(model, x, None)
+    assert set(without.terms) == set(with_grad.terms) >= {"tc_loss", "discrim_loss"}
+    for key, value in with_grad.terms.items():
+        assert torch.equal(without.terms[key], value.detach()), key
+    with torch.no_grad():
+        logits = loss.discriminator(model.encoder(x)[0]).double()   # eval mode: the codes are the means
+    assert without.terms["tc_loss"].item() == pytest.approx((logits[:, 0] - logits[:, 1]).mean().item(), rel=1e-6)
+
+
 def test_factor_evaluation_without_discriminator_leaves_tc_out():
     model = _tiny_vae().eval()
     loss = FactorLoss(latent_dim=4)

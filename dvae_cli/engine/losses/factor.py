@@ -143,10 +143,16 @@ class FactorLoss(Loss):
         if not self.use_discriminator:
             loss = terms["recon_loss"] + terms["kl_loss"]
             return LossResult(loss=loss, terms={"loss": loss, **terms}, batch_size=x.shape[0])
-        tc = self._tc_with_frozen_discriminator(output.sample)
+        logits_real = None
+        if torch.is_grad_enabled():   # the TC's gradient reaches the codes, not the discriminator
+            tc = self._tc_with_frozen_discriminator(output.sample)
+        else:   # one pass over the codes serves the TC and the discriminator's loss (1/3 of its work)
+            logits_real = self.discriminator(output.sample)
+            tc = _tc(logits_real)
         anneal = linear_annealing(0.0, 1.0, self.anneal_step(None), self.reg_anneal)
         loss = terms["recon_loss"] + terms["kl_loss"] + anneal * self.gamma * tc
-        disc_loss = self._discriminator_loss(output.sample.detach(), permute_dims(output.sample.detach()))
+        disc_loss = self._discriminator_loss(output.sample.detach(), permute_dims(output.sample.detach()),
+                                             logits_real)
         return LossResult(loss=loss, terms={"loss": loss, "tc_loss": tc, **terms,
                                             "discrim_loss": disc_loss.detach()}, batch_size=x.shape[0])
 
@@ -160,11 +166,20 @@ class FactorLoss(Loss):
         finally:
             for param in params:
                 param.requires_grad_(True)
-        logits = at_least_float32(logits)
-        return (logits[:, 0] - logits[:, 1]).mean()
+        return _tc(logits)
 
-    def _discriminator_loss(self, z_real: torch.Tensor, z_perm: torch.Tensor) -> torch.Tensor:
-        logits_real, logits_perm = self.discriminator(z_real), self.discriminator(z_perm)
+    def _discriminator_loss(self, z_real: torch.Tensor, z_perm: torch.Tensor,
+                            logits_real: torch.Tensor | None = None) -> torch.Tensor:
+        """Cross-entropy of telling `z_real` (class 0) from `z_perm` (class 1); `logits_real` if known."""
+        if logits_real is None:
+            logits_real = self.discriminator(z_real)
+        logits_perm = self.discriminator(z_perm)
         zeros = torch.zeros(z_real.shape[0], dtype=torch.long, device=z_real.device)
         ones = torch.ones(z_perm.shape[0], dtype=torch.long, device=z_perm.device)
         return 0.5 * (F.cross_entropy(logits_real, zeros) + F.cross_entropy(logits_perm, ones))
+
+
+def _tc(logits: torch.Tensor) -> torch.Tensor:
+    """Total correlation estimate mean(logit_real - logit_perm) from logits (B, 2), in at least float32."""
+    logits = at_least_float32(logits)
+    return (logits[:, 0] - logits[:, 1]).mean()
