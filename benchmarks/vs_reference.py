@@ -62,6 +62,22 @@ def write_dsprites(path: Path, images: int, seed: int = 0) -> None:
     np.savez(path, imgs=(pixels > 0.5).astype(np.uint8), latents_classes=classes, latents_values=values)
 
 
+def prepare_work(source: Path, work: Path, images: int) -> int:
+    """Copy the reference into `work` and write the data file both read (once); the images it holds.
+
+    A `work` folder from an earlier run keeps its file, whatever `images` says now.
+    """
+    from dvae_cli.data.loading import load_dataset
+
+    reference = work / "reference"
+    if not reference.is_dir():
+        shutil.copytree(source, reference)
+    for target in (reference / "data" / "dsprites" / "dsprite_train.npz", work / "dvae-data" / "dsprites" / OFFICIAL):
+        if not target.is_file():
+            write_dsprites(target, images)
+    return len(load_dataset("dsprites", work / "dvae-data"))   # dvae packs the file once: outside the timings
+
+
 def reference_command(loss: str, batch: int, epochs: int, name: str) -> list[str]:
     return [sys.executable, "main.py", name, "-d", "dsprites", "-l", loss, "-b", str(batch), "-e", str(epochs),
             "--lr", "5e-4", "-s", "1234", "--no-test", "--checkpoint-every", "100000", "--no-progress-bar"]
@@ -131,14 +147,7 @@ def main() -> None:
     short, long = (int(e) for e in args.epochs.split(","))
     work = args.work
     reference = work / "reference"
-    if not reference.is_dir():
-        shutil.copytree(args.reference, reference)
-    for target in (reference / "data" / "dsprites" / "dsprite_train.npz", work / "dvae-data" / "dsprites" / OFFICIAL):
-        if not target.is_file():
-            write_dsprites(target, args.images)
-    from dvae_cli.data.loading import load_dataset
-
-    load_dataset("dsprites", work / "dvae-data")   # dvae packs the file once: not inside a timed run
+    args.images = prepare_work(args.reference, work, args.images)
     ref_env = {**os.environ, "PYTHONPATH": str(args.reference_deps)}
     dvae_env = {**os.environ, "PYTHONPATH": str(ROOT)}
     extra = args.dvae_args.split()

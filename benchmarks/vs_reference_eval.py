@@ -37,7 +37,6 @@ import argparse
 import json
 import math
 import os
-import shutil
 import statistics
 import subprocess
 import sys
@@ -165,17 +164,9 @@ def main() -> None:
         return
     if args.reference is None or args.reference_deps is None:
         parser.error("--reference and --reference-deps are required")
-    from vs_reference import OFFICIAL, write_dsprites
+    from vs_reference import prepare_work
 
-    reference = work / "reference"
-    if not reference.is_dir():
-        shutil.copytree(args.reference, reference)
-    for target in (reference / "data" / "dsprites" / "dsprite_train.npz", work / "dvae-data" / "dsprites" / OFFICIAL):
-        if not target.is_file():
-            write_dsprites(target, args.images)
-    from dvae_cli.data.loading import load_dataset
-
-    n = len(load_dataset("dsprites", work / "dvae-data"))   # dvae packs the file once, outside the timings
+    n = prepare_work(args.reference, work, args.images)
     args.model = args.model.resolve()
     print(f"machine: {os.cpu_count()} CPUs; {n:,} images; model {args.model.name}; batch {BATCH}; "
           f"H(z) with {args.n_samples:,} samples; median of {args.repeats}")
