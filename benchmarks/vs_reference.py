@@ -16,8 +16,9 @@ programs, `--repeats` times; the table shows the median images/s of each, their 
 and dvae's achieved fraction of the machine's peak fp32 FLOP/s: FLOPs per image of a
 training step (the VAE's forward and backward, FactorVAE's discriminator too, counted
 by torch's FlopCounterMode) x images/s, over the FLOP/s of a 4096 x 4096 fp32 matmul
-measured in the same run. Images/s count every image a step consumes (FactorVAE's two
-half-batches).
+measured before and after each row (their mean: the machine's speed drifts); each row
+also lists every repeat's pair. Images/s count every image a step consumes (FactorVAE's
+two half-batches).
 
 disentangling-vae needs, beside torch, torchvision, numpy, scipy, imageio, matplotlib:
 tqdm, scikit-image (with lazy_loader, tifffile), pandas and seaborn, installed into a
@@ -151,14 +152,16 @@ def main() -> None:
     ref_env = {**os.environ, "PYTHONPATH": str(args.reference_deps)}
     dvae_env = {**os.environ, "PYTHONPATH": str(ROOT)}
     extra = args.dvae_args.split()
-    peak = peak_flops()
-    print(f"machine: {os.cpu_count()} CPUs; peak fp32 matmul {peak / 1e9:.1f} GFLOP/s; {args.images:,} images; "
-          f"epoch time = (T({long}) - T({short})) / {long - short}; dvae args: {args.dvae_args or '-'}")
-    print(f"{'loss':<8}{'batch':>6}{'reference img/s':>17}{'dvae img/s':>12}{'ratio':>8}{'dvae % of peak':>16}")
+    print(f"machine: {os.cpu_count()} CPUs; {args.images:,} images; epoch time = (T({long}) - T({short})) / "
+          f"{long - short}; dvae args: {args.dvae_args or '-'}; peak = fp32 matmul GFLOP/s, mean of before and after "
+          "the row (the machine's speed drifts)")
+    print(f"{'loss':<8}{'batch':>6}{'reference img/s':>17}{'dvae img/s':>12}{'ratio':>8}{'dvae % of peak':>16}"
+          f"{'peak':>7}  every repeat, reference / dvae")
     for loss in args.losses.split(","):
         for batch in (int(b) for b in args.batch_sizes.split(",")):
             per_epoch = args.images * (2 if loss == "factor" else 1)   # factor: epochs doubled, 2 half-batches
             rates: dict[str, list[float]] = {"reference": [], "dvae": []}
+            peak_before = peak_flops()
             for repeat in range(args.repeats):
                 order = ["reference", "dvae"] if repeat % 2 == 0 else ["dvae", "reference"]
                 for program in order:
@@ -172,9 +175,11 @@ def main() -> None:
                             times.append(timed(dvae_command(loss, batch, epochs, name, work, extra), ROOT, dvae_env))
                     rates[program].append(per_epoch * (long - short) / (times[1] - times[0]))
             ref_rate, dvae_rate = statistics.median(rates["reference"]), statistics.median(rates["dvae"])
+            peak = (peak_before + peak_flops()) / 2
             fraction = dvae_rate * flops_per_image(loss, batch) / peak
+            spread = "  ".join(f"{r:,.0f}/{d:,.0f}" for r, d in zip(rates["reference"], rates["dvae"]))
             print(f"{loss:<8}{batch:>6}{ref_rate:>17,.0f}{dvae_rate:>12,.0f}{dvae_rate / ref_rate:>7.2f}x"
-                  f"{100 * fraction:>15.1f}%", flush=True)
+                  f"{100 * fraction:>15.1f}%{peak / 1e9:>7.0f}  {spread}", flush=True)
 
 
 if __name__ == "__main__":
