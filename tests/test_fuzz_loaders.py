@@ -414,6 +414,8 @@ def test_torch_files(content: bytes) -> None:
 @given(st.lists(st.integers(-2, 70), max_size=4) | st.lists(JSON, max_size=3), st.integers(-3, 40),
        st.just("Burgess") | st.text(max_size=8))
 @example([1, 32, 32], 3, "Burgess")
+@example([{}, {}, "\nx"], 13, "Burgess")   # found by CI: a string height put its newline in the error
+@example([1, 64.0, 64], 10, "Burgess")
 def test_model_against_its_spec(img_size: Any, latent_dim: int, model_type: str) -> None:
     from dvae_cli.engine.checkpoint import load_model
 

@@ -89,8 +89,10 @@ def load_model(path: Path, spec: RunSpec, device: str | torch.device = "cpu") ->
     """
     if spec.img_size is None:
         raise CorruptFileError("specs.json has no 'img_size': cannot rebuild the model")
-    if not isinstance(spec.img_size, (list, tuple)) or len(spec.img_size) != 3:
-        raise CorruptFileError(f"specs.json: 'img_size' must be [channels, height, width], got {spec.img_size!r}")
+    if (not isinstance(spec.img_size, (list, tuple)) or len(spec.img_size) != 3
+            or not all(isinstance(v, int) and not isinstance(v, bool) for v in spec.img_size)):
+        raise CorruptFileError(f"specs.json: 'img_size' must be three integers [channels, height, width], "
+                               f"got {spec.img_size!r}")
     try:
         model = build_model(spec.img_size, spec.latent_dim, spec.model_type)
     except ConfigError as exc:
