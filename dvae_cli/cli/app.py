@@ -8,18 +8,16 @@ from __future__ import annotations
 
 import os
 import sys
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
-from dvae_cli import __version__
-from dvae_cli.cli import browse
-from dvae_cli.cli import compare
+from dvae_cli.cli import browse, compare, data, experiments, plot, study, train
 from dvae_cli.cli import eval as eval_command
-from dvae_cli.cli import data, experiments, plot, study, train
 from dvae_cli.cli import export as export_command
 from dvae_cli.cli.output import safe_streams
 from dvae_cli.errors import EXIT_USAGE, DvaeError
+from dvae_cli.version import __version__
 
 DEBUG_ENV = "DVAE_DEBUG"
 
@@ -65,7 +63,7 @@ def error_line(message: str, label: str = "error") -> None:
     sys.stderr.flush()
 
 
-def plain_flags(command: object) -> object:
+def plain_flags(command: Any) -> Any:
     """Show flags (``--overwrite``) in ``--help`` without a ``<bool>`` type, as flags take no value."""
     for sub in getattr(command, "commands", {}).values():
         plain_flags(sub)

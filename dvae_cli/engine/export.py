@@ -226,7 +226,8 @@ def _onnx_bytes(module: torch.nn.Module, example: torch.Tensor, inputs: list[str
         options["dynamo"] = False   # the TorchScript-based exporter: onnx alone, no onnxscript
     buffer = io.BytesIO()
     with torch.no_grad():
-        torch.onnx.export(module, (example,), buffer, input_names=inputs, output_names=outputs,
+        torch.onnx.export(module, (example,), buffer,  # type: ignore[arg-type]  # a file object: torch's stub omits it
+                          input_names=inputs, output_names=outputs,
                           dynamic_axes={name: {0: "batch"} for name in inputs + outputs},
                           opset_version=ONNX_OPSET, do_constant_folding=True, **options)
     return buffer.getvalue()
@@ -309,7 +310,7 @@ def _description(model: VAE, fmt: str, run_name: str | None, encoder: Path, deco
     """The content of ``export.json``."""
     import torch
 
-    from dvae_cli import __version__
+    from dvae_cli.version import __version__
 
     channels, height, width = model.img_size
     dim = model.latent_dim

@@ -35,8 +35,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import tomllib
-
+from dvae_cli import tomlfile
 from dvae_cli.errors import ConfigError, CorruptFileError, UnknownNameError
 
 STUDY_KEYS = ("name", "description", "experiment", "seeds", "metrics", "fast_metrics", "max_images", "plots", "udr",
@@ -247,8 +246,8 @@ def _value_text(value: Any) -> str:
 
 def _read_toml(path: Path) -> dict[str, Any]:
     try:
-        return tomllib.loads(path.read_text(encoding="utf-8"))
-    except tomllib.TOMLDecodeError as exc:
+        return tomlfile.loads(path.read_text(encoding="utf-8"))
+    except tomlfile.TOMLDecodeError as exc:
         raise CorruptFileError(f"{path} is not valid TOML: {exc}") from None
     except (OSError, UnicodeDecodeError) as exc:
         raise CorruptFileError(f"cannot read study file {path}: {exc}") from None
@@ -310,6 +309,6 @@ def _slurm(value: Any) -> dict[str, Any]:
             raise ConfigError(f"study slurm: unknown key '{key}'; valid keys: {', '.join(SLURM_KEYS)}")
         wanted = SLURM_KEYS[key]
         if not isinstance(item, wanted) or isinstance(item, bool):  # type: ignore[arg-type]
-            kind = "a number" if wanted != str and wanted != int else "an integer" if wanted == int else "a string"
+            kind = "an integer" if wanted is int else "a string" if wanted is str else "a number"
             raise ConfigError(f"study slurm.{key} must be {kind}, got {item!r}")
     return dict(value)
