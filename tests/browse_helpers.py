@@ -32,7 +32,7 @@ from textual.widgets import Static
 from textual_image.widget import HalfcellImage
 
 from dvae_cli.runs.folder import TRAIN_LOG
-from dvae_cli.runs.summary import LOCK_FILE
+from dvae_cli.runs.layout import TRAINING_LOCK as LOCK_FILE
 from dvae_cli.tui.app import BrowseApp
 from dvae_cli.tui.screens.browse import BrowseScreen
 from dvae_cli.tui.widgets.run_table import RunTable

@@ -17,7 +17,7 @@ from textual.pilot import Pilot
 from textual.widgets import DataTable, Input, OptionList, SelectionList, Static, TabbedContent
 
 from dvae_cli.runs.folder import TRAIN_LOG
-from dvae_cli.runs.summary import LOCK_FILE
+from dvae_cli.runs.layout import TRAINING_LOCK as LOCK_FILE
 from dvae_cli.tui.app import BrowseApp
 from dvae_cli.tui.screens.browse import BrowseScreen
 from dvae_cli.tui.screens.compare import CompareScreen

@@ -269,7 +269,8 @@ LOCKS = st.fixed_dictionaries({}, optional={
 @example(json.dumps({"pid": float("nan"), "host": socket.gethostname()}).encode())
 def test_training_lock(content: bytes) -> None:
     from dvae_cli.runs.resume import resumable_folder
-    from dvae_cli.runs.summary import LOCK_FILE, lock_alive
+    from dvae_cli.runs.layout import TRAINING_LOCK as LOCK_FILE
+    from dvae_cli.runs.training_lock import lock_alive
 
     with workdir() as root:
         run = make_run(root)

@@ -128,7 +128,7 @@ _BUILT_IN = (
                min_images_per_value=2, chen_factors=True),
     MetricInfo("aam", ("AAM",), "axis alignment metric (disentangling-vae)",
                "Dubois et al., disentangling-vae (github.com/YannDubs/disentangling-vae), 2019",
-               "same mutual informations", "dvae_cli.metrics.aam:run", default=True, min_images_per_value=2,
+               "same mutual informations", "dvae_cli.metrics.mig:run_aam", default=True, min_images_per_value=2,
                chen_factors=True),
     MetricInfo("mig_discrete", ("MIG_discrete",), "MIG", f"{_CHEN}; as disentanglement_lib (Locatello et al., "
                "Challenging Common Assumptions in the Unsupervised Learning of Disentangled Representations, "

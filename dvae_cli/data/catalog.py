@@ -17,7 +17,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
-from dvae_cli.data.sizes import split_folder
+from dvae_cli.data.names import split_folder
+from dvae_cli.data.user_folder import scan
 from dvae_cli.errors import ConfigError
 from dvae_cli.plugins import Registry
 
@@ -136,10 +137,21 @@ def dataset_info(name: str) -> DatasetInfo:
         DatasetUnavailableError: for a ``folder:PATH`` that is missing or holds no image.
     """
     if split_folder(name) is not None:
-        from dvae_cli.data.user_folder import folder_info
-
         return folder_info(name)
     return DATASETS.get(name)
+
+
+def folder_info(name: str) -> DatasetInfo:
+    """The `DatasetInfo` of ``folder:PATH`` (its images' count and channels, its cache, its factors).
+
+    Raises:
+        DatasetUnavailableError: if the folder is missing or holds no image file.
+    """
+    found = scan(name)
+    return DatasetInfo(found.dataset_name, found.img_size, len(found.images),
+                       f"{len(found.images):,} images of {found.root}", str(found.root),
+                       "dvae_cli.data.user_folder:load", found.prepared, has_factors=found.factors_file is not None,
+                       background="white")
 
 
 def datasets_with_factors() -> tuple[str, ...]:
@@ -203,10 +215,6 @@ _BUILT_IN = (
 )
 for _info in _BUILT_IN:
     register_dataset(_info)
-
-#: The built-in datasets' names, for the modules not yet reading `dataset_names()` (a
-#: registered dataset is not in it).
-DATASET_NAMES: tuple[str, ...] = tuple(info.name for info in _BUILT_IN)
 
 
 def metrics_dataset(name: str, img_size: Sequence[int] | None = None) -> DatasetInfo:

@@ -16,10 +16,10 @@ from collections.abc import Callable
 from pathlib import Path
 
 from dvae_cli.data.cache import cached_shape, open_images, save_images
+from dvae_cli.data.catalog import dataset_info
 from dvae_cli.data.download import DownloadError, extract, offline
 from dvae_cli.data.image_folder import preprocess_folder
 from dvae_cli.data.in_memory import ImageSource
-from dvae_cli.data.catalog import dataset_info
 from dvae_cli.errors import DatasetUnavailableError
 
 ZIP = "img_align_celeba.zip"

@@ -22,10 +22,10 @@ import torch
 from numpy.lib.npyio import NpzFile
 
 from dvae_cli.data.cache import NPY_ERRORS
+from dvae_cli.data.catalog import dataset_info
 from dvae_cli.data.download import DownloadError, download
 from dvae_cli.data.in_memory import Factors, ImageData, pack_binary
 from dvae_cli.data.sprites import FACTOR_NAMES
-from dvae_cli.data.catalog import dataset_info
 from dvae_cli.errors import DatasetUnavailableError
 from dvae_cli.runs.atomic import write_with
 

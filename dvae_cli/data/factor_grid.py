@@ -13,6 +13,7 @@ from __future__ import annotations
 import os
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -77,7 +78,7 @@ def save_values(path: Path, values: Sequence[np.ndarray]) -> None:
     """Save the value grid of each factor (``values0``, ``values1``, ...) beside a cache."""
     from dvae_cli.runs.atomic import write_with
 
-    arrays = {f"values{k}": np.asarray(v, dtype=np.float64) for k, v in enumerate(values)}
+    arrays: dict[str, Any] = {f"values{k}": np.asarray(v, dtype=np.float64) for k, v in enumerate(values)}
     write_with(path, lambda handle: np.savez(handle, **arrays))
 
 
@@ -86,6 +87,6 @@ def read_values(path: Path, count: int) -> tuple[np.ndarray, ...] | None:
     try:
         with np.load(path, allow_pickle=False) as stored:
             values = tuple(np.asarray(stored[f"values{k}"], dtype=np.float64) for k in range(count))
-    except (*NPY_ERRORS, KeyError, TypeError, AttributeError):
+    except NPY_ERRORS + (KeyError, TypeError, AttributeError):
         return None
     return values if all(v.ndim == 1 and len(v) for v in values) else None

@@ -30,9 +30,9 @@ import torch
 from torch.nn import functional as F
 
 from dvae_cli.data.cache import cached_shape, open_images, save_images
+from dvae_cli.data.catalog import dataset_info
 from dvae_cli.data.download import DownloadError, download
 from dvae_cli.data.in_memory import ImageSource
-from dvae_cli.data.catalog import dataset_info
 from dvae_cli.errors import DatasetUnavailableError
 
 SIZE = 32

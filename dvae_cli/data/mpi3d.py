@@ -22,6 +22,7 @@ from __future__ import annotations
 import zipfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import IO
 
 import numpy as np
 
@@ -73,7 +74,7 @@ def fetch(name: str, data_dir: Path, progress: Callable[[int, int], None] | None
                                       f"{folder(data_dir)}/") from None
 
 
-def _chunks(member: zipfile.ZipExtFile, n: int) -> Iterator[np.ndarray]:
+def _chunks(member: IO[bytes], n: int) -> Iterator[np.ndarray]:
     row = IMG * IMG * 3
     for start in range(0, n, CHUNK):
         count = min(CHUNK, n - start)

@@ -6,42 +6,15 @@ registered variant named ``<dataset>-<N>`` whose images are NxN: ``celeba-128``,
 rendered or photographed at 128 pixels or more (the others are 64x64 at the source, or
 96x96 for smallNORB, and are not upsampled). A folder of the user's own images
 (``folder:PATH``) comes at every size the model takes, ``folder-<N>:PATH`` naming it
-at NxN. The run's ``specs.json`` records the sized name, so ``eval`` and ``plot`` load
-the same images. Standard library only.
+at NxN (that grammar: `dvae_cli.data.names`). The run's ``specs.json`` records the sized
+name, so ``eval`` and ``plot`` load the same images. Standard library only.
 """
 
 from __future__ import annotations
 
-import re
-
+from dvae_cli.data.catalog import DATASETS, dataset_info
+from dvae_cli.data.names import MODEL_SIDES, folder_name, sides_text, split_folder
 from dvae_cli.errors import ConfigError
-
-#: The square image sides the model takes (`dvae_cli.engine.models.SUPPORTED_SIZES`).
-MODEL_SIDES: tuple[int, ...] = (32, 64, 128)
-#: The side of ``folder:PATH`` without a size.
-FOLDER_SIDE = 64
-
-_FOLDER = re.compile(r"folder(?:-(\d+))?:(.*)", re.DOTALL)
-
-
-def split_folder(name: str) -> tuple[int, str] | None:
-    """(side, PATH) of ``folder:PATH`` (side 64) or ``folder-<N>:PATH``; None for any other name.
-
-    Raises:
-        ConfigError: for ``folder-<N>:`` with a side the model does not take.
-    """
-    match = _FOLDER.fullmatch(name)
-    if match is None:
-        return None
-    side = int(match.group(1)) if match.group(1) is not None else FOLDER_SIDE
-    if side not in MODEL_SIDES:
-        raise ConfigError(f"a folder of images can be read at {_sides(MODEL_SIDES)} pixels, not {side}")
-    return side, match.group(2)
-
-
-def folder_name(path: str, side: int) -> str:
-    """The dataset name of the folder `path` at `side` pixels (``folder:PATH`` at 64)."""
-    return f"folder:{path}" if side == FOLDER_SIDE else f"folder-{side}:{path}"
 
 
 def sizes_of(name: str) -> dict[int, str]:
@@ -50,8 +23,6 @@ def sizes_of(name: str) -> dict[int, str]:
     Raises:
         UnknownNameError: if `name` is not a dataset.
     """
-    from dvae_cli.data.catalog import DATASETS, dataset_info
-
     folder = split_folder(name)
     if folder is not None:
         return {side: folder_name(folder[1], side) for side in MODEL_SIDES}
@@ -66,8 +37,6 @@ def sizes_of(name: str) -> dict[int, str]:
 
 def base_name(name: str) -> str:
     """The dataset that `name` is a size variant of (``celeba`` for ``celeba-128``), else `name`."""
-    from dvae_cli.data.catalog import DATASETS
-
     head, _, tail = name.rpartition("-")
     return head if tail.isdigit() and head in DATASETS.names() else name
 
@@ -80,16 +49,14 @@ def sized_name(name: str, side: int) -> str:
         ConfigError: if the dataset does not come at that size, naming the sizes it
             comes at and the datasets that come at `side`.
     """
-    from dvae_cli.data.catalog import DATASETS
-
     if side not in MODEL_SIDES:
-        raise ConfigError(f"--img-size {side}: the model takes {_sides(MODEL_SIDES)} images")
+        raise ConfigError(f"--img-size {side}: the model takes {sides_text(MODEL_SIDES)} images")
     sizes = sizes_of(name)
     if side in sizes:
         return sizes[side]
     offered = [base for base in DATASETS.names() if base_name(base) == base and side in sizes_of(base)]
     only = " only" if len(sizes) == 1 else ""
-    raise ConfigError(f"--img-size {side}: dataset '{base_name(name)}' comes at {_sides(tuple(sizes))}{only} "
+    raise ConfigError(f"--img-size {side}: dataset '{base_name(name)}' comes at {sides_text(tuple(sizes))}{only} "
                       f"(dvae does not upsample a source); {side}x{side} images come with: "
                       f"{', '.join(offered + ['folder:PATH'])}")
 
@@ -97,8 +64,3 @@ def sized_name(name: str, side: int) -> str:
 def _variant_side(base: str, name: str) -> int | None:
     head, _, tail = name.rpartition("-")
     return int(tail) if head == base and tail.isdigit() else None
-
-
-def _sides(sides: tuple[int, ...]) -> str:
-    shown = [f"{side}x{side}" for side in sides]
-    return shown[0] if len(shown) == 1 else f"{', '.join(shown[:-1])} or {shown[-1]}"

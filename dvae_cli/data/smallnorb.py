@@ -27,6 +27,7 @@ from __future__ import annotations
 import gzip
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -45,8 +46,9 @@ FACTOR_NAMES = ("category", "elevation", "azimuth", "lighting")
 GRID = (5, 10, 9, 18, 6)
 IMG = 64
 #: NORB's element types by magic number (its documentation's "byte matrix" is unsigned).
-MAGIC = {0x1E3D4C51: np.dtype("<f4"), 0x1E3D4C53: np.dtype("<f8"), 0x1E3D4C54: np.dtype("<i4"),
-         0x1E3D4C55: np.dtype("u1"), 0x1E3D4C56: np.dtype("<i2")}
+MAGIC: dict[int, np.dtype[Any]] = {0x1E3D4C51: np.dtype("<f4"), 0x1E3D4C53: np.dtype("<f8"),
+                                   0x1E3D4C54: np.dtype("<i4"), 0x1E3D4C55: np.dtype("u1"),
+                                   0x1E3D4C56: np.dtype("<i2")}
 
 
 def folder(data_dir: Path) -> Path:

@@ -26,8 +26,8 @@ import numpy as np
 import torch
 
 from dvae_cli.data.cache import NPY_ERRORS
-from dvae_cli.data.in_memory import Factors, ImageData, pack_binary
 from dvae_cli.data.catalog import dataset_info
+from dvae_cli.data.in_memory import Factors, ImageData, pack_binary
 from dvae_cli.runs.atomic import write_with
 
 NAME = "sprites"

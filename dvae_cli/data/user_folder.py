@@ -6,7 +6,7 @@ Each image is read by `dvae_cli.data.image_file.read_image` (EXIF orientation, 1
 and float images rescaled, transparency composited over white), centre-cropped to a
 square of its shorter side and resized to 64x64 (Pillow's bicubic filter, antialiased;
 ``folder-32:PATH`` and ``folder-128:PATH``, or ``--img-size``, resize to 32x32 or
-128x128 instead: `dvae_cli.data.sizes`): `resize_text`, recorded in the run's
+128x128 instead: `dvae_cli.data.names`): `resize_text`, recorded in the run's
 ``specs.json`` as ``data_preprocessing``. The images are greyscale (one channel) when
 every image is a greyscale mode, RGB otherwise.
 
@@ -35,13 +35,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from dvae_cli.data.sizes import folder_name, split_folder
+from dvae_cli.data.names import folder_name, split_folder
 from dvae_cli.errors import ConfigError, DatasetUnavailableError
 
 if TYPE_CHECKING:
     import numpy as np
 
-    from dvae_cli.data.catalog import DatasetInfo
     from dvae_cli.data.in_memory import Factors, ImageSource
 
 PREFIX = "folder:"
@@ -115,6 +114,21 @@ class Scan:
     def factors_file(self) -> Path | None:
         return next((self.root / f for f in FACTOR_FILES if (self.root / f).is_file()), None)
 
+    @property
+    def dataset_name(self) -> str:
+        """``folder:ROOT`` or ``folder-<N>:ROOT``: the name ``specs.json`` records."""
+        return folder_name(str(self.root), self.side)
+
+    @property
+    def img_size(self) -> tuple[int, int, int]:
+        """(channels, side, side) of the prepared images."""
+        return self.channels, self.side, self.side
+
+    @property
+    def prepared(self) -> str:
+        """The prepared images' cache, relative to the data dir."""
+        return f"folders/folder-{self.cache_key()}.npy"
+
     def cache_key(self) -> str:
         payload = json.dumps([CACHE_VERSION, str(self.root), resize_text(self.side), self.side, self.channels,
                               self.signature])
@@ -170,27 +184,12 @@ def scan(name: str) -> Scan:
     return found
 
 
-def folder_info(name: str) -> DatasetInfo:
-    """The `DatasetInfo` of ``folder:PATH`` (its images' count and channels, its cache, its factors).
-
-    Raises:
-        DatasetUnavailableError: if the folder is missing or holds no image file.
-    """
-    from dvae_cli.data.catalog import DatasetInfo
-
-    found = scan(name)
-    return DatasetInfo(folder_name(str(found.root), found.side), (found.channels, found.side, found.side),
-                       len(found.images),
-                       f"{len(found.images):,} images of {found.root}", str(found.root),
-                       "dvae_cli.data.user_folder:load", f"folders/folder-{found.cache_key()}.npy",
-                       has_factors=found.factors_file is not None, background="white")
-
-
 def preprocessing(name: str) -> dict[str, Any]:
     """What ``specs.json`` records of a folder dataset's preparation."""
     found = scan(name)
     factors = found.factors_file
-    return {"folder": str(found.root), "resize": resize_text(found.side), "channels": found.channels, "images": len(found.images),
+    return {"folder": str(found.root), "resize": resize_text(found.side), "channels": found.channels,
+            "images": len(found.images),
             "skipped": len(found.skipped), "factors": factors.name if factors else None}
 
 
@@ -275,11 +274,10 @@ def load(name: str, data_dir: Path, log: Callable[[str], None] | None = None,
     from dvae_cli.data.cache import cached_shape, open_images, save_images
 
     found = scan(name)
-    info = folder_info(name)
     factors = read_factors(found)
-    path = Path(data_dir) / info.prepared
+    path = Path(data_dir) / found.prepared
     if cached_shape(path) is None:
         if log is not None:
             log(f"preparing {len(found.images):,} images of {found.root} into {path} (once)")
         save_images(path, _prepare(found, progress))
-    return open_images(info.name, path, info.img_size, factors=factors, log=log)
+    return open_images(found.dataset_name, path, found.img_size, factors=factors, log=log)

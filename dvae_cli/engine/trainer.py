@@ -12,7 +12,6 @@ from typing import Any
 
 import torch
 
-from dvae_cli.spec import PRECISIONS
 from dvae_cli.data.in_memory import EpochBatches, ImageSource
 from dvae_cli.data.streaming import StreamedImages, stream_batches
 from dvae_cli.engine.device import keep_freed_memory, rng_state, set_rng_state
@@ -22,7 +21,7 @@ from dvae_cli.engine.hooks import Callback, StopRequested, TrainState
 from dvae_cli.engine.losses.base import Loss
 from dvae_cli.engine.models import VAE
 from dvae_cli.errors import NonFiniteLossError, UnknownNameError
-
+from dvae_cli.spec import PRECISIONS
 
 #: Steps between checks for non-finite loss terms (each check is one device sync).
 FINITE_CHECK_EVERY = 25

@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import torch
 
+from dvae_cli.metrics.aam import aam_scores
 from dvae_cli.metrics.entropy import mixture_entropy
 
 if TYPE_CHECKING:
@@ -180,8 +181,6 @@ def chen_mutual_information(inputs: MetricInputs) -> dict[str, Any]:
         ``metrics_detail.json`` entry ``mig``: the matrix, its entropies, both per-factor scores).
     """
     if "mi" not in inputs.cache:
-        from dvae_cli.metrics import aam
-
         s = inputs.settings
         inputs.say(f"mutual information (Chen et al.): {len(inputs.codes):,} images, {s.n_samples:,} samples "
                    "per entropy")
@@ -191,7 +190,7 @@ def chen_mutual_information(inputs: MetricInputs) -> dict[str, Any]:
                                     progress=(lambda done, total: report("mutual information", done, total))
                                     if report else None)
         chosen = [inputs.factor_names[k] for k in inputs.mig_factors]
-        per_mig, per_aam = mig_scores(result.mi, result.factor_entropy), aam.aam_scores(result.mi)
+        per_mig, per_aam = mig_scores(result.mi, result.factor_entropy), aam_scores(result.mi)
         protocol = {"estimator": "Chen et al. 2018, Monte-Carlo over the dataset", "representation": "sample",
                     "factors": chosen, "images": len(inputs.codes), "n_samples": s.n_samples, "seed": s.seed,
                     "normalisation": "H(v_k) (log K on a full grid)"}
@@ -211,6 +210,13 @@ def run(inputs: MetricInputs, report: MetricsReport) -> None:
     """``--metric mig``: Chen et al.'s MIG (score ``MIG``, detail ``mig``)."""
     mi = chen_mutual_information(inputs)
     report.add("MIG", mi["mig"], mi["protocol"])
+    report.details["mig"] = mi["detail"]
+
+
+def run_aam(inputs: MetricInputs, report: MetricsReport) -> None:
+    """``--metric aam``: AAM (`dvae_cli.metrics.aam`) from the same mutual informations as MIG (score ``AAM``)."""
+    mi = chen_mutual_information(inputs)
+    report.add("AAM", mi["aam"], {**mi["protocol"], "normalisation": "I_(1)"})
     report.details["mig"] = mi["detail"]
 
 

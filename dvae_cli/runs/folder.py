@@ -16,6 +16,7 @@ from dvae_cli.errors import ConfigError, CorruptFileError, RunExistsError, RunNo
 from dvae_cli.runs.jsonfile import read_json
 from dvae_cli.runs.layout import MODEL, SPECS, TEST_LOG, TRAIN_LOG, WRITE_PROBE, checkpoint_epoch, checkpoint_name
 from dvae_cli.runs.logs import LossHistory, read_test_log, read_train_log
+from dvae_cli.runs.outcome import missing_model_message
 
 __all__ = ["DATA_ENV", "MODEL", "RESULTS_ENV", "SPECS", "TEST_LOG", "TRAIN_LOG", "RunFolder", "check_run_name",
            "check_writable", "default_data_dir", "default_results_dir", "list_run_names", "prepare_new_run"]
@@ -108,8 +109,6 @@ class RunFolder:
             CorruptFileError: saying how the run ended (``outcome.json``) and what to run.
         """
         if not self.model_path.is_file():
-            from dvae_cli.runs.outcome import missing_model_message
-
             raise CorruptFileError(missing_model_message(self.path, self.name))
         return self.model_path
 

@@ -15,11 +15,11 @@ from pathlib import Path
 from typing import Any
 
 from dvae_cli.errors import CorruptFileError
+from dvae_cli.runs.atomic import write_json
 from dvae_cli.runs.jsonfile import read_json
 from dvae_cli.runs.layout import OUTCOME, TRAINING_LOCK
+from dvae_cli.runs.training_lock import lock_alive
 
-#: The old name of `dvae_cli.runs.layout.OUTCOME` (kept for the modules that import it from here).
-FILE = OUTCOME
 STATES: tuple[str, ...] = ("finished", "interrupted", "diverged", "crashed")
 
 
@@ -76,8 +76,6 @@ class Outcome:
 
 def write_outcome(folder: Path, outcome: Outcome) -> None:
     """Record `outcome` in the run folder (atomically)."""
-    from dvae_cli.runs.atomic import write_json
-
     outcome.time = outcome.time or time.time()
     write_json(Path(folder) / OUTCOME, asdict(outcome))
 
@@ -105,8 +103,6 @@ def read_outcome(folder: Path) -> Outcome | None:
 
 def missing_model_message(folder: Path, name: str) -> str:
     """Why the run `name` in `folder` has no model.pt, and what to run, as one line."""
-    from dvae_cli.runs.summary import lock_alive
-
     lock = Path(folder) / TRAINING_LOCK
     if lock.is_file() and lock_alive(lock):
         return f"run '{name}' has no model.pt yet: it is being trained now (model.pt is written at its end)"

@@ -8,36 +8,27 @@ summarised as ``broken`` with the reason.
 
 from __future__ import annotations
 
-import os
-import socket
-import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from dvae_cli.config import RunSpec
-from dvae_cli.errors import DvaeError
+from dvae_cli.errors import CorruptFileError, DvaeError
 from dvae_cli.runs.folder import RunFolder
 from dvae_cli.runs.jsonfile import as_float, read_json
-from dvae_cli.runs.layout import (FIGURE_SUFFIXES, METRICS_DETAIL, METRICS_LOG, RUN_MARKERS, TRACKERS_FILE,
-                                   TRAINING_LOCK)
-from dvae_cli.runs.logs import LossHistory, last_epoch_values
+from dvae_cli.runs.layout import FIGURE_SUFFIXES, METRICS_LOG, RUN_MARKERS, TRACKERS_FILE, TRAINING_LOCK
+from dvae_cli.runs.logs import LossHistory, kl_per_latent, last_epoch_values
 from dvae_cli.runs.metrics_detail import read_metrics_detail
 from dvae_cli.runs.outcome import read_outcome
+from dvae_cli.runs.tracker_links import tracker_links
+from dvae_cli.runs.training_lock import lock_alive
 from dvae_cli.wording import plural
 
-#: Old names of `dvae_cli.runs.layout`'s (kept for the modules that import them from here).
-METRICS_FILE = METRICS_LOG
-DETAIL_FILE = METRICS_DETAIL
-LOCK_FILE = TRAINING_LOCK
-#: A lock from another host counts as alive if touched within this many seconds.
-STALE_SECONDS = 600.0
 #: A latent whose KL (nats) in the last epoch exceeds this is "active".
 ACTIVE_KL = 0.1
 
-__all__ = ["ACTIVE_KL", "DETAIL_FILE", "FIGURE_SUFFIXES", "LOCK_FILE", "METRICS_FILE", "STALE_SECONDS", "STATUSES",
-           "RunSummary", "kl_per_latent", "lock_alive", "read_metrics", "read_metrics_detail", "remove_training_lock",
-           "run_status", "scan_runs", "spec_keys", "summarize_run", "write_training_lock"]
+__all__ = ["ACTIVE_KL", "STATUSES", "RunSummary", "read_metrics", "read_metrics_detail", "run_status", "scan_runs",
+           "spec_keys", "summarize_run"]
 
 STATUSES = ("finished", "training", "interrupted", "diverged", "crashed", "broken")
 
@@ -81,7 +72,7 @@ class RunSummary:
     kl_per_latent: list[float] = field(default_factory=list)
     figures: list[str] = field(default_factory=list)
     modified: float = 0.0
-    #: Tracker name -> link of the run in it (``trackers.json``; `dvae_cli.trackers.links`).
+    #: Tracker name -> link of the run in it (``trackers.json``; `dvae_cli.runs.tracker_links`).
     trackers: dict[str, str] = field(default_factory=dict)
 
     @property
@@ -136,7 +127,6 @@ def summarize_run(path: Path, read_history: Callable[[Path], LossHistory] | None
     summary.kl_per_latent = kl_per_latent(summary.last_train)
     summary.status, summary.reason = run_status(path, folder, summary)
     if any(entry.name == TRACKERS_FILE for entry in entries):
-        from dvae_cli.trackers.links import tracker_links
 
         summary.trackers = tracker_links(path)
     return summary
@@ -162,8 +152,6 @@ def read_metrics(path: Path) -> dict[str, float] | None:
     Raises:
         CorruptFileError: if the file exists but is not a JSON object.
     """
-    from dvae_cli.errors import CorruptFileError
-
     if not path.is_file():
         return None
     try:
@@ -174,59 +162,6 @@ def read_metrics(path: Path) -> dict[str, float] | None:
         raise CorruptFileError(f"{path}: expected a JSON object")
     numbers = {str(k): as_float(v) for k, v in data.items()}
     return {k: v for k, v in numbers.items() if v is not None}
-
-
-def kl_per_latent(values: dict[str, float]) -> list[float]:
-    """The ``kl_loss_<j>`` entries of `values` as a list indexed by j."""
-    found = {}
-    for key, value in values.items():
-        prefix, _, index = key.rpartition("_")
-        if prefix == "kl_loss" and index.isdigit():
-            found[int(index)] = value
-    return [found[j] for j in sorted(found)]
-
-
-# --------------------------------------------------------------------------- the training lock
-
-
-def write_training_lock(path: Path) -> None:
-    """Mark the run folder `path` as being trained by this process (refreshes the heartbeat)."""
-    from dvae_cli.runs.atomic import write_json
-
-    write_json(Path(path) / TRAINING_LOCK, {"pid": os.getpid(), "host": socket.gethostname(), "time": time.time()})
-
-
-def remove_training_lock(path: Path) -> None:
-    """Remove the training mark of `path` (missing is fine)."""
-    try:
-        (Path(path) / TRAINING_LOCK).unlink()
-    except FileNotFoundError:
-        pass
-
-
-def lock_alive(lock: Path) -> bool:
-    """Whether the process that wrote the training lock `lock` still runs (or, elsewhere, beat lately)."""
-    try:
-        data = read_json(lock)
-        pid, host = data["pid"], data["host"]
-    except (OSError, DvaeError, KeyError, TypeError, IndexError):
-        return time.time() - _mtime(lock) < STALE_SECONDS
-    if host != socket.gethostname() or not isinstance(pid, int) or isinstance(pid, bool) or pid <= 0:
-        return time.time() - _mtime(lock) < STALE_SECONDS
-    return process_alive(pid)
-
-
-def process_alive(pid: int) -> bool:
-    """Whether a process of this machine has the number `pid` (one of another user's counts)."""
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    except OverflowError:  # no process has such a number
-        return False
-    return True
 
 
 def run_status(path: Path, folder: RunFolder, summary: RunSummary) -> tuple[str, str]:

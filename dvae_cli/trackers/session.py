@@ -14,8 +14,8 @@ import numpy as np
 from dvae_cli.catalogue.trackers import TRACKERS
 from dvae_cli.runs.atomic import write_json
 from dvae_cli.runs.layout import TRACKERS_FILE
+from dvae_cli.runs.tracker_links import read_records
 from dvae_cli.trackers.base import TrackedRun, Tracker
-from dvae_cli.trackers.links import read_records
 
 
 def flat_params(spec: dict[str, Any]) -> dict[str, Any]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dvae_cli.engine.hooks import Callback, TrainState
 from dvae_cli.runs.folder import RunFolder
 from dvae_cli.runs.logs import write_train_log
-from dvae_cli.runs.summary import write_training_lock
+from dvae_cli.runs.training_lock import write_training_lock
 
 
 class LossLogWriter(Callback):
