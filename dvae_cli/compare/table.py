@@ -25,6 +25,7 @@ from typing import Any
 
 from dvae_cli.catalogue.losses import LOSSES
 from dvae_cli.runs.layout import TEST_LOG_BACKUP
+from dvae_cli.runs.logs import is_kl_key
 from dvae_cli.runs.summary import RunSummary
 
 #: Columns shown by default, in this order, around the train/test/metric columns.
@@ -115,9 +116,8 @@ class CompareTable:
 
 
 def is_term_kl_per_latent(term: str) -> bool:
-    """``kl_loss_<j>`` terms (summarised by the ``active`` column instead)."""
-    prefix, _, index = term.rpartition("_")
-    return prefix == "kl_loss" and index.isdigit()
+    """``kl_loss_<j>`` terms (summarised by the ``active`` column instead; `dvae_cli.runs.logs.is_kl_key`)."""
+    return is_kl_key(term)
 
 
 def has_reference_test_losses(summary: RunSummary) -> bool:

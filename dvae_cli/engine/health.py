@@ -9,10 +9,11 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-
 from typing import TYPE_CHECKING
 
 import torch
+
+from dvae_cli.runs.logs import is_kl_key
 
 if TYPE_CHECKING:
     from dvae_cli.engine.distributed import Distributed
@@ -73,7 +74,7 @@ class RunningMeans:
         if step < 0:
             return None
         names = [key for key, flag in zip(self.keys, flags, strict=False) if flag]
-        parts = [key for key in names if key != "loss" and not key.startswith("kl_loss_")] or names
+        parts = [key for key in names if key != "loss" and not is_kl_key(key)] or names
         return step, ", ".join(parts[:3])
 
     def state_dict(self) -> dict[str, object]:

@@ -7,6 +7,10 @@
     0,kl_loss,23.28
 
 ``test_losses.log`` is a JSON object mapping each term to its mean over the test set.
+
+Both name each latent's KL to the prior ``kl_loss_<d>`` (``kl_loss_0``, ``kl_loss_1``, ...,
+disentangling-vae's keys, beside the total ``kl_loss``): `kl_key`, `parse_kl_key`,
+`is_kl_key` and `kl_per_latent` are that grammar's only home.
 """
 
 from __future__ import annotations
@@ -14,7 +18,8 @@ from __future__ import annotations
 import csv
 import io
 import math
-from collections.abc import Mapping
+import re
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 
 from dvae_cli.errors import CorruptFileError
@@ -22,6 +27,11 @@ from dvae_cli.runs.atomic import write_json, write_text
 from dvae_cli.runs.jsonfile import as_float, read_json
 
 TRAIN_LOG_HEADER = ("Epoch", "Loss", "Value")
+#: The total KL to the prior, summed over the latents.
+KL_TOTAL = "kl_loss"
+#: What precedes the latent's index in a per-latent KL key (``kl_loss_<d>``).
+KL_PREFIX = KL_TOTAL + "_"
+_KL_KEY = re.compile(re.escape(KL_PREFIX) + r"([0-9]+)")
 
 #: term -> [(epoch, value), ...] in epoch order
 LossHistory = dict[str, list[tuple[int, float]]]
@@ -122,3 +132,30 @@ def last_epoch_values(history: LossHistory) -> dict[str, float]:
 def is_finite_history(history: LossHistory) -> bool:
     """Whether every logged value is finite."""
     return all(math.isfinite(v) for points in history.values() for _, v in points)
+
+
+def kl_key(d: int) -> str:
+    """``kl_loss_<d>``: the key of latent `d`'s KL to the prior (latents count from 0)."""
+    return f"{KL_PREFIX}{d}"
+
+
+def parse_kl_key(name: str) -> int | None:
+    """The latent index of a per-latent KL key (``kl_loss_3`` -> 3), or None if `name` is not one."""
+    match = _KL_KEY.fullmatch(name)
+    return int(match.group(1)) if match else None
+
+
+def is_kl_key(name: str) -> bool:
+    """Whether `name` is a per-latent KL key ``kl_loss_<d>`` (not the total ``kl_loss``)."""
+    return parse_kl_key(name) is not None
+
+
+def kl_keys(names: Iterable[str]) -> list[str]:
+    """The per-latent KL keys among `names`, by latent index."""
+    found = [(index, name) for name in names if (index := parse_kl_key(name)) is not None]
+    return [name for _, name in sorted(found)]
+
+
+def kl_per_latent(values: Mapping[str, float]) -> list[float]:
+    """The ``kl_loss_<d>`` entries of `values`, by latent index (a gap in the indices is closed up)."""
+    return [values[name] for name in kl_keys(values)]

@@ -10,9 +10,15 @@ import numpy as np
 
 from dvae_cli.errors import ConfigError
 from dvae_cli.runs.atomic import write_with
-from dvae_cli.runs.logs import LossHistory
+from dvae_cli.runs.logs import (
+    KL_TOTAL,
+    LossHistory,
+    kl_keys,
+    kl_per_latent,
+    parse_kl_key,
+)
 from dvae_cli.runs.metrics_detail import MutualInfo
-from dvae_cli.runs.summary import ACTIVE_KL, kl_per_latent
+from dvae_cli.runs.summary import ACTIVE_KL
 
 RECON_TERMS = ("recon_loss",)
 TOTAL_TERMS = ("loss",)
@@ -81,11 +87,11 @@ def value_limits(ax: Any, values: Any, from_zero: bool = False) -> None:
 
 def term_families(history: LossHistory) -> dict[str, list[str]]:
     """Group the terms of a history: total, reconstruction, KL, KL per latent, loss-specific."""
-    per_dim = sorted((t for t in history if t.startswith("kl_loss_") and t[8:].isdigit()), key=lambda t: int(t[8:]))
+    per_dim = kl_keys(history)
     families = {
         "total loss": [t for t in TOTAL_TERMS if t in history],
         "reconstruction": [t for t in RECON_TERMS if t in history],
-        "KL to the prior": [t for t in ("kl_loss",) if t in history],
+        "KL to the prior": [t for t in (KL_TOTAL,) if t in history],
         "KL per latent": per_dim,
     }
     known = {t for terms in families.values() for t in terms}
@@ -125,7 +131,7 @@ def draw_losses(history: LossHistory, title: str) -> Any:
         for term, colour in zip(terms, colours, strict=True):
             epochs, values = zip(*history[term], strict=True)
             epochs = tuple(epoch + 1 for epoch in epochs)
-            label = term.replace("kl_loss_", "z") if family == "KL per latent" else term
+            label = f"z{parse_kl_key(term)}" if family == "KL per latent" else term
             ax.plot(epochs, values, marker="o" if len(epochs) < 30 else None, markersize=6 if single else 3,
                     label=label, color=colour)
             values_seen.extend(values)

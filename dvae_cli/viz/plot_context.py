@@ -19,8 +19,7 @@ import numpy as np
 from dvae_cli.config import RunSpec
 from dvae_cli.errors import ConfigError, DatasetUnavailableError, DvaeError
 from dvae_cli.runs.folder import RunFolder
-from dvae_cli.runs.logs import LossHistory
-from dvae_cli.runs.summary import kl_per_latent
+from dvae_cli.runs.logs import LossHistory, kl_per_latent
 
 if TYPE_CHECKING:
     import torch

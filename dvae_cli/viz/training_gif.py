@@ -14,6 +14,7 @@ import torch
 
 from dvae_cli.engine.hooks import Callback, TrainState
 from dvae_cli.runs.layout import TRAINING_GIF
+from dvae_cli.runs.logs import kl_key
 
 if TYPE_CHECKING:
     from dvae_cli.engine.callbacks import RunContext
@@ -93,7 +94,7 @@ def traversal_frame(model: VAE, means: dict[str, float], epoch: str, title: str 
         model.train(was_training)
     frame = grid_array(images, nrow=STEPS, pad_value=pad_value)
     dim = model.latent_dim
-    labels = [f"z{j} KL={_kl_text(means[f'kl_loss_{j}'])}" if f"kl_loss_{j}" in means else f"z{j}"
+    labels = [f"z{j} KL={_kl_text(means[kl_key(j)])}" if kl_key(j) in means else f"z{j}"
               for j in range(dim)]
     frame = add_row_labels(frame, labels, pad_value, width=label_width([f"z{dim - 1} KL=888.88"]))
     return add_title(frame, f"{title} · prior traversals ±{MAX_TRAVERSAL:g}\n{epoch}" if title else epoch,

@@ -8,6 +8,7 @@ from textual.containers import Horizontal, Vertical
 from textual.widgets import DataTable, SelectionList, Static
 from textual.widgets.selection_list import Selection
 
+from dvae_cli.runs.logs import parse_kl_key
 from dvae_cli.runs.summary import RunSummary
 from dvae_cli.tui.widgets.loss_chart import LossChart
 from dvae_cli.tui.widgets.loss_plot import Series
@@ -20,12 +21,10 @@ DEFAULT_TERMS = ("loss", "recon_loss", "kl_loss")
 def term_order(terms: list[str]) -> list[str]:
     """Terms in a stable reading order: the total, the main terms, then ``kl_loss_<j>`` by j."""
     def key(term: str) -> tuple[int, int, str]:
-        prefix, _, index = term.rpartition("_")
         if term in DEFAULT_TERMS:
             return (0, DEFAULT_TERMS.index(term), term)
-        if prefix == "kl_loss" and index.isdigit():
-            return (2, int(index), term)
-        return (1, 0, term)
+        latent = parse_kl_key(term)
+        return (1, 0, term) if latent is None else (2, latent, term)
     return sorted(terms, key=key)
 
 
