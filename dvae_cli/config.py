@@ -14,12 +14,12 @@ This module imports only the standard library (no torch).
 from __future__ import annotations
 
 import os
-import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from dvae_cli.catalogue.losses import loss_info, loss_names
+from dvae_cli import tomlfile
+from dvae_cli.catalogue.losses import loss_names
 from dvae_cli.data.catalog import dataset_info, dataset_names
 from dvae_cli.data.sizes import sized_name, split_folder
 from dvae_cli.errors import ConfigError, CorruptFileError, UnknownNameError
@@ -33,16 +33,12 @@ from dvae_cli.spec import (
     REC_DISTS,
     RunSpec,
     coerce,
+    option_keys,
     spec_fields,
 )
 
 __all__ = ["CUSTOM_EXPERIMENT", "DEVICES", "LOG_LEVELS", "MAX_LATENT_DIM", "MODEL_TYPES", "PRECISIONS", "REC_DISTS",
            "Catalogue", "Resolution", "RunSpec", "load_catalogue", "resolve_run", "spec_fields"]
-
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # pragma: no cover - exercised on Python 3.10 only
-    import tomli as tomllib
 
 CATALOGUE_ENV = "DVAE_EXPERIMENTS"
 CATALOGUE_FILENAME = "experiments.toml"
@@ -126,7 +122,7 @@ def load_catalogue(path: Path | None = None) -> Catalogue:
     """
     path = Path(path) if path is not None else catalogue_path()
     try:
-        raw = tomllib.loads(path.read_text(encoding="utf-8"))
+        raw = tomlfile.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
         raise CorruptFileError(f"experiments file not found: {path} (set ${CATALOGUE_ENV})") from None
     except UnicodeDecodeError as exc:
@@ -209,7 +205,8 @@ def resolve_run(name: str, experiment: str | None = None, flags: dict[str, Any] 
     Returns:
         The resolved, validated spec. With a loss that takes several batches per step
         (``factor``: two half batches, as in disentangling-vae), the batch size and the
-        number of epochs are multiplied by that number and ``factor_doubled`` records it.
+        number of epochs are multiplied by that number and ``factor_doubled`` records it
+        (`RunSpec.double`; `RunSpec.typed` gives them back as typed).
         Loss parameters whose default depends on others (DIP-VAE's lambda_d) are filled in.
 
     Raises:
@@ -232,12 +229,12 @@ def resolve_run(name: str, experiment: str | None = None, flags: dict[str, Any] 
         for key, value in layer.items():
             merged[key] = value
             sources[key] = source
-    fields = spec_fields()
+    options = option_keys()   # img_size: a side in pixels here, [C, H, W] once resolved
     for key in merged:
-        if key not in fields and key != "img_size":   # img_size: a side in pixels here, [C, H, W] once resolved
+        if key not in options:
             import difflib
 
-            close = difflib.get_close_matches(key, [*fields, "img_size"], n=1, cutoff=0.6)
+            close = difflib.get_close_matches(key, options, n=1, cutoff=0.6)
             raise ConfigError(f"unknown parameter '{_shown(key)}'" + (f" (did you mean '{close[0]}'?)" if close
                                                                       else ""))
     merged["name"] = name
@@ -252,12 +249,7 @@ def resolve_run(name: str, experiment: str | None = None, flags: dict[str, Any] 
         spec.dataset = sized_name(spec.dataset, side)
     info = dataset_info(spec.dataset)
     spec.dataset, spec.img_size = info.name, list(info.img_size)   # a folder's path made absolute
-    per_step = loss_info(spec.loss).batches_per_step if spec.loss in loss_names() else 1
-    if per_step > 1:   # each step takes `per_step` batches (FactorVAE's two halves), as disentangling-vae does
-        spec.batch_size *= per_step
-        spec.epochs *= per_step
-        spec.factor_doubled = True
-    spec.validate()
+    spec.double().validate()   # each step takes the loss's batches per step (FactorVAE's two halves)
     given = dict(spec.hyper)
     spec.resolve_loss_defaults().validate()   # the values derived from valid ones (DIP-VAE's lambda_d)
     sources.update({key: f"{spec.loss}'s default for these values" for key, value in spec.hyper.items()

@@ -5,6 +5,11 @@ the loss catalogue (`dvae_cli.catalogue.losses`): every registered loss's `Param
 is a value of the spec (``spec.betaH_B``), validated by its declaration and written
 as a top-level key of ``specs.json``, as disentangling-vae writes them. The field
 names are disentangling-vae's, so that its results folders read back unchanged.
+
+Each key's role is declared once, in its field's metadata (a loss parameter's in its
+`Param`): what training records, what changes nothing trained (a study and ``--resume``
+may change it), the optimiser settings (``--resume`` only), the keys stored doubled for
+FactorVAE, the browser's groups. `keys_with` and the functions below derive every group.
 """
 
 from __future__ import annotations
@@ -16,6 +21,14 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from dvae_cli.catalogue.losses import loss_info, loss_names, loss_params
+from dvae_cli.catalogue.params import (
+    ROLE_DOUBLED,
+    ROLE_FREE,
+    ROLE_GROWS,
+    ROLE_OPTIMISER,
+    ROLE_RECORDED,
+    ROLE_REFERENCE,
+)
 from dvae_cli.catalogue.trackers import parse_trackers
 from dvae_cli.data.catalog import dataset_info
 from dvae_cli.data.sizes import split_folder
@@ -29,9 +42,13 @@ LOG_LEVELS: tuple[str, ...] = ("critical", "error", "warning", "info", "debug", 
 CUSTOM_EXPERIMENT = "custom"
 #: A bound that keeps a hostile or mistyped specs.json from allocating gigabytes.
 MAX_LATENT_DIM = 4096
-#: Fields filled in by training, not set by people.
-RECORDED: tuple[str, ...] = ("name", "img_size", "n_train", "n_test", "dvae_version", "world_size", "changes",
-                             "data_preprocessing", "study")
+#: The groups of the browser's Overview, in order (a field's ``group`` metadata).
+DISPLAY_GROUPS: tuple[str, ...] = ("data", "model", "loss", "training")
+
+
+def _roles(*roles: str, group: str | None = None) -> dict[str, Any]:
+    """A `RunSpec` field's metadata: its roles (``ROLE_*``) and its display group (`display_groups`)."""
+    return {"roles": frozenset(roles), "group": group}
 
 
 @dataclass(init=False)
@@ -43,69 +60,74 @@ class RunSpec:
     with keyword arguments: the fields below and any registered loss's parameters
     (``RunSpec(loss="btcvae", btcvae_B=9)``); read them the same way (``spec.btcvae_B``).
 
+    Each field's metadata gives its roles (``ROLE_*``) and its display group: the
+    one place that decides what training records, what ``--resume`` and a study may
+    change and how the browser groups it (`keys_with`, `display_groups`).
+
     Raises:
         TypeError: for a keyword that is neither a field nor a loss parameter.
     """
 
-    name: str = "run"
-    experiment: str = CUSTOM_EXPERIMENT
+    name: str = field(default="run", metadata=_roles(ROLE_RECORDED))
+    experiment: str = field(default=CUSTOM_EXPERIMENT, metadata=_roles(ROLE_FREE))
     # data
-    dataset: str = "sprites"
-    img_size: list[int] | None = None
-    subsample: int | None = None
-    test_fraction: float = 0.1
+    dataset: str = field(default="sprites", metadata=_roles(group="data"))
+    img_size: list[int] | None = field(default=None, metadata=_roles(ROLE_RECORDED, group="data"))
+    subsample: int | None = field(default=None, metadata=_roles(group="data"))
+    test_fraction: float = field(default=0.1, metadata=_roles(group="data"))
     #: Seed of the train/test split and of the subsample (fixed across runs by default,
     #: so that runs on a dataset share their test images).
-    split_seed: int = 0
+    split_seed: int = field(default=0, metadata=_roles(group="data"))
+    # filled in when training starts (n_train and n_test are shown with the data)
+    n_train: int | None = field(default=None, metadata=_roles(ROLE_RECORDED, group="data"))
+    n_test: int | None = field(default=None, metadata=_roles(ROLE_RECORDED, group="data"))
     # model
-    model_type: str = "Burgess"
-    latent_dim: int = 10
+    model_type: str = field(default="Burgess", metadata=_roles(group="model"))
+    latent_dim: int = field(default=10, metadata=_roles(group="model"))
     # loss (its own hyper-parameters are in `hyper`)
-    loss: str = "betaB"
-    rec_dist: str = "bernoulli"
-    reg_anneal: float = 10000
+    loss: str = field(default="betaB", metadata=_roles(group="loss"))
+    rec_dist: str = field(default="bernoulli", metadata=_roles(group="loss"))
+    reg_anneal: float = field(default=10000, metadata=_roles(group="loss"))
     # training
-    epochs: int = 100
-    batch_size: int = 64
-    lr: float = 5e-4
-    checkpoint_every: int = 30
+    epochs: int = field(default=100, metadata=_roles(ROLE_GROWS, ROLE_DOUBLED, group="training"))
+    batch_size: int = field(default=64, metadata=_roles(ROLE_DOUBLED, group="training"))
+    lr: float = field(default=5e-4, metadata=_roles(ROLE_OPTIMISER, group="training"))
+    checkpoint_every: int = field(default=30, metadata=_roles(ROLE_FREE, group="training"))
     #: Clip the global L2 norm of the VAE's gradients to this value each step (None: no clipping).
-    clip_grad: float | None = None
-    seed: int = 1234
-    device: str = "auto"
-    no_cuda: bool = False
+    clip_grad: float | None = field(default=None, metadata=_roles(ROLE_OPTIMISER))
+    seed: int = field(default=1234, metadata=_roles(group="training"))
+    device: str = field(default="auto", metadata=_roles(ROLE_FREE, group="training"))
+    no_cuda: bool = field(default=False, metadata=_roles(ROLE_FREE, group="training"))
     #: ``fp32``, or ``bf16`` autocast of the forward pass (the weights stay float32).
     precision: str = "fp32"
     #: Run the model through ``torch.compile``.
-    compile: bool = False
+    compile: bool = field(default=False, metadata=_roles(ROLE_FREE))
     #: The batch size and epochs were multiplied by the loss's batches per step (FactorVAE's two
-    #: half-batches; the name is disentangling-vae's).
+    #: half-batches; the name is disentangling-vae's): `typed`, `double`.
     factor_doubled: bool = False
     #: Processes that trained the run (torchrun); `batch_size` is per process.
-    world_size: int = 1
+    world_size: int = field(default=1, metadata=_roles(ROLE_RECORDED))
     # evaluation
-    no_test: bool = False
-    eval_batchsize: int = 1000
-    is_metrics: bool = False
-    is_eval_only: bool = False
+    no_test: bool = field(default=False, metadata=_roles(ROLE_FREE))
+    eval_batchsize: int = field(default=1000, metadata=_roles(ROLE_FREE))
+    is_metrics: bool = field(default=False, metadata=_roles(ROLE_FREE, ROLE_REFERENCE))
+    is_eval_only: bool = field(default=False, metadata=_roles(ROLE_FREE, ROLE_REFERENCE))
     # display
-    log_level: str = "info"
-    no_progress_bar: bool = False
+    log_level: str = field(default="info", metadata=_roles(ROLE_FREE))
+    no_progress_bar: bool = field(default=False, metadata=_roles(ROLE_FREE))
     #: Experiment trackers that mirror the run (``tensorboard``, ``wandb``, ``mlflow``; `dvae_cli.trackers`).
-    tracker: list[str] = field(default_factory=list)
+    tracker: list[str] = field(default_factory=list, metadata=_roles(ROLE_FREE))
     # filled in when training starts
-    n_train: int | None = None
-    n_test: int | None = None
-    dvae_version: str | None = None
+    dvae_version: str | None = field(default=None, metadata=_roles(ROLE_RECORDED))
     #: How a folder dataset (``folder:PATH``) was prepared: its folder, resize, channels, images,
     #: files skipped and factors file (`dvae_cli.data.user_folder.preprocessing`); None otherwise.
-    data_preprocessing: dict[str, Any] | None = None
+    data_preprocessing: dict[str, Any] | None = field(default=None, metadata=_roles(ROLE_RECORDED))
     #: Optimiser settings changed when the run was resumed: one entry per resume that changed
     #: any, ``{"step": S, "epoch": E, "lr": [old, new], ...}`` (step and epoch where it resumed).
-    changes: list[dict[str, Any]] = field(default_factory=list)
+    changes: list[dict[str, Any]] = field(default_factory=list, metadata=_roles(ROLE_RECORDED))
     #: The study this run is a cell of (`dvae_cli.study.plan.StudyPlan.record`: study name, file,
     #: cell, setting, grid values, seed); None for a run trained on its own.
-    study: dict[str, Any] | None = None
+    study: dict[str, Any] | None = field(default=None, metadata=_roles(ROLE_RECORDED))
     #: Every registered loss's hyper-parameters, by name (the catalogue's defaults unless set).
     hyper: dict[str, Any] = field(default_factory=dict)
     #: Keys of a ``specs.json`` that this version does not know (kept, written back).
@@ -196,7 +218,7 @@ class RunSpec:
                               f"disentangling-vae does), got {self.test_fraction!r}")
         if self.subsample is not None and self.subsample <= 0:
             raise ConfigError(f"--subsample must be a positive integer, got {self.subsample!r}")
-        typed = self.batch_size // info.batches_per_step if self.factor_doubled else self.batch_size
+        typed = self.typed("batch_size")
         if typed < info.min_batch:
             why = (f"each step takes {info.batches_per_step} batches of that size" if info.batches_per_step > 1
                    else "its estimator compares each sample with the rest of the batch")
@@ -249,6 +271,93 @@ class RunSpec:
         """The hyper-parameters that characterise this run's loss."""
         return {key: getattr(self, key) for key in loss_info(self.loss).key_params}
 
+    # ------------------------------------------------------------ FactorVAE's doubled batch
+    # A loss that takes several batches per step (FactorVAE: two half-batches) trains with the
+    # batch size and the epochs multiplied by that number, and specs.json stores them so, as
+    # disentangling-vae does (dvae adds ``factor_doubled: true``). These four are the only
+    # places that multiply or divide them.
+
+    @property
+    def per_step(self) -> int:
+        """What the stored `batch_size` and `epochs` (``ROLE_DOUBLED``) are multiples of: 1 unless doubled."""
+        if not self.factor_doubled:
+            return 1
+        return batches_per_step(self.loss) if self.loss in loss_names() else 2   # the flag's name says 2
+
+    def typed(self, key: str) -> Any:
+        """The value of `key` as people type it (``--batch-size``, ``--epochs``): the stored one divided back."""
+        value = getattr(self, key)
+        return value // self.per_step if key in DOUBLED and isinstance(value, int) else value
+
+    def as_stored(self, values: dict[str, Any]) -> dict[str, Any]:
+        """`values` (typed, e.g. ``--resume``'s flags) with the doubled keys multiplied as this spec stores them."""
+        return {key: value * self.per_step if key in DOUBLED and isinstance(value, int) else value
+                for key, value in values.items()}
+
+    def double(self) -> RunSpec:
+        """Multiply the doubled keys by the loss's batches per step, once, and record it; return self."""
+        per_step = batches_per_step(self.loss)
+        if per_step > 1 and not self.factor_doubled:
+            for key in DOUBLED:
+                setattr(self, key, getattr(self, key) * per_step)
+            self.factor_doubled = True
+        return self
+
+
+# --------------------------------------------------------------------------- roles
+
+
+def field_keys(role: str) -> tuple[str, ...]:
+    """The `RunSpec` fields with `role` in their metadata, in declaration order."""
+    return tuple(f.name for f in dataclasses.fields(RunSpec) if role in f.metadata.get("roles", ()))
+
+
+def keys_with(role: str) -> tuple[str, ...]:
+    """Every spec key with `role`: the `RunSpec` fields, then every registered loss's `Param` that has it."""
+    return (*field_keys(role), *(name for name, param in loss_params().items() if role in param.roles))
+
+
+#: Fields filled in by training, not set by people.
+RECORDED: tuple[str, ...] = field_keys(ROLE_RECORDED)
+#: Fields stored multiplied by the loss's batches per step (`RunSpec.typed`).
+DOUBLED: tuple[str, ...] = field_keys(ROLE_DOUBLED)
+#: disentangling-vae's keys that dvae keeps but does not act on.
+REFERENCE_ONLY: tuple[str, ...] = field_keys(ROLE_REFERENCE)
+
+
+def optimiser_keys() -> tuple[str, ...]:
+    """The optimiser settings (``lr``, ``clip_grad``, FactorVAE's ``lr_disc``): ``--resume`` may change them."""
+    return keys_with(ROLE_OPTIMISER)
+
+
+def study_free_keys() -> tuple[str, ...]:
+    """Keys that change nothing trained: a study file may change them without a conflict."""
+    return keys_with(ROLE_FREE)
+
+
+def resumable_keys() -> tuple[str, ...]:
+    """Keys ``dvae train NAME --resume`` may change.
+
+    The study-free keys, the epochs (more of them; a study extends the cell the same
+    way) and the optimiser settings (recorded in ``changes``; a study cell with
+    another learning rate is another run, so a study refuses them).
+    """
+    return (*keys_with(ROLE_GROWS), *study_free_keys(), *optimiser_keys())
+
+
+def display_groups() -> dict[str, tuple[str, ...]]:
+    """The fields shown in each group of the browser's Overview (``data``, ``model``, ...), in order."""
+    groups: dict[str, list[str]] = {group: [] for group in DISPLAY_GROUPS}
+    for f in dataclasses.fields(RunSpec):
+        if f.metadata.get("group"):
+            groups[f.metadata["group"]].append(f.name)
+    return {group: tuple(keys) for group, keys in groups.items()}
+
+
+def batches_per_step(loss: str) -> int:
+    """Batches of ``--batch-size`` images one step of loss `loss` takes (1 for a loss that is not registered)."""
+    return loss_info(loss).batches_per_step if loss in loss_names() else 1
+
 
 def spec_fields() -> dict[str, type]:
     """Map each parameter people set (fields and every registered loss parameter) to its type."""
@@ -256,6 +365,22 @@ def spec_fields() -> dict[str, type]:
               if f.name not in ("extra", "hyper", *RECORDED)}
     fields.update({name: param.type for name, param in loss_params().items()})
     return fields
+
+
+def spec_defaults() -> dict[str, Any]:
+    """Every key's default: each `RunSpec` field's and each registered loss's `Param`'s (the only defaults)."""
+    spec = RunSpec()
+    return {**{f.name: getattr(spec, f.name) for f in dataclasses.fields(RunSpec) if f.name not in ("extra", "hyper")},
+            **spec.hyper}
+
+
+def option_keys() -> tuple[str, ...]:
+    """What ``experiments.toml`` and ``dvae train``'s options may set: `spec_fields` and ``img_size``.
+
+    ``img_size`` is recorded as ``[C, H, W]``, but may be given as the images' side in
+    pixels (`dvae_cli.config.resolve_run`).
+    """
+    return (*spec_fields(), "img_size")
 
 
 def losses_choice(name: str) -> None:

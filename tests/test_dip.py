@@ -15,7 +15,7 @@ from dvae_cli.config import RunSpec, resolve_run
 from dvae_cli.engine.losses.dip import MAX_COVARIANCE_LOGVAR, dip_covariance
 from dvae_cli.engine.models import VAEOutput, build_model
 from dvae_cli.errors import ConfigError, UnknownNameError
-from dvae_cli.losses import DipLoss, get_loss
+from dvae_cli.losses import get_loss
 from dvae_cli.runs.logs import read_train_log
 
 DIP_TYPES = ("i", "ii")
@@ -64,7 +64,7 @@ def np_elbo_terms(x: torch.Tensor, output: VAEOutput) -> tuple[float, float]:
 def test_dip_loss_matches_the_float64_reference(dip_type, seed, batch, dim):
     x, output = random_output(batch, dim, seed)
     lambda_od, lambda_d = 3.0, 7.0
-    loss = DipLoss(dip_type=dip_type, dip_lambda_od=lambda_od, dip_lambda_d=lambda_d, reg_anneal=0)
+    loss = get_loss("dip", dip_type=dip_type, dip_lambda_od=lambda_od, dip_lambda_d=lambda_d, reg_anneal=0)
     result = loss.compute(x, output, step=5)
     od, d = np_dip_penalties(output.mean.double().numpy(), output.logvar.double().numpy(), dip_type)
     recon, kl = np_elbo_terms(x, output)
@@ -78,7 +78,7 @@ def test_dip_loss_matches_the_float64_reference(dip_type, seed, batch, dim):
 @pytest.mark.parametrize("dip_type", DIP_TYPES)
 def test_annealing_weighs_the_whole_regulariser(dip_type):
     x, output = random_output(16, 4, seed=5)
-    loss = DipLoss(dip_type=dip_type, dip_lambda_od=2.0, reg_anneal=100)
+    loss = get_loss("dip", dip_type=dip_type, dip_lambda_od=2.0, reg_anneal=100)
     half, full = loss.compute(x, output, step=50), loss.compute(x, output, step=None)
     regulariser = full.loss - full.terms["recon_loss"]
     assert half.loss.item() == pytest.approx(full.terms["recon_loss"].item() + 0.5 * regulariser.item(), rel=1e-5)
@@ -96,9 +96,9 @@ def test_means_far_from_zero_lose_no_digits():
 
 
 def test_lambda_d_defaults_to_the_papers_rule_and_specs_json_records_it():
-    assert DipLoss(dip_type="i", dip_lambda_od=5).lambda_d == 50.0
-    assert DipLoss(dip_type="ii", dip_lambda_od=5).lambda_d == 5.0
-    assert DipLoss(dip_type="i", dip_lambda_od=5, dip_lambda_d=1).lambda_d == 1.0
+    assert get_loss("dip", dip_type="i", dip_lambda_od=5).lambda_d == 50.0
+    assert get_loss("dip", dip_type="ii", dip_lambda_od=5).lambda_d == 5.0
+    assert get_loss("dip", dip_type="i", dip_lambda_od=5, dip_lambda_d=1).lambda_d == 1.0
     assert get_loss("dip", dip_type="ii", dip_lambda_od=2, dip_lambda_d=None).lambda_d == 2.0
     spec = resolve_run("r", None, {"loss": "dip", "dip_type": "i", "dip_lambda_od": 2.0}).spec
     assert spec.dip_lambda_d == 20.0 and spec.to_dict()["dip_lambda_d"] == 20.0
@@ -116,7 +116,7 @@ def test_bad_dip_parameters_are_refused_by_name(flags, error):
     with pytest.raises(error, match="dip"):
         resolve_run("r", None, {"loss": "dip", **flags})
     with pytest.raises(UnknownNameError):
-        DipLoss(dip_type="iii")
+        get_loss("dip", dip_type="iii")
 
 
 # ---------------------------------------------------------------- edges
@@ -137,7 +137,7 @@ def _edge_output(batch: int, logvar_value: float, dtype: torch.dtype) -> list[to
 def test_dip_loss_is_finite_in_value_and_gradient_at_the_edges(dip_type, batch, logvar_value, dtype):
     logits, mean, logvar = _edge_output(batch, logvar_value, dtype)
     x = torch.rand(batch, 1, 4, 4)
-    loss = DipLoss(dip_type=dip_type, dip_lambda_od=50.0, reg_anneal=0)   # the study's largest weights
+    loss = get_loss("dip", dip_type=dip_type, dip_lambda_od=50.0, reg_anneal=0)   # the study's largest weights
     result = loss.compute(x, VAEOutput(logits, mean, logvar, mean), step=1)
     assert result.loss.dtype == torch.float32
     assert all(torch.isfinite(v).all() for v in result.terms.values()), result.terms
@@ -159,7 +159,7 @@ def test_huge_posterior_variances_are_capped_in_the_covariance_only():
     cov = dip_covariance(mean, logvar, "ii")
     assert cov[0, 0].item() == pytest.approx(math.exp(MAX_COVARIANCE_LOGVAR), rel=1e-5)
     assert cov[1, 1].item() == pytest.approx(1.0)
-    result = DipLoss(dip_type="ii", reg_anneal=0).compute(torch.zeros(4, 1, 2, 2),
+    result = get_loss("dip", dip_type="ii", reg_anneal=0).compute(torch.zeros(4, 1, 2, 2),
                                                           VAEOutput(torch.zeros(4, 1, 2, 2), mean, logvar, mean), 1)
     (grad,) = torch.autograd.grad(result.loss, logvar)
     assert torch.isfinite(grad).all() and (grad[:, 0] > 0).all()   # the exact KL still pulls it down

@@ -13,7 +13,7 @@ from dvae_cli.engine.losses._terms import (kl_normal_per_dim, linear_annealing,
                                           log_stratified_weights, permute_dims, reconstruction_loss)
 from dvae_cli.engine.models import VAEOutput, build_model
 from dvae_cli.errors import ConfigError, UnknownNameError
-from dvae_cli.losses import BtcvaeLoss, FactorLoss, Loss, get_loss, loss_class, loss_names
+from dvae_cli.losses import BtcvaeLoss, Loss, get_loss, loss_class, loss_names
 
 B, D = 6, 3
 
@@ -138,7 +138,7 @@ def slow_tc_terms(z, mean, logvar, n_data, sampling):
 @pytest.mark.parametrize("sampling", ["mss", "mws"])
 def test_btcvae_terms_match_explicit_loops(batch, sampling):
     x, out = batch
-    loss = BtcvaeLoss(n_data=1000, btcvae_A=1.5, btcvae_B=6, btcvae_G=2, btcvae_sampling=sampling,
+    loss = get_loss("btcvae", n_data=1000, btcvae_A=1.5, btcvae_B=6, btcvae_G=2, btcvae_sampling=sampling,
                       reg_anneal=4)
     result = loss.compute(x, out, 2)
     mi, tc, dw = slow_tc_terms(out.sample, out.mean, out.logvar, 1000, sampling)
@@ -172,7 +172,7 @@ def test_mss_gives_zero_mi_tc_and_dw_kl_when_every_posterior_is_the_prior():
     batch_size, dim = 64, 10
     zeros = torch.zeros(batch_size, dim, dtype=torch.float64)
     z = torch.randn(batch_size, dim, dtype=torch.float64)
-    loss = BtcvaeLoss(n_data=10_000, btcvae_sampling="mss")
+    loss = get_loss("btcvae", n_data=10_000, btcvae_sampling="mss")
     x = torch.full((batch_size, 1, 2, 2), 0.5, dtype=torch.float64)
     result = loss.compute(x, VAEOutput(torch.zeros_like(x), zeros, zeros, z), None)
     for key in ("mi_loss", "tc_loss", "dw_kl_loss"):
@@ -193,7 +193,7 @@ def _tiny_vae():
 
 def test_factor_loss_terms_on_fixed_inputs():
     model = _tiny_vae()
-    loss = FactorLoss(latent_dim=4, factor_G=3.0, lr_disc=1e-3, reg_anneal=10)
+    loss = get_loss("factor", latent_dim=4, factor_G=3.0, lr_disc=1e-3, reg_anneal=10)
     x = torch.rand(8, 1, 32, 32)
     torch.manual_seed(5)
     result = loss(model, x, step=4)
@@ -212,7 +212,7 @@ def test_factor_loss_terms_on_fixed_inputs():
 
 def test_factor_discriminator_update_does_not_touch_vae_gradients():
     model = _tiny_vae()
-    loss = FactorLoss(latent_dim=4, factor_G=6.0, lr_disc=1e-3)
+    loss = get_loss("factor", latent_dim=4, factor_G=6.0, lr_disc=1e-3)
     x = torch.rand(8, 1, 32, 32)
     result = loss(model, x, step=1)
     result.loss.backward()
@@ -230,7 +230,7 @@ def test_factor_discriminator_update_does_not_touch_vae_gradients():
 def test_factor_evaluation_without_gradients_gives_the_terms_of_the_gradient_path():
     """Under no_grad one discriminator pass serves the TC and the discriminator loss: same values."""
     model = _tiny_vae().eval()
-    loss = FactorLoss(latent_dim=4, factor_G=3.0)
+    loss = get_loss("factor", latent_dim=4, factor_G=3.0)
     x = torch.rand(6, 1, 32, 32)
     torch.manual_seed(11)
     with_grad = loss(model, x, None)
@@ -248,7 +248,7 @@ def test_factor_evaluation_without_gradients_gives_the_terms_of_the_gradient_pat
 
 def test_factor_evaluation_without_discriminator_leaves_tc_out():
     model = _tiny_vae().eval()
-    loss = FactorLoss(latent_dim=4)
+    loss = get_loss("factor", latent_dim=4)
     loss.use_discriminator = False
     result = loss(model, torch.rand(5, 1, 32, 32), None)
     assert "tc_loss" not in result.terms and "discrim_loss" not in result.terms

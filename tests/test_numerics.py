@@ -18,7 +18,7 @@ from torch.nn import functional as F
 from dvae_cli.engine.losses._terms import (estimate_log_qz, kl_normal_per_dim, log_density_gaussian,
                                           log_stratified_weights, reconstruction_loss)
 from dvae_cli.engine.models import VAEOutput, build_model
-from dvae_cli.losses import BtcvaeLoss, FactorLoss, get_loss, loss_names
+from dvae_cli.losses import get_loss, loss_names
 from dvae_cli.metrics.entropy import mixture_entropy, mixture_entropy_exact
 from dvae_cli.viz.traversals import traversal_range
 
@@ -182,14 +182,14 @@ def test_btcvae_loss_is_finite_in_value_and_gradient_at_extreme_log_variances(lo
     sample, mean, logvar = _codes(16, 10, logvar_value, dtype)
     logits = torch.zeros(16, 1, 4, 4, dtype=dtype, requires_grad=True)
     x = torch.rand(16, 1, 4, 4)
-    loss = BtcvaeLoss(n_data=1000, reg_anneal=0)
+    loss = get_loss("btcvae", n_data=1000, reg_anneal=0)
     result = loss.compute(x, VAEOutput(logits, mean, logvar, sample), 3)
     finite_value_and_grad(result.loss, logits, sample, mean, logvar)
     assert all(torch.isfinite(v).all() for v in result.terms.values())
 
 
 def test_factor_density_ratio_is_finite_for_huge_codes():
-    loss = FactorLoss(latent_dim=4)
+    loss = get_loss("factor", latent_dim=4)
     z = torch.full((6, 4), 1e13, requires_grad=True)   # a sample of logvar = +60
     tc = loss._tc_with_frozen_discriminator(z)
     finite_value_and_grad(tc, z)

@@ -9,8 +9,7 @@
 See `dvae_cli.plugins` for third-party packages (entry points).
 """
 
-from dvae_cli.catalogue.losses import (LOSSES, LossInfo, loss_info, loss_names, loss_params, register_loss,
-                                       term_labels)
+from dvae_cli.catalogue.losses import LOSSES, LossInfo, loss_info, loss_names, loss_params, register_loss, term_labels
 from dvae_cli.catalogue.metrics import MetricInfo, default_metrics, metric_info, metric_names, register_metric
 from dvae_cli.catalogue.params import Param
 from dvae_cli.catalogue.plots import PlotFile, PlotInfo, plot_info, plot_names, register_plot

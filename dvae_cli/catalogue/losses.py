@@ -13,7 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from dvae_cli.catalogue.params import Param
+from dvae_cli.catalogue.params import ROLE_OPTIMISER, Param
 from dvae_cli.errors import ConfigError, UnknownNameError
 from dvae_cli.plugins import Registry
 
@@ -39,7 +39,7 @@ class LossInfo:
             their labels, in the order the live view shows them.
         batches_per_step: Batches of ``--batch-size`` images one optimisation step
             consumes (FactorVAE: 2, so the batch size and the epochs are doubled when
-            a run is resolved, as disentangling-vae does).
+            a run is resolved, as disentangling-vae does: `dvae_cli.spec.RunSpec.double`).
         min_batch: The smallest ``--batch-size`` it can train with (as typed).
         min_eval_batch: The smallest evaluation batch (btcvae compares each image with
             the rest of its batch).
@@ -171,7 +171,7 @@ for _info in (
              "dvae_cli.engine.losses.factor:FactorLoss",
              (Param("factor_G", float, 6.0, "Weight of the TC term (gamma).", "gamma"),
               Param("lr_disc", float, 5e-5, "Learning rate of the discriminator.", "lr_D", minimum=0,
-                    exclusive=True)),
+                    exclusive=True, roles=frozenset({ROLE_OPTIMISER}))),
              terms=(("tc_loss", "TC (total correlation)"), ("discrim_loss", "discriminator")),
              batches_per_step=2, min_batch=2, colour="tab:green"),
     LossInfo("btcvae", "beta-TCVAE", "Chen et al., Isolating Sources of Disentanglement in Variational "

@@ -13,6 +13,24 @@ from typing import Any
 
 from dvae_cli.errors import ConfigError, UnknownNameError
 
+# The roles of a spec key: a `dvae_cli.spec.RunSpec` field's metadata and a `Param`'s `roles`.
+# Every group of keys derives from them (`dvae_cli.spec.keys_with`).
+
+#: filled in by training, not set by people;
+ROLE_RECORDED = "recorded"
+#: changes nothing that is trained (display, device, evaluation, checkpoints, labels): a study
+#: file and ``--resume`` may both change it;
+ROLE_FREE = "free"
+#: an optimiser setting: ``--resume`` may change it (recorded in ``changes``), a study may not
+#: (a cell with another learning rate is another run);
+ROLE_OPTIMISER = "optimiser"
+#: may grow: ``--resume`` trains on to more epochs, a study extends the cell;
+ROLE_GROWS = "grows"
+#: stored multiplied by the loss's batches per step (FactorVAE's two half-batches): `RunSpec.typed`;
+ROLE_DOUBLED = "doubled"
+#: disentangling-vae's keys that dvae keeps in specs.json but does not act on.
+ROLE_REFERENCE = "reference"
+
 
 @dataclass(frozen=True)
 class Param:
@@ -31,6 +49,8 @@ class Param:
         minimum: The smallest allowed value of a number (inclusive unless `exclusive`).
         exclusive: Whether `minimum` itself is refused.
         key: Whether it characterises a run (shown by ``experiments list`` and ``compare``).
+        roles: Its roles (``ROLE_*``), as a `dvae_cli.spec.RunSpec` field's metadata
+            gives them: e.g. ``ROLE_OPTIMISER`` for a learning rate ``--resume`` may change.
     """
 
     name: str
@@ -42,6 +62,7 @@ class Param:
     minimum: float | None = None
     exclusive: bool = False
     key: bool = True
+    roles: frozenset[str] = frozenset()
 
     @property
     def flag(self) -> str:

@@ -2,17 +2,23 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Optional
-
 import sys
+from typing import Annotated, Optional
 
 import typer
 
-from dvae_cli.cli.output import LIST_FORMATS, check_list_format, make_console, make_table, render_rows
 from dvae_cli.catalogue.losses import loss_info, loss_names
+from dvae_cli.cli.output import (
+    LIST_FORMATS,
+    check_list_format,
+    make_console,
+    make_table,
+    render_rows,
+)
 from dvae_cli.config import load_catalogue, resolve_run
 from dvae_cli.data.catalog import dataset_info
 from dvae_cli.errors import UnknownNameError
+from dvae_cli.spec import DOUBLED
 
 app = typer.Typer(help="The experiment catalogue (experiments.toml).", no_args_is_help=True)
 
@@ -68,8 +74,8 @@ def show_command(name: Annotated[str, typer.Argument(help="Experiment name.")]) 
         if key in ("name", "n_train", "n_test", "dvae_version"):
             continue
         source = resolution.sources.get(key, "built-in default")
-        if key in ("batch_size", "epochs") and spec.factor_doubled:
-            source += " (x2 for factor)"
+        if key in DOUBLED and spec.per_step > 1:   # stored multiplied by the loss's batches per step
+            source += f" (x{spec.per_step} for {spec.loss})"
         if key in ("img_size",):
             source = f"dataset {spec.dataset}"
         table.add_row(key, str(value), source)

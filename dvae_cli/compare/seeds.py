@@ -13,13 +13,13 @@ import json
 import os
 from typing import Any
 
+from dvae_cli.catalogue.params import ROLE_FREE
 from dvae_cli.compare.table import Row, Stat
+from dvae_cli.spec import field_keys
 
-#: Spec keys that do not make two runs different experiments.
-IGNORED_KEYS = frozenset({
-    "name", "seed", "experiment", "device", "no_cuda", "log_level", "no_progress_bar", "checkpoint_every",
-    "eval_batchsize", "is_metrics", "is_eval_only", "no_test", "dvae_version", "n_train", "n_test", "study",
-})
+#: Spec keys that do not make two runs different experiments: the seed, what changes nothing trained
+#: (`dvae_cli.spec.ROLE_FREE`: devices, logging, checkpoints, evaluation, trackers) and the run's labels.
+IGNORED_KEYS = frozenset({"name", "seed", "dvae_version", "n_train", "n_test", "study", *field_keys(ROLE_FREE)})
 #: Cells that describe the group rather than being aggregated.
 _OWN = ("name", "runs", "n", "seed")
 _NAME_SEPARATORS = "-_.+= "

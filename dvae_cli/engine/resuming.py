@@ -10,8 +10,7 @@ from dvae_cli.engine.checkpoint import STATE_FILE, load_checkpoint
 from dvae_cli.engine.interrupts import SIGNAL_NAMES
 from dvae_cli.errors import ConfigError, CorruptFileError
 from dvae_cli.runs.folder import RunFolder, default_results_dir
-from dvae_cli.runs.resume import OPTIMISER
-from dvae_cli.spec import RunSpec
+from dvae_cli.spec import RunSpec, optimiser_keys
 from dvae_cli.wording import plural
 
 if TYPE_CHECKING:
@@ -43,7 +42,7 @@ def apply_optimiser_changes(trainer: Trainer, spec: RunSpec, saved: dict[str, An
     ``--lr``, ``--lr-disc`` and ``--clip-grad`` differ on resume (e.g. to continue a
     diverged run from its last good checkpoint).
     """
-    changed = {key: [saved.get(key), getattr(spec, key)] for key in OPTIMISER
+    changed = {key: [saved.get(key), getattr(spec, key)] for key in optimiser_keys()
                if key in saved and saved.get(key) != getattr(spec, key)}
     for group in trainer.optimizer.param_groups:
         group["lr"] = spec.lr

@@ -1,8 +1,9 @@
 """What ``dvae train NAME --resume`` continues: the run's own spec, and the flags it may change.
 
-A resumed run keeps the spec it was started with (``specs.json``). Only options
-that do not change what is trained may differ: more epochs, the display, the
-device and the evaluation at the end; and the optimiser's settings (`OPTIMISER`),
+A resumed run keeps the spec it was started with (``specs.json``). Only the keys
+`dvae_cli.spec.resumable_keys` names may differ: more epochs, what changes nothing
+trained (the display, the device, checkpoints, the evaluation at the end: the keys
+a study may change too) and the optimiser's settings (`dvae_cli.spec.optimiser_keys`),
 so that a diverged run continues from its last good checkpoint with a lower
 learning rate or gradient clipping. Those changes are recorded in ``specs.json``
 (``changes``) when training resumes. Imports no torch.
@@ -13,17 +14,11 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from dvae_cli.catalogue.losses import loss_info, loss_names
-from dvae_cli.spec import RunSpec
 from dvae_cli.errors import ConfigError, RunExistsError, RunNotFoundError
 from dvae_cli.runs.folder import RunFolder, list_run_names
-from dvae_cli.runs.summary import LOCK_FILE, lock_alive
-
-#: Flags a resumed run may change.
-#: Optimiser settings a resumed run may change (recorded in ``specs.json``'s ``changes``).
-OPTIMISER: tuple[str, ...] = ("lr", "lr_disc", "clip_grad")
-MAY_CHANGE: tuple[str, ...] = ("epochs", "no_progress_bar", "log_level", "device", "no_cuda", "no_test",
-                               "eval_batchsize", "compile", "tracker", *OPTIMISER)
+from dvae_cli.runs.layout import TRAINING_LOCK
+from dvae_cli.runs.training_lock import lock_alive
+from dvae_cli.spec import RunSpec, resumable_keys
 
 
 def resumable_folder(results_dir: Path, name: str) -> RunFolder:
@@ -42,7 +37,7 @@ def resumable_folder(results_dir: Path, name: str) -> RunFolder:
         hint = f" (did you mean '{close[0]}'?)" if close else ""
         choices = f"; runs there: {', '.join(names[:20])}" if names else ""
         raise RunNotFoundError(f"no run '{name}' to resume in {results_dir}{hint}{choices}")
-    lock = folder.path / LOCK_FILE
+    lock = folder.path / TRAINING_LOCK
     if lock.is_file() and lock_alive(lock):
         raise RunExistsError(f"run '{name}' is being trained by another process now ({lock}); "
                              "stop it before resuming")
@@ -66,20 +61,16 @@ def resumed_spec(folder: RunFolder, flags: dict[str, Any], experiment: str | Non
     if experiment is not None and experiment != spec.experiment:
         raise ConfigError(f"-x {experiment}: run '{folder.name}' was started from experiment "
                           f"'{spec.experiment}'; a resumed run keeps its spec")
-    flags = dict(flags)
-    if spec.factor_doubled:  # stored multiplied, as resolve_run multiplies them for the factor loss
-        per_step = loss_info(spec.loss).batches_per_step if spec.loss in loss_names() else 2
-        for key in ("epochs", "batch_size"):
-            if key in flags:
-                flags[key] = flags[key] * per_step
+    flags = spec.as_stored(flags)   # --epochs, --batch-size as typed; stored doubled for the factor loss
+    may_change = resumable_keys()
     for key, value in flags.items():
-        if key in MAY_CHANGE or (key == "img_size" and spec.img_size and value == spec.img_size[-1]):
+        if key in may_change or (key == "img_size" and spec.img_size and value == spec.img_size[-1]):
             continue
         if getattr(spec, key, None) != value:
             flag = "--" + key.replace("_", "-")
             raise ConfigError(f"{flag} {value} differs from run '{folder.name}' ({getattr(spec, key, None)}): "
                               "a resumed run keeps its spec; drop the flag or train a new run")
-    for key in MAY_CHANGE:
+    for key in may_change:
         if key in flags:
             setattr(spec, key, flags[key])
     return spec.validate()

@@ -13,7 +13,7 @@ from dvae_cli.catalogue.losses import loss_info, loss_names
 from dvae_cli.engine.losses.base import Loss, LossResult, PosteriorLoss
 from dvae_cli.errors import ConfigError
 from dvae_cli.plugins import resolve
-from dvae_cli.spec import RunSpec, spec_fields
+from dvae_cli.spec import RunSpec, spec_defaults, spec_fields
 
 #: Other names accepted for the same argument (specs.json calls N ``n_train``).
 _ALIASES = {"n_train": "n_data"}
@@ -45,7 +45,8 @@ def get_loss(name: str, /, **hyper: Any) -> Loss:
         **hyper: ``rec_dist``, ``reg_anneal`` and the loss's own parameters (see its
             `LossInfo`), ``latent_dim`` and ``n_data`` (or ``n_train``, the
             training-set size) for the losses that take them. Keys of ``specs.json``
-            that the loss does not use are ignored.
+            that the loss does not use are ignored. A value not given takes its one
+            default: the catalogue's `Param` or the `RunSpec` field (`spec_defaults`).
 
     Raises:
         UnknownNameError: if `name` is not a loss.
@@ -54,7 +55,7 @@ def get_loss(name: str, /, **hyper: Any) -> Loss:
     cls = loss_class(name)
     accepted = set(inspect.signature(cls.__init__).parameters) - {"self"}
     known_elsewhere = set(spec_fields()) | set(RunSpec.__dataclass_fields__) | {"model", "n_data"}
-    kwargs = {}
+    kwargs = {key: value for key, value in spec_defaults().items() if key in accepted}
     for key, value in hyper.items():
         target = _ALIASES.get(key, key)
         if key in _ALIASES and value is None:

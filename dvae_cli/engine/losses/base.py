@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import abc
-from dataclasses import dataclass, field
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
 import torch
@@ -12,6 +12,7 @@ from torch import nn
 
 from dvae_cli.engine.losses._terms import kl_normal_per_dim, reconstruction_loss
 from dvae_cli.engine.models import VAE, VAEOutput
+from dvae_cli.runs.logs import kl_key
 
 
 @dataclass
@@ -49,6 +50,9 @@ class Loss(nn.Module, abc.ABC):
     Its networks are sub-modules, so they move with ``.to(device)`` and their state
     is in ``state_dict()``; `prepare_evaluation` restores them from a training state.
 
+    Its constructor takes every value without a default: the catalogue's `Param` and
+    the `RunSpec` field are the only defaults, which `get_loss` fills in.
+
     Args:
         rec_dist: Pixel likelihood: ``bernoulli``, ``laplace`` or ``gaussian``.
         reg_anneal: Number of training steps over which the regularisation is
@@ -59,7 +63,7 @@ class Loss(nn.Module, abc.ABC):
     #: Whether it trains a network of its own (the trainer calls `update_auxiliary`).
     trains_auxiliary: ClassVar[bool] = False
 
-    def __init__(self, rec_dist: str = "bernoulli", reg_anneal: float = 0) -> None:
+    def __init__(self, rec_dist: str, reg_anneal: float) -> None:
         super().__init__()
         self.rec_dist = rec_dist
         self.reg_anneal = reg_anneal
@@ -126,5 +130,5 @@ def base_terms(x: torch.Tensor, output: VAEOutput, rec_dist: str) -> dict[str, t
     terms = {"recon_loss": reconstruction_loss(x, output.logits, rec_dist)}
     kl = kl_normal_per_dim(output.mean, output.logvar)
     terms["kl_loss"] = kl.sum()
-    terms.update({f"kl_loss_{d}": value for d, value in enumerate(kl.unbind())})
+    terms.update({kl_key(d): value for d, value in enumerate(kl.unbind())})
     return terms

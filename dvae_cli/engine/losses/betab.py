@@ -28,8 +28,8 @@ class BetaBLoss(PosteriorLoss):
 
     name: ClassVar[str] = "betaB"
 
-    def __init__(self, betaB_initC: float = 0.0, betaB_finC: float = 25.0, betaB_G: float = 100.0,
-                 rec_dist: str = "bernoulli", reg_anneal: float = 0) -> None:
+    def __init__(self, betaB_initC: float, betaB_finC: float, betaB_G: float, rec_dist: str,
+                 reg_anneal: float) -> None:
         super().__init__(rec_dist=rec_dist, reg_anneal=reg_anneal)
         self.c_init, self.c_fin, self.gamma = float(betaB_initC), float(betaB_finC), float(betaB_G)
 

@@ -25,7 +25,7 @@ class BetaHLoss(PosteriorLoss):
 
     name: ClassVar[str] = "betaH"
 
-    def __init__(self, betaH_B: float = 4.0, rec_dist: str = "bernoulli", reg_anneal: float = 0) -> None:
+    def __init__(self, betaH_B: float, rec_dist: str, reg_anneal: float) -> None:
         super().__init__(rec_dist=rec_dist, reg_anneal=reg_anneal)
         self.beta = float(betaH_B)
 

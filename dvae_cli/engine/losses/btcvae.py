@@ -10,8 +10,7 @@ from typing import ClassVar
 
 import torch
 
-from dvae_cli.engine.losses._terms import (estimate_log_qz, linear_annealing,
-                                          log_density_gaussian)
+from dvae_cli.engine.losses._terms import estimate_log_qz, linear_annealing, log_density_gaussian
 from dvae_cli.engine.losses.base import LossResult, PosteriorLoss, base_terms
 from dvae_cli.engine.models import VAEOutput
 
@@ -33,8 +32,8 @@ class BtcvaeLoss(PosteriorLoss):
 
     name: ClassVar[str] = "btcvae"
 
-    def __init__(self, n_data: int, btcvae_A: float = 1.0, btcvae_B: float = 6.0, btcvae_G: float = 1.0,
-                 btcvae_sampling: str = "mss", rec_dist: str = "bernoulli", reg_anneal: float = 0) -> None:
+    def __init__(self, n_data: int, btcvae_A: float, btcvae_B: float, btcvae_G: float, btcvae_sampling: str,
+                 rec_dist: str, reg_anneal: float) -> None:
         super().__init__(rec_dist=rec_dist, reg_anneal=reg_anneal)
         self.n_data = int(n_data)
         self.alpha, self.beta, self.gamma = float(btcvae_A), float(btcvae_B), float(btcvae_G)

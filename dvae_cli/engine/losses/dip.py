@@ -110,8 +110,8 @@ class DipLoss(PosteriorLoss):
 
     name: ClassVar[str] = "dip"
 
-    def __init__(self, dip_type: str = "i", dip_lambda_od: float = 10.0, dip_lambda_d: float | None = None,
-                 rec_dist: str = "bernoulli", reg_anneal: float = 0) -> None:
+    def __init__(self, dip_type: str, dip_lambda_od: float, dip_lambda_d: float | None, rec_dist: str,
+                 reg_anneal: float) -> None:
         super().__init__(rec_dist=rec_dist, reg_anneal=reg_anneal)
         self.lambda_d = resolved_lambda_d(dip_type, dip_lambda_od, dip_lambda_d)
         self.dip_type = dip_type

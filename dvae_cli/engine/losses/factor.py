@@ -28,7 +28,7 @@ class Discriminator(nn.Module):
     Parameter names (``lin1`` .. ``lin6``) are disentangling-vae's.
     """
 
-    def __init__(self, latent_dim: int = 10, hidden_units: int = DISC_HIDDEN) -> None:
+    def __init__(self, latent_dim: int, hidden_units: int = DISC_HIDDEN) -> None:
         super().__init__()
         self.lin1 = nn.Linear(latent_dim, hidden_units)
         self.lin2 = nn.Linear(hidden_units, hidden_units)
@@ -72,8 +72,8 @@ class FactorLoss(Loss):
     name: ClassVar[str] = "factor"
     trains_auxiliary: ClassVar[bool] = True
 
-    def __init__(self, latent_dim: int = 10, factor_G: float = 6.0, lr_disc: float = 5e-5,
-                 rec_dist: str = "bernoulli", reg_anneal: float = 0) -> None:
+    def __init__(self, latent_dim: int, factor_G: float, lr_disc: float, rec_dist: str,
+                 reg_anneal: float) -> None:
         super().__init__(rec_dist=rec_dist, reg_anneal=reg_anneal)
         self.gamma = float(factor_G)
         self.discriminator = Discriminator(latent_dim)

@@ -15,5 +15,5 @@ class VAELoss(BetaHLoss):
 
     name: ClassVar[str] = "VAE"
 
-    def __init__(self, rec_dist: str = "bernoulli", reg_anneal: float = 0) -> None:
+    def __init__(self, rec_dist: str, reg_anneal: float) -> None:
         super().__init__(betaH_B=1.0, rec_dist=rec_dist, reg_anneal=reg_anneal)

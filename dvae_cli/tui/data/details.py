@@ -19,21 +19,20 @@ from dvae_cli.runs.jsonfile import read_json
 from dvae_cli.runs.layout import METRICS_DETAIL, METRICS_LOG, SPECS
 from dvae_cli.runs.metrics_detail import MutualInfo, mutual_info, read_metrics_detail
 from dvae_cli.runs.summary import RunSummary, summarize_run
+from dvae_cli.spec import display_groups
 
 __all__ = ["SPEC_GROUPS", "FileInfo", "MutualInfo", "RunDetails", "format_size", "format_time",
            "format_value", "list_files", "load_details", "loss_keys", "mutual_info", "spec_groups"]
 
-#: Spec keys shown in each group of the Overview, in order.
-SPEC_GROUPS: dict[str, tuple[str, ...]] = {
-    "data": ("dataset", "img_size", "subsample", "test_fraction", "split_seed", "n_train", "n_test"),
-    "model": ("model_type", "latent_dim"),
-    "loss": ("loss", "rec_dist", "reg_anneal"),
-    "training": ("epochs", "batch_size", "lr", "checkpoint_every", "seed", "device", "no_cuda"),
-}
+#: Spec keys shown in each group of the Overview, in order (each `RunSpec` field's ``group``).
+SPEC_GROUPS: dict[str, tuple[str, ...]] = display_groups()
 
 
 def loss_keys() -> dict[str, tuple[str, ...]]:
-    """The hyper-parameters each registered loss reads (the other losses' ones are listed as unused)."""
+    """The hyper-parameters each registered loss reads (the other losses' ones are listed as unused).
+
+    A loss that takes several batches per step reads ``factor_doubled`` too (`RunSpec.typed`).
+    """
     return {info.name: tuple(p.name for p in info.params) + (("factor_doubled",) if info.batches_per_step > 1 else ())
             for info in LOSSES.values()}
 
