@@ -10,6 +10,7 @@ A study here is made of copies of the session's tiny run (conftest's ``tiny_run`
 from __future__ import annotations
 
 import json
+import re
 import shutil
 from pathlib import Path
 
@@ -18,10 +19,14 @@ import pytest
 from PIL import Image as PILImage
 from textual.pilot import Pilot
 from textual.widgets import DataTable, Input, Static, TabbedContent
+from typer.testing import CliRunner
 
+from dvae_cli.cli.app import app as cli_app
 from dvae_cli.runs.folder import TRAIN_LOG
-from dvae_cli.runs.summary import LOCK_FILE
+from dvae_cli.runs.layout import TRAINING_LOCK as LOCK_FILE
 from dvae_cli.runs.watch import RunWatcher
+from dvae_cli.study.plan import StudyPlan, load_study
+from dvae_cli.study.state import StudyRecord, study_dir
 from dvae_cli.tui.data.results_watcher import ResultsWatcher
 from dvae_cli.tui.screens.browse import BrowseScreen
 from dvae_cli.tui.screens.compare import CompareScreen
@@ -140,9 +145,11 @@ def test_cells_are_listed_under_their_study_and_open_as_runs(results):
     spec = spec_of(results / "plain")
 
     async def scenario(pilot: Pilot, screen: BrowseScreen) -> None:
+        # The study's cells by state, as `dvae study status` counts them (counted after the scan, in a worker)
+        await until(pilot, lambda: table_rows(screen)[f"{STUDY}/"][2] == "2 done, 1 running, 1 failed")
         rows = table_rows(screen)
         assert list(rows) == [f"{STUDY}/", *[cell_key(c) for c in (*DONE_CELLS, LIVE_CELL)], "plain"]   # by name
-        assert rows[f"{STUDY}/"][1:3] == [f"{STUDY}/", "2/4 done"]
+        assert rows[f"{STUDY}/"][1] == f"{STUDY}/"
         assert rows[cell_key("betaH-s1")][1:] == ["├ betaH-s1", "finished", "1/1", spec["dataset"], spec["loss"]]
         assert rows[cell_key("betaH-s2")][1:3] == ["├ betaH-s2", "finished"]
         assert rows[cell_key(LIVE_CELL)][1:4] == [f"└ {LIVE_CELL}", "training", "2/50"]
@@ -176,6 +183,58 @@ def study_view_shown(screen: BrowseScreen) -> bool:
     return screen.study_view is not None and screen.study_view.display
 
 
+#: A study of two cells, each scored by MIG once trained (``dvae study``'s evaluation plan).
+SCORED_STUDY = """
+[study]
+name = "scored"
+seeds = 2
+metrics = ["mig"]
+udr = false
+[study.params]
+epochs = 2
+[study.grid]
+loss = ["betaH"]
+"""
+
+
+def finished_cell(plan: StudyPlan, results: Path, name: str) -> Path:
+    """A cell whose training finished, as its run folder records it (no model trained), not scored yet."""
+    folder = study_dir(plan, results) / name
+    folder.mkdir(parents=True)
+    (folder / "specs.json").write_text(json.dumps({"dataset": "sprites", "loss": "betaH", "epochs": 2,
+                                                   "study": plan.record(plan.cell(name))}))
+    (folder / "model.pt").write_bytes(b"")
+    (folder / "outcome.json").write_text(json.dumps({"state": "finished", "step": 16, "epoch": 2}))
+    return folder
+
+
+def test_the_study_row_counts_the_cells_by_the_states_of_study_status(tmp_path):
+    """A trained cell without its scores is ``trained`` in the run list's row, as in ``dvae study status``
+    and the study view, not ``done``."""
+    file = tmp_path / "scored.toml"
+    file.write_text(SCORED_STUDY)
+    plan = load_study(file)
+    results = tmp_path / "results"
+    scored, _unscored = (finished_cell(plan, results, cell.name) for cell in plan.cells)
+    (scored / "metrics.log").write_text(json.dumps({"MIG": 0.1}))
+    StudyRecord(study_dir(plan, results)).save(plan)   # as `dvae study run` does: the evaluation plan recorded
+    status = CliRunner().invoke(cli_app, ["study", "status", str(file), "--results-dir", str(results)],
+                                env={"COLUMNS": "200"})
+    assert status.exit_code == 0, status.output
+    said = re.search(r"study scored: (.+)", status.output)
+    assert said is not None and said.group(1).strip() == "1 done, 1 trained", status.output
+
+    async def scenario(pilot: Pilot, screen: BrowseScreen) -> None:
+        row = lambda: table_rows(screen)["scored/"][2]   # noqa: E731
+        await until(pilot, lambda: row() == said.group(1).strip())
+        assert [table_rows(screen)[f"scored/{cell.name}"][2] for cell in plan.cells] == ["finished", "finished"]
+        await select(pilot, screen, "scored/")
+        assert counts(screen) == "cells: 1 done · 1 trained"
+        assert row() == "1 done, 1 trained"
+
+    browse(results, scenario)
+
+
 # --------------------------------------------------------------------------- the study view
 
 
@@ -186,7 +245,7 @@ def test_the_study_view_shows_the_cells_by_state_the_summary_table_and_the_figur
         assert study_view_shown(screen) and not screen.query_one(TabbedContent).display
         text = study_text(screen)
         assert f"{STUDY}/  study ({STUDY_FILE})  3 cells of 4 planned" in text
-        assert counts(screen) == "cells: 2 done · 1 training · 1 failed"
+        assert counts(screen) == "cells: 2 done · 1 running · 1 failed"
         assert "btcvae-s2: RuntimeError: the loss diverged" in text     # the last line of the error
         assert "report/: cells.csv, report.md, summary.csv, 1 figure" in text
         table = study_view(screen).query_one("#study-summary", DataTable)
@@ -251,7 +310,7 @@ def test_browsing_the_study_folder_itself(results):
         assert list(rows) == [f"{STUDY}/", *DONE_CELLS, LIVE_CELL]   # report/ and .study/ are no runs
         assert rows["betaH-s1"][1:3] == ["├ betaH-s1", "finished"]
         assert screen.loaded == f"{STUDY}/"                         # the first row: the study
-        assert counts(screen) == "cells: 2 done · 1 training · 1 failed"
+        assert counts(screen) == "cells: 2 done · 1 running · 1 failed"
         assert len(summary_rows(screen)) == 3
         await select(pilot, screen, "betaH-s2")
         assert "betaH-s2  finished" in overview_status(screen)
@@ -274,7 +333,8 @@ def test_a_missing_report_or_a_broken_study_json_never_stops_the_app(tmp_path, t
     async def scenario(pilot: Pilot, screen: BrowseScreen) -> None:
         rows = table_rows(screen)
         assert [key for key in rows if key.endswith("/")] == ["broken/", "noreport/", "shipped/"]
-        assert rows["broken/"][2] == "2/3 done"                    # cells_planned unknown: the cells found
+        await until(pilot, lambda: table_rows(screen)["broken/"][2] == "2 done, 1 running")   # the cells found
+        assert table_rows(screen)["shipped/"][2] == "2 done, 1 running"   # cells_planned not a count: the same
         await select(pilot, screen, "noreport/")
         assert f"No report yet: dvae study report {STUDY_FILE} makes it." in study_text(screen)
         assert not study_view(screen).query_one("#study-summary").display
@@ -311,10 +371,11 @@ def test_live_updates_of_a_study_and_its_cells(tmp_path, tiny_run):
         await until(pilot, lambda: cell_key("btcvae-s2") in table_rows(screen), timeout=30)
         assert table_rows(screen)[cell_key("btcvae-s2")][1] == "└ btcvae-s2"
         assert table_rows(screen)[cell_key(LIVE_CELL)][1] == f"├ {LIVE_CELL}"
-        assert table_rows(screen)[f"{STUDY}/"][2] == "3/4 done"
-        await until(pilot, lambda: counts(screen) == "cells: 3 done · 1 training", timeout=30)
+        await until(pilot, lambda: table_rows(screen)[f"{STUDY}/"][2] == "3 done, 1 running", timeout=30)
+        await until(pilot, lambda: counts(screen) == "cells: 3 done · 1 running", timeout=30)
         (study / LIVE_CELL / LOCK_FILE).unlink()                   # the training process is gone
         await until(pilot, lambda: counts(screen) == "cells: 3 done · 1 interrupted", timeout=30)
+        await until(pilot, lambda: table_rows(screen)[f"{STUDY}/"][2] == "3 done, 1 interrupted", timeout=30)
         assert "No report yet" in study_text(screen)
         write_report(study)                                        # dvae study report ran
         await until(pilot, lambda: len(summary_rows(screen)) == 3, timeout=30)

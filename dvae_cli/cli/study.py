@@ -7,7 +7,7 @@ FILE is a study file (``[study]``) or the name of a study of the shipped ``studi
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 
@@ -30,8 +30,8 @@ EXECUTORS = ("local", "slurm")
 StudyArg = Annotated[str, typer.Argument(help="A study file (a \\[study] table) or a study of studies.toml "
                                               "(sprites-mini, unsupervised_study_v1, "
                                               "unsupervised_study_v1-shapes3d).")]
-ResultsDir = Annotated[Optional[Path], typer.Option("--results-dir", envvar=RESULTS_ENV, show_default="./results")]
-DataDir = Annotated[Optional[Path], typer.Option("--data-dir", envvar=DATA_ENV, show_default="./data")]
+ResultsDir = Annotated[Path | None, typer.Option("--results-dir", envvar=RESULTS_ENV, show_default="./results")]
+DataDir = Annotated[Path | None, typer.Option("--data-dir", envvar=DATA_ENV, show_default="./data")]
 #: Cells listed by --dry-run (the rest are counted).
 DRY_RUN_LINES = 60
 #: The order of the states in tables and counts.
@@ -43,9 +43,9 @@ def run_command(
     study: StudyArg,
     executor: Annotated[str, typer.Option("--executor", "-e", help="local (processes on this machine) or slurm "
                                                                   "(a job array through submitit).")] = "local",
-    jobs: Annotated[Optional[int], typer.Option("--jobs", "-j", help="Cells at once (local: processes sharing "
-                                                                    "the CPUs or GPUs; slurm: the array's "
-                                                                    "parallelism). Default: 1 locally.")] = None,
+    jobs: Annotated[int | None, typer.Option("--jobs", "-j", help="Cells at once (local: processes sharing "
+                                                                 "the CPUs or GPUs; slurm: the array's "
+                                                                 "parallelism). Default: 1 locally.")] = None,
     dry_run: Annotated[bool, typer.Option("--dry-run", help="List the cells and what would run; run nothing.")]
     = False,
     retry_failed: Annotated[bool, typer.Option("--retry-failed", help="Run the failed cells again (after fixing "
@@ -94,12 +94,11 @@ def run_command(
     if dry_run:
         shown = statuses if len(statuses) <= DRY_RUN_LINES else statuses[:DRY_RUN_LINES]
         if executor == "slurm":
+            from dvae_cli.runs.study_layout import SUBMITIT_JOB, submitit_dir
             from dvae_cli.study.slurm import sbatch_header
-            from dvae_cli.study.state import WORK_DIR
 
-            console.print("each cell's job:\n" + sbatch_header(plan, jobs, study_dir(plan, results) / WORK_DIR
-                                                                       / "submitit" / "%j"),
-                          markup=False)
+            folder = submitit_dir(study_dir(plan, results)) / SUBMITIT_JOB
+            console.print("each cell's job:\n" + sbatch_header(plan, jobs, folder), markup=False)
         for status in shown:
             console.print(f"  {status.cell.name}: {status.state}" + (" -> run" if status.state in RUNNABLE else ""),
                           markup=False)
@@ -207,10 +206,10 @@ def status_command(study: StudyArg, results_dir: ResultsDir = None) -> None:
 @app.command("report", no_args_is_help=True)
 def report_command(
     study: StudyArg,
-    fmt: Annotated[Optional[str], typer.Option("--format", "-F", help="table, csv, markdown, json or latex "
-                                                                      "(default: from --output, else table).")]
+    fmt: Annotated[str | None, typer.Option("--format", "-F", help="table, csv, markdown, json or latex "
+                                                                   "(default: from --output, else table).")]
     = None,
-    output: Annotated[Optional[Path], typer.Option("--output", "-o", help="Write the summary table to this file.")]
+    output: Annotated[Path | None, typer.Option("--output", "-o", help="Write the summary table to this file.")]
     = None,
     no_figures: Annotated[bool, typer.Option("--no-figures", help="Tables only.")] = False,
     results_dir: ResultsDir = None,
@@ -219,12 +218,8 @@ def report_command(
     (written with report.md and cells.csv into <results>/<study>/report/)."""
     from dvae_cli.compare.formats import SUFFIXES, check_format, render
     from dvae_cli.runs.atomic import write_text
-    from dvae_cli.study.report import (
-        REPORT_DIR,
-        build_report,
-        report_notes,
-        write_report_folder,
-    )
+    from dvae_cli.runs.study_layout import CELLS_CSV, REPORT_MD, SUMMARY_CSV, report_dir
+    from dvae_cli.study.report import build_report, report_notes, write_report_folder
 
     chosen = check_format(fmt) if fmt else SUFFIXES.get(output.suffix.lower(), "table") if output else "table"
     if output is not None and not output.parent.is_dir():
@@ -248,9 +243,9 @@ def report_command(
         console.print(render(report.selection_table(), "table", width=console.width), markup=False, end="")
     for line in report_notes(report):
         notes.print(f"note: {line}", markup=False, style="yellow")
-    out_dir = study_dir(plan, results) / REPORT_DIR
+    out_dir = report_dir(study_dir(plan, results))
     figures = write_report_folder(report, out_dir, figures=not no_figures)
-    notes.print(f"wrote {out_dir}/: report.md, summary.csv, cells.csv and {len(figures)} figures", markup=False)
+    notes.print(f"wrote {out_dir}/: {REPORT_MD}, {SUMMARY_CSV}, {CELLS_CSV} and {len(figures)} figures", markup=False)
 
 
 @app.command("cell", hidden=True, no_args_is_help=True)

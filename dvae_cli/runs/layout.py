@@ -25,10 +25,12 @@ file                              written by            holds
 ``tb/``, ``wandb/``               train, eval           TensorBoard event files, W&B's local run files
 ``*.png``, ``*.gif``              plot                  figures (`dvae_cli.catalogue.plots` names them)
 ``onnx/``, ``torchscript/``       export                ``encoder.*``, ``decoder.*``, ``export.json``
+``udr_codes.npz``                 study run             a study cell's codes of a shared sample (UDR)
 ================================  ====================  ==============================================
 
 ``<epoch>`` counts from 0, as disentangling-vae's does. A figure a third-party plot
-writes is named by its `dvae_cli.catalogue.PlotInfo`, not here.
+writes is named by its `dvae_cli.catalogue.PlotInfo`, not here. The study folder that
+holds a study's cells is named in `dvae_cli.runs.study_layout`.
 """
 
 from __future__ import annotations
@@ -57,7 +59,7 @@ OUTCOME = "outcome.json"
 TRACKERS_FILE = "trackers.json"
 #: TensorBoard's event files (``--tracker tensorboard``).
 TENSORBOARD_DIR = "tb"
-#: Written by a training process while it runs, removed when it ends (`dvae_cli.runs.summary.training_lock`).
+#: Written by a training process while it runs, removed when it ends (`dvae_cli.runs.training_lock`).
 TRAINING_LOCK = ".dvae-training.json"
 #: The suffix of the first version of a file a command replaced (``test_losses.log.bak``).
 BACKUP_SUFFIX = ".bak"
@@ -83,6 +85,9 @@ KL_PER_DIM = "kl_per_dim.png"
 MUTUAL_INFO = "mutual_info.png"
 #: What the readers count as a figure of a run.
 FIGURE_SUFFIXES = (".png", ".gif")
+
+#: A study cell's posterior means and per-latent KL of the study's shared sample (UDR compares them).
+UDR_CODES = "udr_codes.npz"
 
 #: The description of an export (names, shapes, ranges), in its folder, written last.
 EXPORT_DESCRIPTION = "export.json"

@@ -18,17 +18,21 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from rich.console import Console
+from rich.console import Console, RenderableType
 
+from dvae_cli.runs.study_layout import cell_log_path
 from dvae_cli.study.plan import Cell, StudyPlan
 from dvae_cli.study.state import (
     MAX_ATTEMPTS,
-    WORK_DIR,
     StudyRecord,
     cell_status,
     study_dir,
 )
+
+if TYPE_CHECKING:
+    from rich.live import Live
 
 #: The exit codes of a cell that stopped on a signal (not an attempt that failed).
 SIGNAL_EXITS = (130, 143, -int(signal.SIGTERM), -int(signal.SIGINT))
@@ -57,7 +61,7 @@ class Progress:
 
 def log_path(plan: StudyPlan, results_dir: Path, cell: Cell) -> Path:
     """Where the output of `cell`'s processes goes (appended, one header per attempt)."""
-    return study_dir(plan, results_dir) / WORK_DIR / "logs" / f"{cell.name}.log"
+    return cell_log_path(study_dir(plan, results_dir), cell.name)
 
 
 def last_line(path: Path, prefix: str = "") -> str:
@@ -235,7 +239,7 @@ class _View:
 
     def __init__(self, executor: LocalExecutor, progress: Progress) -> None:
         self.executor, self.progress = executor, progress
-        self.live = None
+        self.live: Live | None = None
 
     def __enter__(self) -> Callable[[], None]:
         if self.executor.console.is_terminal:
@@ -253,7 +257,7 @@ class _View:
         if self.live is not None:
             self.live.update(self._render())
 
-    def _render(self) -> object:
+    def _render(self) -> RenderableType:
         from rich.table import Table
 
         executor = self.executor

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from dvae_cli.runs.layout import SPECS
 from dvae_cli.study.plan import StudyPlan
 from dvae_cli.study.state import StudyRecord, study_dir
 
@@ -51,7 +52,7 @@ def study_notes(plan: StudyPlan, results: Path, record: StudyRecord) -> list[str
                      f"'{plan.name}'")
     names = {cell.name for cell in plan.cells}
     folder = study_dir(plan, results)
-    stray = sorted(p.name for p in folder.iterdir() if p.is_dir() and (p / "specs.json").is_file()
+    stray = sorted(p.name for p in folder.iterdir() if p.is_dir() and (p / SPECS).is_file()
                    and p.name not in names) if folder.is_dir() else []
     if stray:
         shown = ", ".join(stray[:5]) + (f" and {len(stray) - 5} more" if len(stray) > 5 else "")

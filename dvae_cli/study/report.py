@@ -30,10 +30,23 @@ from dvae_cli.compare.table import Column, CompareTable, Row
 from dvae_cli.errors import DvaeError
 from dvae_cli.runs.jsonfile import read_json
 from dvae_cli.runs.layout import METRICS_LOG
+from dvae_cli.runs.study_layout import (
+    CELLS_CSV,
+    RANK_CORRELATION_PNG,
+    REPORT_MD,
+    SUMMARY_CSV,
+    UDR_CODES,
+    UDR_SELECTION_CSV,
+    UDR_SELECTION_PNG,
+    box_plot_name,
+    tradeoff_plot_name,
+)
 from dvae_cli.study.plan import Cell, StudyPlan
-from dvae_cli.study.state import UDR_CODES, StudyRecord, cell_status, study_dir
+from dvae_cli.study.state import StudyRecord, cell_status, study_dir
 
-REPORT_DIR = "report"
+__all__ = ["RECONSTRUCTION", "UDR", "UNSUPERVISED", "CellValues", "StudyReport", "build_report",
+           "describe", "read_scores", "report_notes", "udr_selection", "write_figures", "write_report_folder"]
+
 RECONSTRUCTION = "test.recon_loss"
 UDR = "UDR"
 #: Scores that are not disentanglement metrics of the supervised kind (left out of UDR's selection).
@@ -200,8 +213,8 @@ def udr_selection(cells: list[CellValues], supervised: list[str]) -> list[dict[s
 
     found = []
     for metric in supervised:
-        pairs = [(c.scores[UDR], c.scores[metric]) for c in cells
-                 if c.scores.get(UDR) is not None and c.scores.get(metric) is not None]
+        pairs = [(u, s) for c in cells if (u := c.scores.get(UDR)) is not None
+                 and (s := c.scores.get(metric)) is not None]
         if len(pairs) < 3:
             continue
         udr, score = [p[0] for p in pairs], [p[1] for p in pairs]
@@ -239,35 +252,31 @@ def write_figures(report: StudyReport, out_dir: Path, log: Callable[[str], None]
         values = [[v for c in report.cells if c.cell.setting == s and (v := c.scores.get(metric)) is not None]
                   for s in settings]
         shown = [(s, v) for s, v in zip(settings, values) if v]
-        path = out_dir / f"box_{_file_part(metric)}.png"
+        path = out_dir / box_plot_name(metric)
         keep(path, metric_boxes_figure(path, metric, [s for s, _ in shown], [v for _, v in shown],
                                        title=f"{name}: {metric} over seeds"))
     columns = {m: [c.scores.get(m) for c in report.cells] for m in report.metrics}
     names, matrix = spearman_matrix(columns)
-    path = out_dir / "rank_correlation.png"
+    path = out_dir / RANK_CORRELATION_PNG
     keep(path, rank_correlation_figure(path, names, matrix, title=f"{name}: Spearman rank correlation of scores"))
     for metric in report.metrics:
         if metric == RECONSTRUCTION:
             continue
         both = [c for c in report.cells if c.scores.get(metric) is not None and c.scores.get(RECONSTRUCTION)
                 is not None]
-        path = out_dir / f"tradeoff_{_file_part(metric)}.png"
+        path = out_dir / tradeoff_plot_name(metric)
         keep(path, tradeoff_figure(path, metric, [c.scores[RECONSTRUCTION] for c in both],  # type: ignore[misc]
                                    [c.scores[metric] for c in both],  # type: ignore[misc]
                                    [str(c.cell.axes.get("loss", c.cell.setting)) for c in both],
                                    title=f"{name}: {metric} vs. reconstruction"))
     with_udr = [c for c in report.cells if c.scores.get(UDR) is not None]
     supervised = [m for m in report.metrics if m not in UNSUPERVISED]
-    path = out_dir / "udr_selection.png"
+    path = out_dir / UDR_SELECTION_PNG
     keep(path, udr_selection_figure(path, [c.scores[UDR] for c in with_udr],  # type: ignore[misc]
                                     {m: [c.scores.get(m) for c in with_udr] for m in supervised},
                                     [str(c.cell.axes.get("loss", c.cell.setting)) for c in with_udr],
                                     title=f"{name}: UDR against the supervised scores"))
     return written
-
-
-def _file_part(metric: str) -> str:
-    return "".join(ch if ch.isalnum() or ch in "-_." else "_" for ch in metric)
 
 
 def write_report_folder(report: StudyReport, out_dir: Path, figures: bool = True) -> list[Path]:
@@ -278,10 +287,10 @@ def write_report_folder(report: StudyReport, out_dir: Path, figures: bool = True
 
     out_dir.mkdir(parents=True, exist_ok=True)
     summary = report.summary_table()
-    write_text(out_dir / "summary.csv", render(summary, "csv"))
-    write_text(out_dir / "cells.csv", render(report.cells_table(), "csv"))
+    write_text(out_dir / SUMMARY_CSV, render(summary, "csv"))
+    write_text(out_dir / CELLS_CSV, render(report.cells_table(), "csv"))
     if report.selection:
-        write_text(out_dir / "udr_selection.csv", render(report.selection_table(), "csv"))
+        write_text(out_dir / UDR_SELECTION_CSV, render(report.selection_table(), "csv"))
     drawn = write_figures(report, out_dir, lambda line: None) if figures else []
     plan = report.plan
     counts = ", ".join(f"{n} {state}" for state in dict.fromkeys(report.states.values())
@@ -293,6 +302,6 @@ def write_report_folder(report: StudyReport, out_dir: Path, figures: bool = True
     if report.selection:
         lines += ["## Unsupervised model selection (UDR)", "", render(report.selection_table(), "markdown")]
     lines += [f"![{path.stem}]({path.name})\n" for path in drawn]
-    write_text(out_dir / "report.md", "\n".join(lines).rstrip("\n") + "\n")
+    write_text(out_dir / REPORT_MD, "\n".join(lines).rstrip("\n") + "\n")
     return drawn
 

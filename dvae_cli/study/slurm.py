@@ -21,8 +21,9 @@ from typing import Any
 from rich.console import Console
 
 from dvae_cli.errors import ConfigError, MissingExtraError
+from dvae_cli.runs.study_layout import SUBMITIT_JOB, submitit_dir
 from dvae_cli.study.plan import Cell, StudyPlan
-from dvae_cli.study.state import MAX_ATTEMPTS, WORK_DIR, StudyRecord, study_dir
+from dvae_cli.study.state import MAX_ATTEMPTS, StudyRecord, study_dir
 
 CLUSTER_ENV = "DVAE_SUBMITIT_CLUSTER"
 #: `StudyPlan.slurm` keys -> submitit's parameters.
@@ -63,10 +64,10 @@ def make_executor(plan: StudyPlan, results_dir: Path, jobs: int | None, cluster:
         import submitit
     except ImportError:
         raise MissingExtraError('--executor slurm needs submitit: pip install "dvae[slurm]"') from None
-    folder = study_dir(plan, results_dir) / WORK_DIR / "submitit"
+    folder = submitit_dir(study_dir(plan, results_dir))
     chosen = cluster or os.environ.get(CLUSTER_ENV) or "slurm"
     try:
-        executor = submitit.AutoExecutor(folder=str(folder / "%j"), cluster=chosen)
+        executor = submitit.AutoExecutor(folder=str(folder / SUBMITIT_JOB), cluster=chosen)
     except RuntimeError as exc:   # submitit's "Could not detect srun": not on a Slurm cluster
         raise ConfigError(f"--executor slurm: {exc} (run it on the cluster's login node, or use --executor "
                           "local)") from None
@@ -105,7 +106,7 @@ def submit(plan: StudyPlan, origin: str, queue: list[Cell], results_dir: Path, d
     record = StudyRecord(study_dir(plan, results_dir))
     executor = executor if executor is not None else make_executor(plan, results_dir, jobs)
     call = CellJob(origin, Path(results_dir).resolve(), Path(data_dir).resolve(), device)
-    failed: list[str] = []
+    failed: list[Cell] = []
     for attempt in range(MAX_ATTEMPTS):
         if not queue:
             break
@@ -120,13 +121,14 @@ def submit(plan: StudyPlan, origin: str, queue: list[Cell], results_dir: Path, d
         if not wait:
             console.print(f"follow them with: dvae study status {origin}", markup=False)
             return 0
-        retry = []
+        retry: list[Cell] = []
         for cell, job in zip(queue, submitted):
             try:
                 job.result()
                 record.cell(cell.name).pop("error", None)
                 console.print(f"done {cell.name}", markup=False)
-            except Exception as exc:  # submitit re-raises the task's error in a wrapper: all mean "failed"
+            # submitit re-raises the task's error in a wrapper: every exception means "failed"
+            except Exception as exc:  # noqa: BLE001
                 entry = record.cell(cell.name)
                 entry["attempts"] = int(entry.get("attempts", 0)) + 1
                 entry["error"] = (str(exc).strip().splitlines() or [type(exc).__name__])[-1][:300]
@@ -146,6 +148,6 @@ def job_active(entry: dict[str, Any]) -> bool:
         import submitit
 
         state = submitit.SlurmJob(Path(folder), str(job_id)).state
-    except Exception:  # no submitit, no scheduler reachable: the run folder says the rest
+    except Exception:  # noqa: BLE001 - no submitit, no scheduler reachable: the run folder says the rest
         return False
     return str(state).upper() in ("PENDING", "RUNNING", "REQUEUED", "CONFIGURING", "COMPLETING", "SUSPENDED")

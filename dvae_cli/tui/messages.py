@@ -37,6 +37,14 @@ class StudyLoaded(Message):
 
 
 @dataclass
+class StudyStatesCounted(Message):
+    """The cells of the studies in the run list were counted by state (after a poll of the results directory)."""
+
+    #: Cells per state (`dvae_cli.tui.data.studies.study_states`) of each study, by its row key.
+    states: dict[str, dict[str, int]]
+
+
+@dataclass
 class RunsCompared(Message):
     """The details of the marked runs were read for compare mode."""
 

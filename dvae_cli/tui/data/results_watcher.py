@@ -16,11 +16,10 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from dvae_cli.runs.study_layout import REPORT_DIR, STUDY_RECORD, SUMMARY_CSV
 from dvae_cli.runs.summary import RunSummary
 from dvae_cli.runs.watch import RunChanges, RunWatcher, quick_summary
-from dvae_cli.study.report import REPORT_DIR
-from dvae_cli.study.state import STATE_FILE
-from dvae_cli.tui.data.studies import SUMMARY_CSV, StudyInfo, is_study, read_study_info
+from dvae_cli.tui.data.studies import StudyInfo, is_study, read_study_info
 
 #: The group of the plain runs of the results directory.
 PLAIN = ""
@@ -154,7 +153,7 @@ class ResultsWatcher:
 
 def _study_stamp(path: Path) -> tuple[object, ...]:
     """What changes when ``study.json`` or the report changes."""
-    return tuple(_file_stamp(p) for p in (path / STATE_FILE, path / REPORT_DIR, path / REPORT_DIR / SUMMARY_CSV))
+    return tuple(_file_stamp(p) for p in (path / STUDY_RECORD, path / REPORT_DIR, path / REPORT_DIR / SUMMARY_CSV))
 
 
 def _file_stamp(path: Path) -> tuple[int, int] | None:

@@ -1,10 +1,14 @@
 """Study folders as `dvae browse` shows them (no Textual): what ``study.json`` says, the report.
 
-A study folder (``dvae study``) is ``<results>/<study>/``: ``study.json``, one run folder
-per cell, ``report/`` once ``dvae study report`` ran (``report.md``, ``summary.csv``,
-``cells.csv``, PNG figures) and ``.study/`` (logs, never shown). `read_study_info` is
-what the scan reads of it (``study.json`` only); `load_study` what the study view shows,
-read in a thread worker. Neither raises for a bad or missing file: the reason is kept.
+A study folder (``dvae study``, named in `dvae_cli.runs.study_layout`) is
+``<results>/<study>/``: ``study.json``, one run folder per cell, ``report/`` once
+``dvae study report`` ran (``report.md``, ``summary.csv``, ``cells.csv``, PNG figures) and
+``.study/`` (logs, never shown). `read_study_info` is what the scan reads of it
+(``study.json`` only); `study_states` the cells counted by state, as ``dvae study status``
+names and counts them (`dvae_cli.study.state.folder_state`, from the run folder and the
+evaluation plan ``study.json`` records), for the study's row of the run list and the study
+view; `load_study` what the study view shows. The last two read the cells' folders: call
+them in a thread worker. None raises for a bad or missing file: the reason is kept.
 """
 
 from __future__ import annotations
@@ -12,26 +16,24 @@ from __future__ import annotations
 import csv
 import math
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from dvae_cli.errors import DvaeError
 from dvae_cli.runs.jsonfile import read_json
-from dvae_cli.runs.layout import FIGURE_SUFFIXES, MODEL, RUN_MARKERS
+from dvae_cli.runs.layout import FIGURE_SUFFIXES, RUN_MARKERS
+from dvae_cli.runs.study_layout import REPORT_DIR, STUDY_RECORD, SUMMARY_CSV
 from dvae_cli.runs.summary import RunSummary
 from dvae_cli.study.plan import STUDIES_FILENAME
-from dvae_cli.study.report import REPORT_DIR
-from dvae_cli.study.state import STATE_FILE
+from dvae_cli.study.state import STATES, Evaluation, folder_state
 
-#: The report's table of every score by setting (`dvae_cli.study.report.StudyReport.summary_table`).
-SUMMARY_CSV = "summary.csv"
-REPORT_MD = "report.md"
+__all__ = ["MAX_SUMMARY_ROWS", "StudyDetails", "StudyInfo",
+           "SummaryTable", "cell_state", "count_states", "count_studies", "format_cell", "is_study", "load_study",
+           "read_study_info", "read_summary_csv", "report_command", "states_text", "study_states"]
+
 #: Rows of summary.csv shown at most.
 MAX_SUMMARY_ROWS = 500
-#: The order of the states counted in the study view (`StudyDetails.states`).
-STATE_ORDER = ("done", "training", "finished", "interrupted", "diverged", "crashed", "broken", "failed",
-               "not started")
 
 
 @dataclass
@@ -49,6 +51,9 @@ class StudyInfo:
         cells_planned: The cells of its grid (None if unknown).
         attempts: Attempts made per cell, from ``study.json``.
         errors: The last error of each cell that has one, from ``study.json``.
+        entries: Each cell's entry of ``study.json`` (attempts, last error, worker, job).
+        evaluation: The study's evaluation plan, from ``study.json`` (None: not recorded,
+            a study of an older dvae; a trained cell then counts as done).
         error: Why ``study.json`` could not be read ('' if it could).
         report: Whether ``report/`` exists.
     """
@@ -62,6 +67,8 @@ class StudyInfo:
     cells_planned: int | None = None
     attempts: dict[str, int] = field(default_factory=dict)
     errors: dict[str, str] = field(default_factory=dict)
+    entries: dict[str, dict[str, object]] = field(default_factory=dict)
+    evaluation: Evaluation | None = None
     error: str = ""
     report: bool = False
 
@@ -86,8 +93,8 @@ class StudyDetails:
 
     Attributes:
         info: The study as the scan read it.
-        states: Cells per state (`STATE_ORDER`; ``done``: model.pt and a finished training;
-            ``failed``: no run folder, and an error in ``study.json``).
+        states: Cells per state (`dvae_cli.study.state.STATES`, `dvae_cli.study.state.folder_state`; the planned
+            cells with no run folder and no error in ``study.json`` are ``left``).
         cells: The cells' run keys, by name.
         summary: ``report/summary.csv`` (None if the report or the file is missing).
         summary_error: Why ``summary.csv`` could not be read ('' if it could or is missing).
@@ -128,7 +135,7 @@ def report_command(info: StudyInfo) -> str:
 def is_study(path: Path) -> bool:
     """Whether `path` is a study folder: it holds ``study.json`` and is not a run itself."""
     try:
-        return (path / STATE_FILE).is_file() and not any((path / marker).exists() for marker in RUN_MARKERS)
+        return (path / STUDY_RECORD).is_file() and not any((path / marker).exists() for marker in RUN_MARKERS)
     except OSError:
         return False
 
@@ -139,15 +146,15 @@ def read_study_info(path: Path, key: str, prefix: str) -> StudyInfo:
     info = StudyInfo(key=key, name=path.name, path=path, prefix=prefix, study=path.name)
     try:
         info.report = info.report_dir.is_dir()
-        data = read_json(path / STATE_FILE)
+        data = read_json(path / STUDY_RECORD)
     except FileNotFoundError:
-        info.error = f"no {STATE_FILE}"
+        info.error = f"no {STUDY_RECORD}"
         return info
     except (OSError, DvaeError) as exc:
         info.error = str(exc)
         return info
     if not isinstance(data, dict):
-        info.error = f"{path / STATE_FILE} is not a JSON object"
+        info.error = f"{path / STUDY_RECORD} is not a JSON object"
         return info
     if isinstance(data.get("study"), str) and data["study"]:
         info.study = data["study"]
@@ -156,10 +163,12 @@ def read_study_info(path: Path, key: str, prefix: str) -> StudyInfo:
     planned = data.get("cells_planned")
     if isinstance(planned, int) and not isinstance(planned, bool) and planned >= 0:
         info.cells_planned = planned
+    info.evaluation = Evaluation.from_dict(data.get("evaluation"))
     cells = data.get("cells")
     for name, entry in (cells.items() if isinstance(cells, dict) else ()):
         if not isinstance(entry, dict):
             continue
+        info.entries[str(name)] = entry
         attempts, error = entry.get("attempts"), entry.get("error")
         if isinstance(attempts, int) and not isinstance(attempts, bool):
             info.attempts[str(name)] = attempts
@@ -168,24 +177,75 @@ def read_study_info(path: Path, key: str, prefix: str) -> StudyInfo:
     return info
 
 
-def cell_state(cell: RunSummary) -> str:
-    """``done`` for a cell with model.pt whose training finished, else its run status."""
-    if cell.status == "finished":
-        try:
-            return "done" if (cell.path / MODEL).is_file() else "finished"
-        except OSError:
-            return "finished"
-    return cell.status
+def cell_state(info: StudyInfo, cell: RunSummary) -> str:
+    """The state of the study `info`'s cell `cell` (`dvae_cli.study.state.folder_state`), as
+    ``dvae study status`` names it; never raises."""
+    try:
+        return folder_state(cell.path, info.evaluation, info.entries.get(cell.name.removeprefix(info.prefix))).state
+    except (OSError, DvaeError):   # a file gone or rewritten while read: the next poll reads it again
+        return "left" if cell.spec is None else "interrupted"
 
 
 def count_states(states: Iterable[str], planned: int | None) -> dict[str, int]:
-    """Cells per state in `STATE_ORDER` (then any other), with the planned cells not started yet."""
+    """Cells per state in `dvae_cli.study.state.STATES` (then any other), with the planned cells not started yet (``left``)."""
     counts = Counter(states)
     total = sum(counts.values())
     if planned is not None and planned > total:
-        counts["not started"] = planned - total
-    order = {state: i for i, state in enumerate(STATE_ORDER)}
+        counts["left"] += planned - total
+    order = {state: i for i, state in enumerate(STATES)}
     return dict(sorted(counts.items(), key=lambda item: (order.get(item[0], len(order)), item[0])))
+
+
+def study_states(info: StudyInfo, cells: Iterable[RunSummary]) -> dict[str, int]:
+    """The cells of the study `info` counted by state (`count_states`), as ``dvae study status`` counts them.
+
+    Args:
+        info: The study, as the scan read its ``study.json``.
+        cells: Its cells the run list holds (their run keys and folders).
+
+    Returns:
+        Cells per state: each run folder's (`cell_state`), each cell of ``study.json`` with
+        no run folder yet (failed before it was made, or starting), and the planned cells
+        not started (``left``).
+    """
+    cells = list(cells)
+    present = {cell.name.removeprefix(info.prefix) for cell in cells}
+    states = [cell_state(info, cell) for cell in cells]
+    for name, entry in info.entries.items():
+        if name not in present:
+            try:
+                state = folder_state(info.path / name, info.evaluation, entry).state
+            except (OSError, DvaeError):
+                continue
+            states += [state] if state != "left" else []   # the left ones: counted from cells_planned
+    return count_states(states, info.cells_planned)
+
+
+def count_studies(studies: Iterable[tuple[StudyInfo, list[RunSummary]]],
+                  cancelled: Callable[[], bool] = lambda: False) -> dict[str, dict[str, int]] | None:
+    """`study_states` of each study and its cells, by the study's row key; never raises.
+
+    Args:
+        studies: Each study and its cells the run list holds.
+        cancelled: Polled between studies: when it returns True, the count stops (None).
+
+    Returns:
+        The cells per state of each study (a study whose folder could not be read is left out).
+    """
+    states: dict[str, dict[str, int]] = {}
+    for info, cells in studies:
+        if cancelled():
+            return None
+        try:
+            states[info.key] = study_states(info, cells)
+        except Exception:  # noqa: BLE001 - a folder changing while read: the next poll counts it again
+            continue
+    return states
+
+
+def states_text(states: dict[str, int]) -> str:
+    """``1 done, 1 trained``: cells per state, in the words and order of ``dvae study status``'s title."""
+    return ", ".join(f"{count} {state}" for state, count in states.items() if count) or "no cells"
 
 
 def read_summary_csv(path: Path, max_rows: int = MAX_SUMMARY_ROWS) -> SummaryTable:
@@ -229,10 +289,7 @@ def format_cell(text: str) -> tuple[str, bool]:
 
 def load_study(info: StudyInfo, cells: list[RunSummary]) -> StudyDetails:
     """Everything the study view shows about the study `info`, whose cells the run list holds as `cells`."""
-    details = StudyDetails(info, cells=sorted(cell.name for cell in cells))
-    present = {cell.name.removeprefix(info.prefix) for cell in cells}
-    failed = ["failed" for name in info.errors if name not in present]   # before its run folder was made
-    details.states = count_states([*(cell_state(cell) for cell in cells), *failed], info.cells_planned)
+    details = StudyDetails(info, cells=sorted(cell.name for cell in cells), states=study_states(info, cells))
     report = info.report_dir
     try:
         entries = sorted(e for e in report.iterdir() if e.is_file() and not e.name.startswith("."))

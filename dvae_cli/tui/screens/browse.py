@@ -2,7 +2,9 @@
 
 Every read of the disk happens in thread workers: `_scan` polls the results
 directory and its study folders (a cheap stat of each folder; only changed folders are
-re-read) and posts `RunsScanned`; `_load` reads the selected run in full and posts
+re-read) and posts `RunsScanned`; after each poll, `_count_states` counts the cells of
+each study by state, as ``dvae study status`` does, for the studies' rows, and posts
+`StudyStatesCounted`; `_load` reads the selected run in full and posts
 `RunLoaded`; `_load_study` reads a selected study's cells and report and posts
 `StudyLoaded`. While a study's row is selected, the study view takes the place of the
 run tabs (it is mounted the first time, so a results dir without studies never has one).
@@ -20,14 +22,14 @@ from textual.markup import escape
 from textual.screen import Screen
 from textual.widget import Widget
 from textual.widgets import DataTable, Footer, Header, Input, Static, TabbedContent, TabPane
-from textual.worker import Worker, get_current_worker
+from textual.worker import Worker, WorkerState, get_current_worker
 
 from dvae_cli.runs.summary import RunSummary
 from dvae_cli.runs.watch import RunChanges
 from dvae_cli.tui.data.details import RunDetails, load_details
 from dvae_cli.tui.data.results_watcher import ResultsChanges, ResultsWatcher
-from dvae_cli.tui.data.studies import StudyDetails, StudyInfo, load_study
-from dvae_cli.tui.messages import FigureGenerated, RunLoaded, RunsScanned, StudyLoaded
+from dvae_cli.tui.data.studies import StudyDetails, StudyInfo, count_studies, load_study
+from dvae_cli.tui.messages import FigureGenerated, RunLoaded, RunsScanned, StudyLoaded, StudyStatesCounted
 from dvae_cli.tui.screens.compare import CompareScreen
 from dvae_cli.tui.screens.path import PathScreen
 from dvae_cli.tui.widgets.figure_viewer import FigureViewer
@@ -142,6 +144,22 @@ class BrowseScreen(Screen[None]):
                 await self._select_study(study)
         elif key != self.loaded or key in changed or first_complete:
             self._select(table.runs[key])
+
+    def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
+        table = self.query_one(RunTable)   # up to date: a scan's RunsScanned come before its end
+        if event.worker.group == "scan" and event.state == WorkerState.SUCCESS and table.studies:
+            self._count_states([(study, table.cells(study.key)) for study in table.studies.values()])
+
+    @work(thread=True, exclusive=True, group="states")
+    def _count_states(self, studies: list[tuple[StudyInfo, list[RunSummary]]]) -> None:
+        """Count the cells of each of `studies` (a study and its cells in the list) by state."""
+        worker = get_current_worker()
+        states = count_studies(studies, cancelled=lambda: worker.is_cancelled)
+        if states is not None and not worker.is_cancelled:
+            self.post_message(StudyStatesCounted(states))
+
+    def on_study_states_counted(self, message: StudyStatesCounted) -> None:
+        self.query_one(RunTable).show_study_states(message.states)
 
     def _touches(self, changes: RunChanges, study: str) -> bool:
         """Whether `changes` change what the study view of `study` shows (its record, report or cells)."""

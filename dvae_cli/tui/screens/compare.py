@@ -17,8 +17,8 @@ from textual.worker import get_current_worker
 from dvae_cli.runs.summary import RunSummary
 from dvae_cli.tui.data.details import RunDetails, load_details
 from dvae_cli.tui.messages import RunsCompared
-from dvae_cli.tui.widgets.loss_curves import DEFAULT_TERMS, term_order
 from dvae_cli.tui.widgets.loss_chart import LossChart
+from dvae_cli.tui.widgets.loss_curves import DEFAULT_TERMS, term_order
 from dvae_cli.tui.widgets.loss_plot import Series
 from dvae_cli.tui.widgets.run_table import STATUS_STYLES
 from dvae_cli.tui.widgets.term_list import TermList

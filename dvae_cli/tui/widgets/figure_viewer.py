@@ -21,8 +21,14 @@ from textual.widgets.option_list import Option
 from textual.worker import get_current_worker
 
 from dvae_cli.runs.summary import RunSummary
-from dvae_cli.tui.data.figures import DecodedFigure, FigureEntry, decode_figure, figure_entries, generate_figure
-from dvae_cli.tui.data.figures import plot_command
+from dvae_cli.tui.data.figures import (
+    DecodedFigure,
+    FigureEntry,
+    decode_figure,
+    figure_entries,
+    generate_figure,
+    plot_command,
+)
 from dvae_cli.tui.messages import FigureDecoded, FigureGenerated, FigureProgressed
 
 

@@ -1,7 +1,9 @@
 """The list of runs: name, dataset, loss, epochs and status, sortable, filterable, markable.
 
 A study folder (``dvae study``) is one row, its cells indented below it in the same order
-as the other runs; the filter and the sort apply to the cells within their study.
+as the other runs; the filter and the sort apply to the cells within their study. A study's
+row counts its cells by state as ``dvae study status`` does (``1 done, 1 trained``): the
+screen counts them in a worker after each poll and hands the counts to `show_study_states`.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ from textual.widgets import DataTable
 from dvae_cli.runs.summary import RunSummary
 from dvae_cli.runs.watch import RunChanges
 from dvae_cli.tui.data.results_watcher import ResultsChanges
-from dvae_cli.tui.data.studies import StudyInfo
+from dvae_cli.tui.data.studies import StudyInfo, states_text
 
 #: Sort orders, cycled with `s`; the columns of the same names sort when clicked.
 SORTS = ("name", "dataset", "loss", "epochs", "status", "updated")
@@ -23,6 +25,10 @@ COLUMNS = (("mark", " "), ("name", "run"), ("status", "status"), ("epochs", "epo
            ("loss", "loss"))
 STATUS_STYLES = {"finished": "green", "training": "bold yellow", "interrupted": "dark_orange", "diverged": "bold red",
                  "crashed": "bold red", "broken": "bold red"}
+#: The style of each state of a study's cells (`dvae_cli.study.state.STATES`), in the runs' colours.
+STATE_STYLES = {"done": "bold green", "running": STATUS_STYLES["training"], "trained": STATUS_STYLES["finished"],
+                "extend": "cyan", "interrupted": STATUS_STYLES["interrupted"], "retry": "yellow", "left": "dim",
+                "failed": "bold red", "conflict": "bold red"}
 #: Status order when sorting by status: what needs attention first.
 STATUS_ORDER = {"training": 0, "interrupted": 1, "diverged": 2, "crashed": 3, "broken": 4, "finished": 5}
 NAME_WIDTH = 28
@@ -39,6 +45,9 @@ class RunTable(DataTable[Text]):
         self.studies: dict[str, StudyInfo] = {}
         #: The study row key of each cell.
         self.study_of: dict[str, str] = {}
+        #: Each study's cells per state (`dvae_cli.tui.data.studies.study_states`), by its row key,
+        #: from the screen's last count (none yet: the row says so).
+        self.study_states: dict[str, dict[str, int]] = {}
         self.marked: set[str] = set()
         self.filter_text = ""
         self.sort_key = "name"
@@ -94,6 +103,7 @@ class RunTable(DataTable[Text]):
         if isinstance(changes, ResultsChanges):
             for key in changes.studies_removed:
                 self.studies.pop(key, None)
+                self.study_states.pop(key, None)
             for info in changes.studies:
                 self.studies[info.key] = info
                 changed.add(info.key)
@@ -102,6 +112,15 @@ class RunTable(DataTable[Text]):
             self.runs[summary.name] = summary
             changed.add(self.study_of.get(summary.name, ""))
         self._rebuild(changed - {""})
+
+    def show_study_states(self, states: dict[str, dict[str, int]]) -> None:
+        """Take in the cells per state of the studies counted (by row key), and redraw the rows that changed."""
+        for key, counts in states.items():
+            if key not in self.studies or self.study_states.get(key) == counts:
+                continue
+            self.study_states[key] = counts
+            if key in self._index:
+                self.update_cell(key, "status", self._study_cells(self.studies[key])[2], update_width=True)
 
     def set_filter(self, text: str) -> None:
         """Show only the runs whose name, dataset or loss contain every word of `text` (and their studies)."""
@@ -231,24 +250,32 @@ class RunTable(DataTable[Text]):
                 Text(run.dataset), Text(run.loss))
 
     def _study_cells(self, study: StudyInfo) -> tuple[Text, ...]:
-        """A study's row: its name, its cells finished out of those planned, their datasets and losses."""
+        """A study's row: its name (red if its ``study.json`` is unreadable), its cells by state, their datasets
+        and losses."""
         cells = self.cells(study.key)
         shown = [run.name for run in cells if run.name in self._index]
-        finished = sum(1 for run in cells if run.status == "finished")
-        total = max(study.cells_planned or 0, len(cells))
-        statuses = {run.status for run in cells}
-        if study.error or statuses & {"diverged", "crashed", "broken"}:
-            style = "bold red"
-        elif "training" in statuses:
-            style = STATUS_STYLES["training"]
-        else:
-            style = STATUS_STYLES["finished"] if total and finished == total else "cyan"
         name = study.name + "/"
         name = name if len(name) <= NAME_WIDTH else name[:NAME_WIDTH - 1] + "…"
         marked = bool(shown) and all(key in self.marked for key in shown)
-        return (Text(MARK if marked else " ", style="bold magenta"), Text(name, style="bold"),
-                Text(f"{finished}/{total} done", style=style), Text(""),
+        return (Text(MARK if marked else " ", style="bold magenta"),
+                Text(name, style="bold red" if study.error else "bold"),
+                _states_cell(self.study_states.get(study.key)), Text(""),
                 Text(_joined(run.dataset for run in cells)), Text(_joined(run.loss for run in cells)))
+
+
+def _states_cell(states: dict[str, int] | None) -> Text:
+    """A study's cells per state (`states_text`), each count in its state's colour; ``…`` until counted."""
+    if states is None:
+        return Text("…", style="dim")
+    counted = [(state, count) for state, count in states.items() if count]
+    if not counted:
+        return Text(states_text(states), style="dim")
+    text = Text()
+    for index, (state, count) in enumerate(counted):
+        if index:
+            text.append(", ")
+        text.append(f"{count} {state}", style=STATE_STYLES.get(state, ""))
+    return text
 
 
 def _joined(values: Iterable[str]) -> str:

@@ -14,14 +14,18 @@ from textual.containers import Vertical
 from textual.widget import Widget
 from textual.widgets import DataTable, Static
 
+from dvae_cli.runs.study_layout import REPORT_DIR, STUDY_RECORD, SUMMARY_CSV
 from dvae_cli.runs.summary import RunSummary
-from dvae_cli.tui.data.studies import SUMMARY_CSV, StudyDetails, StudyInfo, format_cell, report_command
+from dvae_cli.tui.data.studies import (
+    StudyDetails,
+    StudyInfo,
+    format_cell,
+    report_command,
+)
 from dvae_cli.tui.widgets.figure_viewer import FigureViewer
-from dvae_cli.tui.widgets.run_table import STATUS_STYLES
+from dvae_cli.tui.widgets.run_table import STATE_STYLES
 from dvae_cli.wording import plural
 
-#: The style of each state counted (`dvae_cli.tui.data.studies.STATE_ORDER`).
-STATE_STYLES = {**STATUS_STYLES, "done": "bold green", "failed": "bold red", "not started": "dim"}
 #: Cells' last errors listed at most.
 MAX_ERRORS = 8
 
@@ -38,7 +42,7 @@ def study_status_line(info: StudyInfo, cells: list[RunSummary]) -> Text:
     planned = "?" if info.cells_planned is None else str(info.cells_planned)
     text.append(f"  {plural(len(cells), 'cell')} of {planned} planned", style="dim")
     if info.error:
-        text.append(f"\nstudy.json: {info.error}", style="bold red")
+        text.append(f"\n{STUDY_RECORD}: {info.error}", style="bold red")
     return text
 
 
@@ -55,7 +59,7 @@ def study_body(details: StudyDetails) -> RenderableType:
         counts.append("none yet", style="dim")
     parts.append(counts)
     if info.errors:
-        errors = Text("last errors (study.json):", style="bold red")
+        errors = Text(f"last errors ({STUDY_RECORD}):", style="bold red")
         for cell, error in sorted(info.errors.items())[:MAX_ERRORS]:
             line = error.strip().splitlines()[-1] if error.strip() else error
             errors.append(f"\n  {cell}: ", style="bold")
@@ -66,14 +70,14 @@ def study_body(details: StudyDetails) -> RenderableType:
     parts.append(Text())
     if details.summary is not None:
         files = [*details.report_files, plural(len(details.figures), "figure")]
-        parts.append(Text.assemble(("report/", "bold"), ": " + ", ".join(files), style=""))
+        parts.append(Text.assemble((f"{REPORT_DIR}/", "bold"), ": " + ", ".join(files), style=""))
         if details.summary.left_out:
             parts.append(Text(f"the first {len(details.summary.rows)} rows of {SUMMARY_CSV} "
                               f"({details.summary.left_out} more in the file)", style="dim"))
     elif details.summary_error:
-        parts.append(Text(f"report/{SUMMARY_CSV}: {details.summary_error}", style="bold red"))
+        parts.append(Text(f"{REPORT_DIR}/{SUMMARY_CSV}: {details.summary_error}", style="bold red"))
     else:
-        where = "No report yet" if not info.report else f"No {SUMMARY_CSV} in report/"
+        where = "No report yet" if not info.report else f"No {SUMMARY_CSV} in {REPORT_DIR}/"
         parts.append(Text.assemble((f"{where}: ", "bold"), (report_command(info), "bold cyan"), " makes it."))
     return Group(*parts)
 
@@ -123,7 +127,7 @@ class StudyView(Vertical):
             viewer.show(details.report_summary())
         if summary is None or not rebuild:
             return
-        title.update(f"Every score by setting, over seeds (report/{SUMMARY_CSV})")
+        title.update(f"Every score by setting, over seeds ({REPORT_DIR}/{SUMMARY_CSV})")
         cursor = table.cursor_row
         table.clear(columns=True)
         for index, column in enumerate(summary.header):
