@@ -1,4 +1,5 @@
-"""Training progress views, as trainer callbacks: a rich live view and plain epoch lines."""
+"""Training progress views, as trainer callbacks: a rich live view (and `EpochLines`, the plain lines that
+`dvae_cli.views.train` shares with study cells)."""
 
 from __future__ import annotations
 
@@ -13,23 +14,12 @@ from rich.text import Text
 
 from dvae_cli.catalogue.losses import term_labels
 from dvae_cli.engine.hooks import VIEW_REFRESH_PER_SECOND, Callback, TrainState
+from dvae_cli.runs.logs import parse_kl_key
+from dvae_cli.views.train import EpochLines, epoch_line, main_terms
+from dvae_cli.views.train import format_duration as _duration
+from dvae_cli.views.train import format_value as _fmt
 
-
-def main_terms(display_terms: Sequence[str]) -> list[str]:
-    """The terms shown one per row: total, reconstruction, KL, then the loss's own."""
-    return ["loss", "recon_loss", "kl_loss", *[t for t in display_terms if t not in ("loss", "recon_loss",
-                                                                                     "kl_loss")]]
-
-
-def _fmt(value: float) -> str:
-    return f"{value:.4g}" if abs(value) < 1e4 else f"{value:.1f}"
-
-
-def _duration(seconds: float) -> str:
-    seconds = max(0, int(seconds))
-    hours, rest = divmod(seconds, 3600)
-    minutes, secs = divmod(rest, 60)
-    return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes}:{secs:02d}"
+__all__ = ["EpochLines", "LiveView", "Throughput", "epoch_line", "images_left", "main_terms"]
 
 
 class Throughput:
@@ -129,62 +119,8 @@ class LiveView(Callback):
             if key in running or key in self.last_epoch:
                 table.add_row(labels.get(key, key), _fmt(running[key]) if key in running else "",
                               _fmt(self.last_epoch[key]) if key in self.last_epoch else "")
-        per_dim = sorted((int(k.rsplit("_", 1)[1]), v) for k, v in running.items() if k.startswith("kl_loss_"))
+        per_dim = sorted((d, v) for k, v in running.items() if (d := parse_kl_key(k)) is not None)
         parts: list[Progress | Table | Text] = [self.progress, table]
         if per_dim:
             parts.append(Text("  KL per latent: " + " ".join(f"{d}:{v:.2f}" for d, v in per_dim), style="dim"))
         return Group(*parts)
-
-
-def epoch_line(state: TrainState, means: dict[str, float], rows: Sequence[str], rate: float) -> str:
-    """One plain line summarising an epoch."""
-    terms = "  ".join(f"{key} {_fmt(means[key])}" for key in rows if key in means)
-    return (f"epoch {state.epoch + 1}/{state.epochs}  step {state.step:,}  {terms}  "
-            f"({rate:,.0f} img/s, {_duration(state.elapsed)})")
-
-
-def progress_line(state: TrainState, means: dict[str, float], rows: Sequence[str], rate: float) -> str:
-    """One plain line in the middle of an epoch: where it is, its speed and the running means."""
-    terms = "  ".join(f"{key} {_fmt(means[key])}" for key in rows if key in means)
-    done = 100.0 * state.step_in_epoch / max(state.steps_per_epoch, 1)
-    return (f"epoch {state.epoch + 1}/{state.epochs}  step {state.step:,} ({state.step_in_epoch:,}/"
-            f"{state.steps_per_epoch:,} of the epoch, {done:.0f}%)  {terms}  ({rate:,.0f} img/s, "
-            f"{_duration(state.elapsed)})")
-
-
-class EpochLines(Callback):
-    """One plain line per epoch, and one at least every `every` seconds in between (logs, pipes).
-
-    Args:
-        console: Where the lines go.
-        display_terms: The loss's own terms, shown after the main ones.
-        every: Seconds between lines within an epoch (``--log-every``); 0: only at epoch ends.
-    """
-
-    def __init__(self, console: Console, display_terms: Sequence[str], every: float = 60.0) -> None:
-        self.console = console
-        self.rows = main_terms(display_terms)
-        self.every = every
-        self.epoch_started = time.perf_counter()
-        self.images_at_start = 0
-        self.last_line = time.monotonic()
-        self.images_at_line = 0
-
-    def on_epoch_start(self, state: TrainState) -> None:
-        self.epoch_started = time.perf_counter()
-        self.images_at_start = state.images_seen
-
-    def on_step_end(self, state: TrainState) -> None:
-        if self.every <= 0 or time.monotonic() - self.last_line < self.every:
-            return
-        seconds = time.monotonic() - self.last_line
-        rate = (state.images_seen - self.images_at_line) / seconds if seconds > 0 else 0.0
-        self.console.print(progress_line(state, state.running_means(), self.rows, rate), markup=False,
-                           highlight=False)
-        self.last_line, self.images_at_line = time.monotonic(), state.images_seen
-
-    def on_epoch_end(self, state: TrainState, means: dict[str, float]) -> None:
-        seconds = time.perf_counter() - self.epoch_started
-        rate = (state.images_seen - self.images_at_start) / seconds if seconds > 0 else 0.0
-        self.console.print(epoch_line(state, means, self.rows, rate), markup=False, highlight=False)
-        self.last_line, self.images_at_line = time.monotonic(), state.images_seen

@@ -9,8 +9,7 @@ import typer
 
 from dvae_cli.catalogue.plots import plot_names
 from dvae_cli.cli.registry_help import listing_command
-from dvae_cli.runs.folder import (DATA_ENV, RESULTS_ENV, RunFolder, check_writable, default_data_dir,
-                                  default_results_dir)
+from dvae_cli.runs.folder import DATA_ENV, RESULTS_ENV
 
 
 def plot_help() -> str:
@@ -61,20 +60,11 @@ def plot_command(
                                                      show_default="./data")] = None,
 ) -> None:
     """Draw figures of a run into its folder (samples.png, posterior_traversals.gif, losses.png, ...)."""
-    from dvae_cli.viz.plots import PlotOptions, parse_plot_names
+    from dvae_cli.viz.plots import PlotOptions, parse_plot_names, plot_run  # imports torch lazily, per plot
 
-    parse_plot_names(plots)   # bad names fail before anything is loaded
+    parse_plot_names(plots)   # bad names fail before the options are read
     options = PlotOptions(n_rows=n_rows, n_cols=n_cols, max_traversal=max_traversal, idcs=_indices(idcs),
                           upsample=upsample, show_loss=show_loss, posterior=posterior, seed=seed, dataset=dataset,
-                          title=not no_title).validate()
-    if dataset is not None:
-        from dvae_cli.data.catalog import dataset_info
-
-        dataset_info(dataset)
-    folder = RunFolder.find(name, results_dir or default_results_dir())
-    folder.read_spec()
-    check_writable(folder.path, "run folder")   # the figures go there: refuse before drawing them
-    from dvae_cli.viz.plots import make_plots  # imports torch lazily, per plot
-
-    make_plots(folder.path, plots, data_dir=data_dir or default_data_dir(), options=options,
-               log=lambda message: typer.echo(message))
+                          title=not no_title)
+    plot_run(name, plots, results_dir=results_dir, data_dir=data_dir, options=options,
+             log=lambda message: typer.echo(message))

@@ -4,6 +4,10 @@ The common options are written here; each loss's options (``--betaH-B``, ...) co
 from the loss catalogue (`dvae_cli.catalogue.losses`), one per `Param`, in the loss's
 help panel: `train_signature` builds the command's signature from it, so a loss
 registered by a plugin has its options in ``dvae train --help`` too.
+
+The command parses its options into a `TrainRequest`; resolving the run and training
+it are the `dvae_cli.workflows.train` workflow's, shown by `dvae_cli.cli.train_view`.
+Only ``--nproc`` (launching the processes) is the command's own.
 """
 
 from __future__ import annotations
@@ -16,12 +20,11 @@ from typing import Annotated, Any, Optional
 import typer
 
 from dvae_cli.catalogue.losses import LOSSES, loss_names
-from dvae_cli.catalogue.trackers import check_installed, parse_trackers
-from dvae_cli.config import Resolution, resolve_run
+from dvae_cli.catalogue.trackers import parse_trackers
 from dvae_cli.errors import ConfigError
-from dvae_cli.runs.folder import DATA_ENV, RESULTS_ENV, default_data_dir, default_results_dir
-from dvae_cli.runs.resume import resumable_folder, resumed_spec
+from dvae_cli.runs.folder import DATA_ENV, RESULTS_ENV
 from dvae_cli.spec import DEVICES, LOG_LEVELS, MODEL_TYPES, PRECISIONS, REC_DISTS, RunSpec
+from dvae_cli.workflows.train import TrainRequest, resolve_training
 
 _D = RunSpec()  # the defaults shown in --help (experiments.toml's [defaults] match them)
 GENERAL, TRAINING, MODEL, EVAL, SPEED = "General", "Training", "Model", "Evaluation", "Speed and scale"
@@ -142,20 +145,11 @@ def train_command(
         options = {"overwrite": overwrite, "resume": resume, "detect_anomaly": detect_anomaly,
                    "log_every": log_every, "results_dir": results_dir, "data_dir": data_dir}
         raise typer.Exit(launch(nproc, train_argv(name, experiment, flags, options)))
-    results_dir = results_dir or default_results_dir()
-    if resume:
-        if overwrite:
-            raise ConfigError("--overwrite and --resume contradict each other: choose one")
-        folder = resumable_folder(results_dir, name)
-        spec = resumed_spec(folder, flags, experiment)
-        resolution = Resolution(spec=spec, experiment=spec.experiment, from_name=False, sources={})
-    else:
-        resolution = resolve_run(name, experiment, flags)
-    check_installed(resolution.spec.tracker)
-    from dvae_cli.cli.train_view import run_training  # imports torch
+    from dvae_cli.cli.train_view import run_training  # the live view
 
-    run_training(resolution, results_dir, data_dir or default_data_dir(), overwrite=overwrite, resume=resume,
-                 detect_anomaly=detect_anomaly, log_every=log_every)
+    request = TrainRequest(name, experiment, flags, results_dir=results_dir, data_dir=data_dir, overwrite=overwrite,
+                           resume=resume, detect_anomaly=detect_anomaly)
+    run_training(request, resolve_training(request), log_every=log_every)
 
 
 def train_argv(name: str, experiment: str | None, flags: dict[str, Any], options: dict[str, Any]) -> list[str]:

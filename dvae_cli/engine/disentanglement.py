@@ -23,15 +23,14 @@ import torch
 
 from dvae_cli.catalogue import metrics as catalogue
 from dvae_cli.data.catalog import dataset_info, metrics_dataset
-from dvae_cli.data.run_images import run_dataset
-from dvae_cli.engine.checkpoint import load_model
-from dvae_cli.engine.device import keep_freed_memory, resolve_device
+from dvae_cli.engine.device import keep_freed_memory
+from dvae_cli.engine.eval_context import EvaluationContext
 from dvae_cli.engine.models import VAE
 from dvae_cli.errors import ConfigError, CorruptFileError
 from dvae_cli.metrics.sampling import stratified_subset
 from dvae_cli.metrics.suite import MetricSettings, MetricsReport, check_inputs, compute_metrics
 from dvae_cli.runs.atomic import write_json
-from dvae_cli.runs.folder import RunFolder, check_writable
+from dvae_cli.runs.folder import RunFolder
 from dvae_cli.runs.jsonfile import read_json
 from dvae_cli.runs.layout import METRICS_DETAIL, METRICS_LOG, METRICS_LOG_BACKUP
 
@@ -77,43 +76,60 @@ def evaluate_metrics(folder: RunFolder, data_dir: Path, dataset: str | None = No
                      factors: Sequence[str] | None = None, max_images: int | None = None, device: str = "auto",
                      log: Callable[[str], None] | None = None,
                      progress: Callable[[str, int, int], None] | None = None) -> MetricsResult:
-    """Score a run's representation on a dataset with ground-truth factors (unless no metric needs them).
-
-    Everything that can be checked is checked before the images are encoded: the run
-    folder is writable, the factors exist and vary among the images scored, each
-    metric has the factors it needs (`dvae_cli.metrics.suite.check_inputs`).
-    ``metrics.log`` and ``metrics_detail.json`` are rewritten after every metric, so a
-    failure never loses the scores already computed. Scores of other metrics already
-    in ``metrics.log`` (on the same dataset) are kept; the first version of the file
-    is kept as ``metrics.log.bak``.
+    """Score a run's representation on a dataset (`score_run` on a context of its own).
 
     Args:
         folder: The run (dvae's or disentangling-vae's).
         data_dir: Where datasets are.
-        dataset: The dataset to score on (default: the run's); its images must have
-            the model's size.
+        dataset: The dataset to score on (default: the run's).
+        device: ``auto``, ``cpu`` or ``cuda``.
+        log: Called with a line as each phase starts.
+        metrics, settings, factors, max_images, progress: see `score_run`.
+
+    Raises:
+        CorruptFileError: if ``specs.json`` or ``model.pt`` cannot be read.
+        ConfigError: see `score_run`; also if the run folder cannot be written.
+    """
+    context = EvaluationContext(folder, data_dir, dataset=dataset, device=device, validate=False, log=log)
+    return score_run(context, metrics, settings, factors, max_images, progress)
+
+
+def score_run(context: EvaluationContext, metrics: Sequence[str] | None = None,
+              settings: MetricSettings | None = None, factors: Sequence[str] | None = None,
+              max_images: int | None = None,
+              progress: Callable[[str, int, int], None] | None = None) -> MetricsResult:
+    """Score the context's run on its dataset with ground-truth factors (unless no metric needs them).
+
+    Everything that can be checked is checked before the images are encoded: the
+    factors exist and vary among the images scored, each metric has the factors it
+    needs (`dvae_cli.metrics.suite.check_inputs`); the run folder was checked writable
+    with the context. ``metrics.log`` and ``metrics_detail.json`` are rewritten after
+    every metric, so a failure never loses the scores already computed. Scores of other
+    metrics already in ``metrics.log`` (on the same dataset) are kept; the first version
+    of the file is kept as ``metrics.log.bak``.
+
+    Args:
+        context: The run, the dataset to score on (its images must have the model's
+            size) and the device (`EvaluationContext`); its model and images are loaded
+            here unless the test losses loaded them already.
         metrics: Registered metric names (`dvae_cli.catalogue.metrics.metric_names`; None:
             `dvae_cli.catalogue.metrics.default_metrics`, or on a dataset without factors
             `dvae_cli.catalogue.metrics.factor_free_metrics`).
-        settings: Sample sizes and seed (default: disentanglement_lib's and Chen et al.'s).
+        settings: Sample sizes and seed (default: disentanglement_lib's and Chen et al.'s,
+            seeded with the run's seed).
         factors: Restrict the metrics to these factors.
         max_images: Score this many images, chosen with balanced factor values
             (default: `settings.max_images`, else all of them).
-        device: ``auto``, ``cpu`` or ``cuda``.
-        log: Called with a line as each phase starts.
         progress: Called with (phase, done, total) during the long phases (``encoding``,
             ``mutual information``).
 
     Raises:
         ConfigError: if the dataset has no factors (and a metric needs them) or another
-            image size, the run folder cannot be written, or the images cannot be scored
-            (`check_inputs`).
+            image size, or the images cannot be scored (`check_inputs`).
     """
-    say = log or (lambda message: None)
-    spec = folder.read_spec()
-    check_writable(folder.path, "run folder")
+    say = context.log or (lambda message: None)
+    spec, folder, name = context.spec, context.folder, context.dataset
     settings = settings or MetricSettings(seed=spec.seed)
-    name = dataset or spec.dataset
     if metrics is None:   # on a dataset without factors, the metrics that need none
         metrics = catalogue.default_metrics() if dataset_info(name).has_factors \
             or not catalogue.factor_free_metrics() else catalogue.factor_free_metrics()
@@ -121,9 +137,8 @@ def evaluate_metrics(folder: RunFolder, data_dir: Path, dataset: str | None = No
     scored_on_factors = catalogue.needs_factors(metrics)
     if scored_on_factors:
         metrics_dataset(name, spec.img_size)
-    torch_device = resolve_device(device)
-    model = load_model(folder.model_path, spec, torch_device)
-    data = run_dataset(spec, data_dir, log, name)
+    model = context.model()
+    data = context.images()
     factors_all = data.factors
     if factors_all is None and scored_on_factors:
         raise ConfigError(f"dataset '{name}' has no ground-truth factors to score against")
@@ -136,6 +151,8 @@ def evaluate_metrics(folder: RunFolder, data_dir: Path, dataset: str | None = No
     elif limit is not None and limit < len(data):
         selection = f"{limit:,} of {len(data):,} images, chosen at random (seed {settings.seed})"
         data = data.subset(np.sort(rng.choice(len(data), size=limit, replace=False)))
+    factor_names: tuple[str, ...]
+    factor_sizes: tuple[int, ...]
     if factors_all is None:   # the metrics asked for need none
         factor_names, factor_sizes, classes = (), (), np.zeros((len(data), 0), dtype=np.int64)
     else:
@@ -143,8 +160,8 @@ def evaluate_metrics(folder: RunFolder, data_dir: Path, dataset: str | None = No
         classes = data.factors.classes if data.factors is not None else factors_all.classes
     check_inputs(classes, factor_names, factor_sizes, metrics, factors)
     started = time.perf_counter()
-    say(f"encoding {len(data):,} images of {name} on {torch_device}")
-    mean, logvar = encode(model, data, batch_size=max(spec.eval_batchsize, 256), device=torch_device,
+    say(f"encoding {len(data):,} images of {name} on {context.device}")
+    mean, logvar = encode(model, data, batch_size=max(spec.eval_batchsize, 256), device=context.device,
                           progress=(lambda done, total: progress("encoding", done, total)) if progress else None)
     writer = MetricsWriter(folder, name, [f"z{j}" for j in range(spec.latent_dim)], selection)
     report = compute_metrics(mean, logvar, classes, factor_names, factor_sizes, metrics, settings,
@@ -188,8 +205,8 @@ class MetricsWriter:
         self.replaced = {k: old_scores[k] for k in report.scores if k in old_scores}
         new = {key: {**value, "image_selection": self.selection} if self.selection else value
                for key, value in report.protocols.items()}
-        protocols = {**(self.previous.get("protocols") if isinstance(self.previous.get("protocols"), dict)
-                        else {}), **new}
+        kept = self.previous.get("protocols")
+        protocols = {**(kept if isinstance(kept, dict) else {}), **new}
         write_json(log_path, {**old_scores, **report.scores, "protocols": protocols, "dataset": self.dataset})
         write_json(detail_path, {**self.previous_detail, **report.details, "dataset": self.dataset,
                                  "latent_names": self.latent_names})

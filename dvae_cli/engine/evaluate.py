@@ -10,15 +10,15 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from dvae_cli.data.in_memory import ImageSource
-from dvae_cli.data.run_images import run_images
-from dvae_cli.engine.checkpoint import load_checkpoint, load_model
-from dvae_cli.engine.device import keep_freed_memory, resolve_device, seed_everything
 from dvae_cli.catalogue.losses import loss_info, loss_names
+from dvae_cli.data.in_memory import ImageSource
+from dvae_cli.engine.checkpoint import load_checkpoint
+from dvae_cli.engine.device import keep_freed_memory, seed_everything
+from dvae_cli.engine.eval_context import EvaluationContext
 from dvae_cli.engine.losses import Loss, loss_for_spec
 from dvae_cli.engine.models import VAE
 from dvae_cli.errors import ConfigError, CorruptFileError
-from dvae_cli.runs.folder import RunFolder, check_writable
+from dvae_cli.runs.folder import RunFolder
 from dvae_cli.runs.layout import TRAINING_STATE, backup_name
 from dvae_cli.runs.logs import write_test_log
 from dvae_cli.wording import plural
@@ -92,7 +92,7 @@ class Evaluation:
 def evaluate_run(folder: RunFolder, data_dir: Path, dataset: str | None = None, device: str = "auto",
                  batch_size: int | None = None, write: bool = True,
                  log: Callable[[str], None] | None = None) -> Evaluation:
-    """Compute a run's test losses and write ``test_losses.log``.
+    """Compute a run's test losses and write ``test_losses.log`` (`evaluate_test_set` on a context of its own).
 
     Works on dvae runs and on disentangling-vae runs. The first time an existing
     ``test_losses.log`` is replaced, it is kept as ``test_losses.log.bak``.
@@ -110,12 +110,31 @@ def evaluate_run(folder: RunFolder, data_dir: Path, dataset: str | None = None, 
         CorruptFileError: if ``specs.json`` or ``model.pt`` is unreadable or invalid.
         ConfigError, DatasetUnavailableError: a dataset that does not fit or is not there.
     """
-    spec = folder.read_spec(validate=True)
-    if write:
-        check_writable(folder.path, "run folder")
-    torch_device = resolve_device(device)
-    model = load_model(folder.model_path, spec, torch_device)
-    train, data = run_images(spec, data_dir, log, dataset)
+    context = EvaluationContext(folder, data_dir, dataset=dataset, device=device, write=write, log=log)
+    return evaluate_test_set(context, batch_size=batch_size)
+
+
+def evaluate_test_set(context: EvaluationContext, batch_size: int | None = None) -> Evaluation:
+    """The test losses of the context's run on its dataset; written into ``test_losses.log`` if it writes.
+
+    The test images are the dataset's, split as the run split its own; the loss is
+    rebuilt from the spec and evaluated at the step training ended with (from
+    ``training_state.pt``; FactorVAE's discriminator comes from there too).
+
+    Args:
+        context: The run, its dataset and device (`EvaluationContext`); ``context.writes``
+            decides whether ``test_losses.log`` is written (the first version kept as
+            ``test_losses.log.bak``).
+        batch_size: Images per evaluation batch (default: the run's ``eval_batchsize``).
+
+    Raises:
+        CorruptFileError: if ``model.pt`` or ``training_state.pt`` is unreadable or invalid.
+        ConfigError, DatasetUnavailableError: a dataset that does not fit or is not there, or a
+            test set too small for the loss (`check_test_set`).
+    """
+    spec, folder = context.spec, context.folder
+    model = context.model()
+    train, data = context.split()
     n_train = spec.n_train or len(train)
     check_test_set(spec.loss, len(data), batch_size or spec.eval_batchsize)
     loss = loss_for_spec(spec, n_train)
@@ -132,9 +151,9 @@ def evaluate_run(folder: RunFolder, data_dir: Path, dataset: str | None = None, 
     except CorruptFileError as exc:
         raise CorruptFileError(f"{state_path}: {exc}") from None
     seed_everything(spec.seed)
-    losses = evaluate_losses(model, loss, data, batch_size or spec.eval_batchsize, torch_device)
+    losses = evaluate_losses(model, loss, data, batch_size or spec.eval_batchsize, context.device)
     written = backup = None
-    if write:
+    if context.writes:
         path = folder.test_log_path
         original = path.with_name(backup_name(path.name))
         if path.is_file() and not original.exists():
@@ -142,7 +161,7 @@ def evaluate_run(folder: RunFolder, data_dir: Path, dataset: str | None = None, 
             backup = original
         write_test_log(path, losses)
         written = path
-    return Evaluation(losses, dataset or spec.dataset, len(data), notes, written, backup)
+    return Evaluation(losses, context.dataset, len(data), notes, written, backup)
 
 
-__all__ = ["evaluate_losses", "evaluate_run", "Evaluation"]
+__all__ = ["Evaluation", "evaluate_losses", "evaluate_run", "evaluate_test_set"]

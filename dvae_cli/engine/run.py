@@ -3,7 +3,7 @@
 The engine writes the run folder's contract (specs.json, the loss log, checkpoints,
 model.pt, outcome.json, test losses); everything else that reacts to training (the
 training GIF, the live view, trackers) is a callback its caller attaches
-(`TrainOptions.callbacks`). It imports nothing from `dvae_cli.viz` or `dvae_cli.cli`.
+(`TrainOptions.callbacks`). It imports nothing from the figures (viz) or the shells (the CLI).
 """
 
 from __future__ import annotations
@@ -17,7 +17,6 @@ from typing import Any
 
 import torch
 
-from dvae_cli import __version__
 from dvae_cli.data.in_memory import ImageSource
 from dvae_cli.data.run_images import run_images
 from dvae_cli.data.user_folder import is_folder, preprocessing
@@ -58,11 +57,16 @@ from dvae_cli.runs.folder import (
     prepare_new_run,
 )
 from dvae_cli.runs.logs import write_test_log
-from dvae_cli.runs.summary import remove_training_lock, write_training_lock
+from dvae_cli.runs.training_lock import remove_training_lock, write_training_lock
 from dvae_cli.spec import RunSpec
+from dvae_cli.version import __version__
 from dvae_cli.wording import plural
 
 Log = Callable[[str], None]
+
+
+def _silent(message: str) -> None:
+    """A `Log` that says nothing."""
 
 
 @dataclass
@@ -143,13 +147,13 @@ def train_run(spec: RunSpec, results_dir: Path, data_dir: Path, options: TrainOp
         ConfigError, CorruptFileError, DatasetUnavailableError: see their docs.
     """
     options = replace(options or TrainOptions(), **option_values)
-    log = options.log or (lambda message: None)
+    log = options.log or _silent
     spec.validate()
     spec.resolve_loss_defaults().validate()   # a spec built by hand: specs.json records the derived defaults
     check_run_name(spec.name)
     dist = Distributed.from_env()
     if not dist.is_main:  # only rank 0 writes, logs and shows anything
-        log = (lambda message: None)
+        log = _silent
         options = replace(options, callbacks=())
     options = replace(options, log=log)
     if options.overwrite and options.resume:
@@ -180,7 +184,7 @@ def train_run(spec: RunSpec, results_dir: Path, data_dir: Path, options: TrainOp
 
 def _train(spec: RunSpec, results_dir: Path, data_dir: Path, checkpoint: tuple[Path, dict[str, Any]] | None,
            options: TrainOptions, dist: Distributed, device: torch.device) -> TrainResult:
-    log: Log = options.log or (lambda message: None)
+    log: Log = options.log or _silent
     seed_everything(spec.seed)
     with dist.rank_zero_first():  # rank 0 generates or downloads a missing dataset, the others then read it
         train, test = prepare_data(spec, data_dir, log)

@@ -5,6 +5,10 @@ so running it again after any stop continues where it stopped: a finished traini
 is not repeated, an interrupted one resumes from its checkpoint, and only the missing
 scores are computed. The local executor runs it as ``dvae study cell`` in a process
 of its own; the Slurm executor runs it inside the job (`dvae_cli.study.slurm`).
+
+A cell trains and evaluates through the same workflows as ``dvae train`` and ``dvae eval``
+(`dvae_cli.workflows`), shown by the same console views, so its log reads as theirs;
+its figures are `dvae_cli.viz.plots.plot_run`'s, as ``dvae plot``'s.
 """
 
 from __future__ import annotations
@@ -14,24 +18,31 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from dvae_cli.catalogue.losses import loss_info
 from dvae_cli.config import Catalogue, Resolution, resolve_run
+from dvae_cli.console import make_console
 from dvae_cli.errors import ConfigError
 from dvae_cli.runs.folder import RunFolder
+from dvae_cli.runs.study_layout import UDR_CODES, failed_attempt_name, failed_dir
 from dvae_cli.study.plan import Cell, StudyPlan
 from dvae_cli.study.state import (
-    UDR_CODES,
-    WORK_DIR,
+    UDR_MISSING,
     StudyRecord,
     cell_status,
     has_checkpoint,
     missing_evaluation,
     study_dir,
 )
+from dvae_cli.views.evaluate import EvaluationView
+from dvae_cli.views.train import train_with_view, training_console
+from dvae_cli.workflows.evaluate import EvaluateRequest, evaluate
+from dvae_cli.workflows.train import TrainRequest, resolve_training
 
+#: Seconds between a cell's progress lines within an epoch (its log's sign of life).
+CELL_LOG_EVERY = 30.0
 #: Images of the shared sample whose codes UDR compares (disentanglement_lib's ``num_data_points``).
 UDR_IMAGES = 1000
 UDR_SEED = 0
+UDR_CHUNK = 256
 
 
 def cell_resolution(plan: StudyPlan, cell: Cell, catalogue: Catalogue | None = None) -> Resolution:
@@ -74,45 +85,43 @@ def run_cell(plan: StudyPlan, cell: Cell, results_dir: Path, data_dir: Path, dev
 
 
 def _train(resolution: Resolution, folder: RunFolder, where: Path, data_dir: Path) -> None:
-    from dvae_cli.cli.train_view import run_training
-    from dvae_cli.runs.resume import resumed_spec
-
-    if has_checkpoint(folder.path):
-        wanted = resolution.spec   # resumed_spec multiplies --epochs as resolve_run did (FactorVAE's two halves)
-        per_step = loss_info(wanted.loss).batches_per_step if wanted.factor_doubled else 1
-        spec = resumed_spec(folder, {"epochs": wanted.epochs // per_step})
-        resumed = Resolution(spec=spec, experiment=spec.experiment, from_name=False, sources={})
-        run_training(resumed, where, data_dir, overwrite=False, interactive=False, resume=True, log_every=30.0)
+    console = training_console()
+    if has_checkpoint(folder.path):   # the run's own spec, with the study's number of epochs
+        request = TrainRequest(folder.name, overrides={"epochs": resolution.spec.typed("epochs")}, results_dir=where,
+                               data_dir=data_dir, resume=True)
+        train_with_view(request, resolve_training(request), console, log_every=CELL_LOG_EVERY)
     else:   # never started, or stopped before its first checkpoint: nothing in the folder to keep
-        run_training(resolution, where, data_dir, overwrite=folder.specs_path.is_file(), interactive=False,
-                     log_every=30.0)
+        request = TrainRequest(folder.name, results_dir=where, data_dir=data_dir,
+                               overwrite=folder.specs_path.is_file())
+        train_with_view(request, resolution, console, log_every=CELL_LOG_EVERY)
 
 
 def _set_aside(folder: RunFolder, where: Path) -> None:
     """Move a failed attempt's folder under ``.study/failed/`` (kept, never deleted) before the retry."""
     if not folder.path.exists():
         return
-    failed = where / WORK_DIR / "failed"
+    failed = failed_dir(where)
     failed.mkdir(parents=True, exist_ok=True)
-    target = failed / f"{folder.name}.{time.strftime('%Y%m%d-%H%M%S')}"
+    target = failed / failed_attempt_name(folder.name, time.strftime('%Y%m%d-%H%M%S'))
     shutil.move(str(folder.path), str(target))
 
 
 def evaluate_cell(plan: StudyPlan, folder: RunFolder, results_dir: Path, data_dir: Path, device: str = "auto",
                   log: Callable[[str], None] = print) -> None:
     """The study's evaluation of a trained cell: its metrics (the missing ones), plots and UDR codes."""
-    from dvae_cli.cli.eval import eval_command
-    from dvae_cli.cli.plot import plot_command
+    from dvae_cli.viz.plots import plot_run
 
     missing = missing_evaluation(plan, folder.path)
-    metrics = [name for name in missing if name != "udr codes"]
+    metrics = [name for name in missing if name != UDR_MISSING]
     if metrics:
-        eval_command(folder.name, no_test=folder.test_log_path.is_file(), metric=",".join(metrics),
-                     fast=plan.fast_metrics, max_images=plan.max_images,
-                     device=device, results_dir=results_dir, data_dir=data_dir, tracker="none")
+        request = EvaluateRequest(folder.name, metrics=metrics, test=not folder.test_log_path.is_file(),
+                                  fast=plan.fast_metrics, max_images=plan.max_images, device=device,
+                                  trackers="none", results_dir=results_dir, data_dir=data_dir)
+        evaluate(request, EvaluationView(make_console()))
     if plan.plots:
-        plot_command(folder.name, list(plan.plots), results_dir=results_dir, data_dir=data_dir)
-    if "udr codes" in missing:
+        plot_run(folder.name, list(plan.plots), results_dir=results_dir, data_dir=data_dir,
+                 log=lambda line: print(line, flush=True))   # as ``dvae plot`` echoes them
+    if UDR_MISSING in missing:
         write_udr_codes(folder.path, data_dir, device)
         log(f"wrote {folder.path / UDR_CODES}")
 
@@ -129,15 +138,19 @@ def write_udr_codes(folder: Path, data_dir: Path, device: str = "auto") -> Path:
     import torch
 
     from dvae_cli.data.loading import load_dataset
-    from dvae_cli.run_handle import load_run
+    from dvae_cli.engine.eval_context import EvaluationContext
     from dvae_cli.runs.atomic import write_with
 
-    run = load_run(folder, device=device)
-    data = load_dataset(run.spec.dataset, Path(data_dir))
+    context = EvaluationContext(RunFolder(Path(folder)), data_dir, device=device, write=False, validate=False)
+    model = context.model()
+    data = load_dataset(context.spec.dataset, Path(data_dir))
     rng = np.random.default_rng(UDR_SEED)
     index = np.sort(rng.choice(len(data), size=min(UDR_IMAGES, len(data)), replace=False))
     images = data.batch(torch.from_numpy(index)).float()
-    means, logvars = run.encode(images)
+    with torch.no_grad():   # in chunks of UDR_CHUNK images, in the layout the model was saved in
+        codes = [model.encoder(chunk.to(context.device)) for chunk in images.split(UDR_CHUNK)]
+    means = torch.cat([mean.float().cpu() for mean, _ in codes])
+    logvars = torch.cat([logvar.float().cpu() for _, logvar in codes])
     mean64, logvar64 = means.double(), logvars.double()
     kl = 0.5 * (mean64.pow(2) + logvar64.exp() - 1.0 - logvar64)
     target = Path(folder) / UDR_CODES

@@ -8,7 +8,7 @@ those events lives here, one concept per module:
 - anything else is attached by whoever starts training, as a `Callback` or as a
   `CallbackFactory` that gets the run's `RunContext` (its folder, spec, model and
   trainer) once they exist: the training GIF (`dvae_cli.viz.training_gif`), the live
-  view and epoch lines (`dvae_cli.cli.live`), trackers.
+  view of the CLI and the epoch lines (`dvae_cli.views.train`), trackers.
 """
 
 from __future__ import annotations
