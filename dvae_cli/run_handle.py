@@ -16,7 +16,7 @@ from __future__ import annotations
 import math
 import numbers
 import operator
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -32,6 +32,7 @@ if TYPE_CHECKING:
 
     from dvae_cli.engine.export import ExportResult
     from dvae_cli.engine.models import VAE
+    from dvae_cli.workflows.evaluate import EvaluateResult
 
 DEVICES = ("cpu", "cuda", "auto")
 #: Images (or codes) per forward pass: bounds the memory `encode` and `decode` use.
@@ -253,6 +254,21 @@ class Run:
         with torch.no_grad():
             codes = traversal_codes(self.model, chosen, n_steps, float(max_traversal), posterior, generator)
         return self.decode(codes).reshape(len(chosen), n_steps, *self.img_size)
+
+    def evaluate(self, metrics: bool | str | Sequence[str] = True, *, fast: bool = False, test: bool = True,
+                 data_dir: str | Path | None = None, log: Callable[[str], None] | None = None,
+                 **options: Any) -> EvaluateResult:
+        """Test losses and scores of this run, written into its folder: ``dvae.evaluate(run, ...)``.
+
+        ``run.evaluate(metrics=["mig", "dci"], fast=True).scores``; the arguments are those of
+        `dvae_cli.api.evaluate`. Afterwards `test_losses` and `metrics` read the new files.
+        """
+        from dvae_cli.workflows.evaluate import EvaluateRequest, LogEvents, evaluate
+
+        request = EvaluateRequest(run=self._folder.path, metrics=metrics, test=test, fast=fast,
+                                  data_dir=Path(data_dir) if data_dir is not None else None,
+                                  device=options.pop("device", self._device), **options)
+        return evaluate(request, LogEvents(log) if log is not None else None)
 
     def export(self, fmt: str, output: str | Path | None = None, overwrite: bool = False) -> ExportResult:
         """Write the encoder and decoder as ONNX or TorchScript graphs (as ``dvae export``).

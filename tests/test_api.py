@@ -214,6 +214,9 @@ def _library_section() -> list[str]:
 def test_readme_library_examples_run_as_written(tmp_path, sprites_data_dir, monkeypatch):
     blocks = _library_section()
     assert len(blocks) >= 2 and any("load_run" in block for block in blocks)
+    assert any("dvae.train(" in block and "dvae.evaluate(" in block for block in blocks)
+    for block in blocks:   # the public API alone: no internal module is needed for what a command does
+        assert "dvae_cli" not in block, block
     (tmp_path / "data").symlink_to(sprites_data_dir, target_is_directory=True)
     monkeypatch.chdir(tmp_path)
     namespace: dict[str, object] = {"__name__": "__readme__"}
@@ -222,6 +225,10 @@ def test_readme_library_examples_run_as_written(tmp_path, sprites_data_dir, monk
             pytest.importorskip("onnxruntime", reason='the ONNX example needs pip install "dvae[onnx]"')
         exec(compile(block, f"README.md (python block {number + 1})", "exec"), namespace)
     run, images = namespace["run"], namespace["images"]
+    result, again = namespace["result"], namespace["again"]
+    assert set(result.scores) >= {"MIG", "DCI_disentanglement"} and result.test_losses is not None
+    assert run.metrics is not None and run.metrics["MIG"] == again.scores["MIG"] == result.scores["MIG"]
+    assert run.test_losses == pytest.approx(result.test_losses)
     assert run.folder.path.resolve() == (tmp_path / "results" / "small").resolve()
     assert namespace["mean"].shape == (8, 10) and namespace["recon"].shape == (8, 1, 64, 64)
     assert namespace["sweeps"].shape == (2, 7, 1, 64, 64) and namespace["around"].shape == (10, 7, 1, 64, 64)
