@@ -29,7 +29,12 @@ demo: install
 	@echo "  $(BIN)/dvae eval quickstart --metrics   # the full metrics (about 15 min on 2 cores)"
 	@echo "  $(BIN)/dvae experiments list            # every preset"
 
+# Before the suite, the package itself: lint (ruff), types at Python 3.10 (mypy), the layers of STYLE.md
+# (lint-imports, contracts in pyproject.toml). Each keeps a cache, so a second run takes seconds.
 test: install
+	$(BIN)/ruff check dvae_cli dvae
+	$(BIN)/mypy
+	$(BIN)/lint-imports --no-logo
 	$(BIN)/python -m pytest -q
 
 clean:

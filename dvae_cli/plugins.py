@@ -25,7 +25,8 @@ from dvae_cli.errors import ConfigError, UnknownNameError
 
 
 class Named(Protocol):
-    name: str
+    @property
+    def name(self) -> str: ...
 
 
 T = TypeVar("T", bound=Named)

@@ -27,7 +27,7 @@ def list_command(
     """Table of the datasets: size, shape, factors, source, and whether they are here."""
     check_list_format(fmt)
     data_dir = data_dir or default_data_dir()
-    rows = []
+    rows: list[dict[str, Any]] = []
     for info in DATASETS.values():
         state, where = info.status(data_dir)
         rows.append({"name": info.name, "images": info.n_images, "shape": "x".join(map(str, info.img_size)),

@@ -15,8 +15,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from dvae_cli.compare import seeds
-from dvae_cli.compare.select import (apply_filters, choose_columns, find_runs, parse_filters, parse_keys,
-                                     sort_rows)
+from dvae_cli.compare.select import apply_filters, choose_columns, find_runs, parse_filters, parse_keys, sort_rows
 from dvae_cli.compare.table import CompareTable, all_keys, default_keys, make_columns, run_row
 from dvae_cli.runs.summary import RunSummary
 

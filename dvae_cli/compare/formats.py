@@ -16,8 +16,8 @@ import json
 import math
 from typing import TYPE_CHECKING, Any
 
-from dvae_cli.compare.table import CompareTable, Stat, has_reference_test_losses
 from dvae_cli.catalogue.losses import loss_names
+from dvae_cli.compare.table import CompareTable, Stat, has_reference_test_losses
 from dvae_cli.errors import UnknownNameError
 
 if TYPE_CHECKING:

@@ -13,7 +13,7 @@ import contextlib
 import signal
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from dvae_cli.engine.interrupts import SIGNAL_NAMES
 from dvae_cli.errors import NonFiniteLossError
@@ -46,7 +46,7 @@ def recording_outcome(folder: Path, trainer: Trainer, last_saved: Callable[[], t
     clear_outcome(folder)
     state = trainer.state
 
-    def where() -> dict[str, int]:
+    def where() -> dict[str, Any]:
         return {"step": state.step, "epoch": min(state.epoch + 1, state.epochs)}
 
     try:

@@ -67,7 +67,7 @@ def write_json(path: str | os.PathLike[str], data: Any) -> None:
     write_text(path, json.dumps(data, indent=4, sort_keys=True, allow_nan=False) + "\n")
 
 
-def write_with(path: str | os.PathLike[str], writer: Callable[[IO[bytes]], None]) -> None:
+def write_with(path: str | os.PathLike[str], writer: Callable[[IO[bytes]], object]) -> None:
     """Call ``writer(binary_file)`` on a temporary file that then replaces `path`."""
     with atomic_open(path, "wb") as handle:
         writer(handle)

@@ -13,6 +13,8 @@ from dvae_cli.engine.hooks import VIEW_REFRESH_PER_SECOND, Callback, TrainState
 from dvae_cli.trackers.session import TrackerSession
 
 if TYPE_CHECKING:
+    import torch
+
     from dvae_cli.engine.callbacks import RunContext
     from dvae_cli.engine.trainer import Trainer
 
@@ -33,7 +35,7 @@ def bounded(image: np.ndarray, max_side: int = MAX_IMAGE_SIDE) -> np.ndarray:
     if scale >= 1:
         return np.ascontiguousarray(image[..., :3])
     size = (max(1, round(width * scale)), max(1, round(height * scale)))
-    return np.asarray(Image.fromarray(np.ascontiguousarray(image[..., :3])).resize(size, Image.LANCZOS))
+    return np.asarray(Image.fromarray(np.ascontiguousarray(image[..., :3])).resize(size, Image.Resampling.LANCZOS))
 
 
 def window_means(previous: tuple[int, int, dict[str, float]] | None, epoch: int, count: int,
@@ -93,7 +95,7 @@ class Tracking:
         self.previous: tuple[int, int, dict[str, float]] | None = None
         self.epoch_started = time.perf_counter()
         self.epoch_images = 0
-        self.fixed: object = None
+        self.fixed: torch.Tensor | None = None
 
     def __call__(self, context: RunContext) -> TrackingCallback:
         """The training callback of the run of `context`."""

@@ -16,8 +16,8 @@ from typing import Any
 
 import numpy as np
 
-from dvae_cli.compare.table import CompareTable, Row, Stat, ordered_terms
 from dvae_cli.catalogue.losses import loss_colour
+from dvae_cli.compare.table import CompareTable, Row, Stat, ordered_terms
 from dvae_cli.runs.summary import ACTIVE_KL
 from dvae_cli.viz.charts import save_figure, value_limits
 
