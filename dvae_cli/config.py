@@ -32,10 +32,10 @@ from dvae_cli.spec import (
     PRECISIONS,
     REC_DISTS,
     RunSpec,
-    coerce,
     option_keys,
     spec_fields,
 )
+from dvae_cli.spec_values import coerce
 
 __all__ = ["CUSTOM_EXPERIMENT", "DEVICES", "LOG_LEVELS", "MAX_LATENT_DIM", "MODEL_TYPES", "PRECISIONS", "REC_DISTS",
            "Catalogue", "Resolution", "RunSpec", "load_catalogue", "resolve_run", "spec_fields"]

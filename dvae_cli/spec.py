@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import dataclasses
 import math
-import sys
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -33,6 +32,7 @@ from dvae_cli.catalogue.trackers import parse_trackers
 from dvae_cli.data.catalog import dataset_info
 from dvae_cli.data.sizes import split_folder
 from dvae_cli.errors import ConfigError, UnknownNameError
+from dvae_cli.spec_values import coerce, field_type
 
 REC_DISTS: tuple[str, ...] = ("bernoulli", "laplace", "gaussian")
 MODEL_TYPES: tuple[str, ...] = ("Burgess",)
@@ -402,39 +402,3 @@ def _flag(key: str) -> str:
 
 def _finite(value: Any) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
-
-
-def field_type(f: dataclasses.Field[Any]) -> type:
-    """A field's value type (int, float, str, bool; ``object`` for the structured ones)."""
-    annotation = str(f.type)
-    for name, typ in (("bool", bool), ("int", int), ("float", float), ("str", str)):
-        if annotation.startswith(name):
-            return typ
-    return object
-
-
-def coerce(key: str, value: Any, typ: type) -> Any:
-    """Convert a value read from TOML/JSON to the parameter's type, strictly.
-
-    Raises:
-        ConfigError: naming the key, the type and the value.
-    """
-    if value is None or typ is object:
-        return value
-    if typ is bool:
-        if isinstance(value, bool):
-            return value
-    elif typ is int:
-        if isinstance(value, int) and not isinstance(value, bool):
-            return value
-        if isinstance(value, float) and value.is_integer():
-            return int(value)
-    elif typ is float:
-        if isinstance(value, float):
-            return value
-        if isinstance(value, int) and not isinstance(value, bool) and abs(value) <= sys.float_info.max:
-            return float(value)
-    elif typ is str:
-        if isinstance(value, str):
-            return value
-    raise ConfigError(f"'{key}' must be {typ.__name__}, got {value!r}")

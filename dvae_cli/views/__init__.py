@@ -4,5 +4,5 @@
 - `dvae_cli.views.evaluate`: the tables, notes and progress of an evaluation (`EvaluationView`).
 
 They print only to the console they are given; the use cases (`dvae_cli.workflows`) print
-nothing. The live view of a terminal is the CLI's own (`dvae_cli.cli.live`).
+nothing. The live view of a terminal belongs to the command line (its `live` module).
 """
