@@ -92,6 +92,10 @@ UDR_CODES = "udr_codes.npz"
 #: The description of an export (names, shapes, ranges), in its folder, written last.
 EXPORT_DESCRIPTION = "export.json"
 
+#: What ``dvae score`` scored (encoder, its format, dataset, latent dimension): a scored folder's spec.
+#: A folder with it and no `SPECS` holds the scores of an encoder dvae did not train.
+SCORED = "scored.json"
+
 #: Files any of which makes a folder look like a run (one missing its spec is listed as broken).
 RUN_MARKERS = (SPECS, MODEL, TRAIN_LOG, TRAINING_LOCK)
 
