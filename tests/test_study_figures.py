@@ -172,6 +172,9 @@ def test_udr_selection_figure(tmp_path: Path, captured: list):
     assert titles[1] == "SAP\nSpearman rho: undefined (n = 2 models)"
     assert titles[2] == "FactorVAE\nSpearman rho = -1.00 (n = 11 models)"
     assert [t.get_text() for t in fig.legends[0].get_texts()] == ["betaH", "btcvae"]
+    assert fig.axes[0].get_xlabel() == "UDR (unitless, 0 to 1)"
+    assert udr_selection_figure(path, udr, supervised, groups, protocol="lasso, dlib weighting") is True
+    assert captured[-1].axes[0].get_xlabel() == "UDR (lasso, dlib weighting; unitless, 0 to 1)"
 
 
 def test_nothing_to_draw_writes_nothing(tmp_path: Path):

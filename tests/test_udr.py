@@ -90,7 +90,7 @@ def test_ties_use_average_ranks_as_scipy():
     assert np.allclose(average_ranks(a)[:, 0], stats.rankdata(a[:, 0]))
     want = np.array([[stats.spearmanr(a[:, i], b[:, j])[0] for j in range(3)] for i in range(3)])
     assert np.allclose(correlations(a, b), want, atol=1e-12)
-    assert udr_pair(rep(a), rep(b)) == pytest.approx(reference_udr(rep(a), rep(b)), rel=1e-9)
+    assert udr_pair(rep(a), rep(b), correlation="spearman") == pytest.approx(reference_udr(rep(a), rep(b)), rel=1e-9)
 
 
 @pytest.mark.parametrize("correlation", ["spearman", "pearson"])
@@ -100,47 +100,54 @@ def test_a_permuted_flipped_rescaled_copy_scores_one(correlation: str):
     copy = codes[:, order] * signs * scales + np.arange(5)
     assert udr_pair(rep(codes), rep(copy), correlation=correlation) == pytest.approx(1.0, abs=1e-12)
     if correlation == "spearman":                          # any monotonic map of each latent
-        assert udr_pair(rep(codes), rep(np.exp(copy / scales))) == pytest.approx(1.0, abs=1e-12)
+        assert udr_pair(rep(codes), rep(np.exp(copy / scales)), correlation="spearman") == pytest.approx(1.0, abs=1e-12)
 
 
 def test_mixing_latents_lowers_the_score():
     codes = grid()
     rotated = codes.copy()
     rotated[:, :2] = codes[:, :2] @ np.array([[1.0, 1.0], [-1.0, 1.0]])
-    score = udr_pair(rep(codes), rep(rotated))
+    score = udr_pair(rep(codes), rep(rotated), correlation="spearman")
     assert 0.5 < score < 0.9
     assert score == pytest.approx(reference_udr(rep(codes), rep(rotated)), rel=1e-9)
 
 
 def test_independent_codes_score_low():
     rng = np.random.default_rng(4)
-    scores = [udr_pair(rep(rng.normal(size=(1000, 5))), rep(rng.normal(size=(1000, 5)))) for _ in range(5)]
+    scores = [udr_pair(rep(rng.normal(size=(1000, 5))), rep(rng.normal(size=(1000, 5))), correlation="spearman")
+              for _ in range(5)]
     assert max(scores) < 0.2
     assert min(scores) > 0.0
+    # the Lasso keeps no weight under alpha = 0.1: unrelated codes score 0 (disentanglement_lib's default)
+    assert udr_pair(rep(rng.normal(size=(1000, 5))), rep(rng.normal(size=(1000, 5)))) == 0.0
 
 
 def test_uninformative_latents_are_filtered():
     rng = np.random.default_rng(5)
     a, b = entangled(rng, 1000, 4), entangled(rng, 1000, 4)
     b[:, :2] = a[:, :2] * [2.0, -1.0]
-    base = udr_pair(rep(a), rep(b))
     noise = rng.normal(size=(1000, 1))                      # the same noisy latent in both: perfectly matched
     a2, b2 = np.column_stack([a, noise]), np.column_stack([b, noise])
     low = np.array([1.0, 1.0, 1.0, 1.0, 0.005])
-    assert udr_pair(rep(a2, low), rep(b2, low)) == pytest.approx(base, rel=1e-12)
-    assert udr_pair(rep(a2, low), rep(b2, low), kl_threshold=0.001) != pytest.approx(base, rel=1e-3)
-    assert udr_pair(rep(a2, low), rep(b2, low), kl_threshold=0.001) == pytest.approx(
+    for correlation in ("lasso", "spearman"):
+        base = udr_pair(rep(a), rep(b), correlation=correlation)
+        assert udr_pair(rep(a2, low), rep(b2, low), correlation=correlation) == pytest.approx(base, rel=1e-12)
+        assert udr_pair(rep(a2, low), rep(b2, low), kl_threshold=0.001, correlation=correlation) != pytest.approx(
+            base, rel=1e-3)
+    assert udr_pair(rep(a2, low), rep(b2, low), kl_threshold=0.001, correlation="spearman") == pytest.approx(
         reference_udr(rep(a2, low), rep(b2, low), threshold=0.001), rel=1e-9)
 
 
-def test_relative_strength_known_answers_and_the_paper_weighting():
-    assert relative_strength(np.eye(3)) == 1.0
-    assert relative_strength(np.array([[1.0, 1, 0], [1, 1, 0], [0, 0, 1]])) == pytest.approx(2 / 3)
-    assert relative_strength(np.ones((3, 3))) == pytest.approx(1 / 3)
-    assert relative_strength(np.zeros((3, 3))) == 0.0
-    # one latent against three: (1 + 0 + 0 + 1) / (1 + 3); disentanglement_lib's (1/3 + 1) / 2 differs
-    assert relative_strength(np.array([[1.0, 0.0, 0.0]])) == pytest.approx(0.5)
-    assert relative_strength(np.zeros((0, 4))) == 0.0
+@pytest.mark.parametrize("weighting", ["dlib", "paper"])
+def test_relative_strength_known_answers_and_the_two_weightings(weighting: str):
+    assert relative_strength(np.eye(3), weighting) == 1.0
+    assert relative_strength(np.array([[1.0, 1, 0], [1, 1, 0], [0, 0, 1]]), weighting) == pytest.approx(2 / 3)
+    assert relative_strength(np.ones((3, 3)), weighting) == pytest.approx(1 / 3)
+    assert relative_strength(np.zeros((3, 3)), weighting) == 0.0
+    # one latent against three: the paper's (1 + 0 + 0 + 1) / (1 + 3); disentanglement_lib's (1/3 + 1) / 2
+    assert relative_strength(np.array([[1.0, 0.0, 0.0]]), weighting) == pytest.approx(
+        0.5 if weighting == "paper" else 2 / 3)
+    assert relative_strength(np.zeros((0, 4)), weighting) == 0.0
 
 
 def test_constant_latents_and_no_informative_latent_are_finite():
@@ -148,8 +155,9 @@ def test_constant_latents_and_no_informative_latent_are_finite():
     a = rng.normal(size=(100, 3))
     a_const = a.copy()
     a_const[:, 1] = 0.1                                     # informative by KL, constant mean
-    score = udr_pair(rep(a_const), rep(a))
+    score = udr_pair(rep(a_const), rep(a), correlation="spearman")
     assert math.isfinite(score) and 0 <= score <= 1
+    assert 0 <= udr_pair(rep(a_const), rep(a)) <= 1
     assert score == pytest.approx(reference_udr(rep(a_const), rep(a)), rel=1e-9)
     assert udr_pair(rep(np.full((100, 3), 2.0)), rep(np.full((100, 3), -1.0))) == 0.0
     for value in (0.1, -0.7, 123.456):                      # a mean that rounds: no correlated round-off
@@ -158,7 +166,7 @@ def test_constant_latents_and_no_informative_latent_are_finite():
     assert udr_pair(rep(a, 0.0), rep(a, 0.0)) == 0.0
     assert udr_pair(rep(np.zeros((100, 0))), rep(a)) == 0.0
     huge, tiny = rep(a * 1e300), rep(a * 1e-300)
-    for correlation in ("spearman", "pearson"):
+    for correlation in ("lasso", "spearman", "pearson"):
         assert udr_pair(huge, tiny, correlation=correlation) == pytest.approx(
             udr_pair(rep(a), rep(a), correlation=correlation), rel=1e-9)
 
@@ -179,8 +187,10 @@ def test_bad_inputs_raise_config_errors(a, b, message):
 
 def test_bad_settings_raise_config_errors():
     a = rep(np.random.default_rng(7).normal(size=(20, 2)))
-    with pytest.raises(ConfigError, match="spearman, pearson"):
-        udr_pair(a, a, correlation="lasso")
+    with pytest.raises(ConfigError, match="lasso, spearman, pearson"):
+        udr_pair(a, a, correlation="kendall")
+    with pytest.raises(ConfigError, match="dlib, paper"):
+        udr_pair(a, a, weighting="median")
     with pytest.raises(ConfigError, match="kl_threshold"):
         udr_pair(a, a, kl_threshold=-1.0)
     with pytest.raises(ConfigError, match="kl_threshold"):
@@ -196,10 +206,10 @@ def test_udr_scores_are_medians_within_each_group():
     scores = udr_scores([three, four, lone, []])
     assert len(scores) == 4 and [len(s) for s in scores] == [3, 4, 1, 0]
     for group, got in zip([three, four], scores[:2], strict=True):
-        for i, model in enumerate(group):
-            pairs = [udr_pair(model, other) for j, other in enumerate(group) if j != i]
+        for i, model in enumerate(group):      # the Lasso is directed: a model's score has it as the target
+            pairs = [udr_pair(other, model) for j, other in enumerate(group) if j != i]
             assert got[i] == pytest.approx(statistics.median(pairs), rel=1e-12)
-    assert scores[0][0] == pytest.approx((udr_pair(three[0], three[1]) + udr_pair(three[0], three[2])) / 2)
+    assert scores[0][0] == pytest.approx((udr_pair(three[1], three[0]) + udr_pair(three[2], three[0])) / 2)
     assert min(scores[0][:2]) > 0.4 and scores[0][2] < 0.1   # the two alike models outrank the odd one
     assert scores[2] == [None]
 

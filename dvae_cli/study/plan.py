@@ -12,6 +12,9 @@ A study is a TOML table, ``[study]`` in a file of its own or ``[studies.NAME]`` 
     max_images = 5000              # score this many images (dvae eval --max-images; default: the protocol's)
     plots = ["reconstruct"]        # dvae plot after each training
     udr = true                     # keep each model's codes of a shared sample for UDR
+    udr_correlation = "lasso"      # UDR's R(a, b): lasso (disentanglement_lib's default), spearman, pearson
+    udr_weighting = "dlib"         # dlib (mean of means) or paper (1/(d_a+d_b)); default: dlib with
+                                   # lasso, paper with spearman and pearson (the paper's UDR_S)
 
     [study.params]                 # every cell
     epochs = 4
@@ -24,7 +27,8 @@ A study is a TOML table, ``[study]`` in a file of its own or ``[studies.NAME]`` 
 
 Each cell is one normal run, named for what it varies (``betaH-B4-s1``: loss, then each
 axis without its loss prefix, then the seed); its *setting* is the name without the
-seed. Standard library only.
+seed. Standard library only (a named ``udr_correlation`` or ``udr_weighting`` is checked
+against `dvae_cli.metrics.udr`, which imports numpy).
 """
 
 from __future__ import annotations
@@ -39,7 +43,7 @@ from dvae_cli import tomlfile
 from dvae_cli.errors import ConfigError, CorruptFileError, UnknownNameError
 
 STUDY_KEYS = ("name", "description", "experiment", "seeds", "metrics", "fast_metrics", "max_images", "plots", "udr",
-              "params", "grid", "slurm")
+              "udr_correlation", "udr_weighting", "params", "grid", "slurm")
 SLURM_KEYS = {"timeout_min": int, "mem_gb": (int, float), "gpus_per_node": int, "cpus_per_task": int,
               "partition": str, "array_parallelism": int, "account": str, "qos": str, "constraint": str}
 STUDIES_FILENAME = "studies.toml"
@@ -71,6 +75,8 @@ class StudyPlan:
         name: The study's name: its folder under the results dir.
         source: The file it was read from.
         cells: Every cell, in grid order (seeds innermost).
+        udr_correlation, udr_weighting: UDR's protocol (`dvae_cli.metrics.udr`), computed by
+            ``dvae study report``; the weighting resolved from the correlation when not given.
     """
 
     name: str
@@ -83,6 +89,8 @@ class StudyPlan:
     max_images: int | None = None
     plots: list[str] = field(default_factory=list)
     udr: bool = True
+    udr_correlation: str = "lasso"
+    udr_weighting: str = "dlib"
     params: dict[str, Any] = field(default_factory=dict)
     grid: dict[str, list[Any]] = field(default_factory=dict)
     loss_grids: dict[str, dict[str, list[Any]]] = field(default_factory=dict)
@@ -171,6 +179,7 @@ def parse_study(table: dict[str, Any], default_name: str, source: Path) -> Study
                      max_images=_positive(table, "max_images"),
                      plots=_strings(table, "plots"), udr=_bool(table, "udr", True),
                      params=_table(table, "params"), slurm=_slurm(table.get("slurm", {})))
+    plan.udr_correlation, plan.udr_weighting = _udr_protocol(table)
     grid = _table(table, "grid")
     for key, value in grid.items():
         if isinstance(value, dict):
@@ -278,6 +287,22 @@ def _strings(table: dict[str, Any], key: str) -> list[str]:
     if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
         raise ConfigError(f"study '{key}' must be a list of names, got {value!r}")
     return value
+
+
+def _udr_protocol(table: dict[str, Any]) -> tuple[str, str]:
+    """(correlation, weighting) of UDR: lasso and dlib without the keys; a named correlation alone takes
+    its `dvae_cli.metrics.udr.default_weighting` (a study that names spearman keeps the paper's UDR_S)."""
+    correlation, weighting = table.get("udr_correlation", "lasso"), table.get("udr_weighting")
+    for key, value in (("udr_correlation", correlation), ("udr_weighting", weighting)):
+        if value is not None and not isinstance(value, str):
+            raise ConfigError(f"study '{key}' must be a name (a string), got {value!r}")
+    if "udr_correlation" not in table and weighting is None:
+        return "lasso", "dlib"
+    from dvae_cli.metrics.udr import default_weighting, udr_protocol
+
+    weighting = weighting or default_weighting(correlation)
+    udr_protocol(correlation, weighting)      # UnknownNameError naming the choices
+    return correlation, weighting
 
 
 def _bool(table: dict[str, Any], key: str, default: bool) -> bool:

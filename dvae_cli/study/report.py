@@ -7,9 +7,14 @@ Read from the cells' run folders only (``metrics.log``, ``test_losses.log``,
   deviation and number of seeds (the finished cells that have the score), in any of
   ``dvae compare``'s formats; ``cells.csv`` holds every cell's own values;
 - UDR (Duan et al., ICLR 2020; `dvae_cli.metrics.udr`) of each model against the other
-  seeds of its setting, and how well it selects: its Spearman rank correlation with each
-  supervised score over all models, and the overlap of the top models by UDR and by that
-  score;
+  seeds of its setting, with the study's ``udr_correlation`` and ``udr_weighting``
+  (disentanglement_lib's lasso and dlib by default), named in the notes and the protocol
+  of every cell's UDR; how many models each UDR rests on (``udr_models`` in the summary,
+  ``UDR_models`` in ``cells.csv``; with 2 it is one pair's score and its std is not
+  given); and how well it selects: its Spearman rank correlation with each supervised
+  score over all models, and the overlap of the top models by UDR and by that score,
+  refused (None, with the reason in ``note``) where a tie at the top-k boundary, not the
+  scores, would decide it;
 - figures in ``<study>/report/``: a box plot per score over seeds per setting, the rank
   correlation between scores, each score against the reconstruction loss, and UDR against
   the supervised scores.
@@ -35,12 +40,12 @@ from dvae_cli.runs.study_layout import (
     RANK_CORRELATION_PNG,
     REPORT_MD,
     SUMMARY_CSV,
-    UDR_CODES,
     UDR_SELECTION_CSV,
     UDR_SELECTION_PNG,
     box_plot_name,
     tradeoff_plot_name,
 )
+from dvae_cli.study.model_selection import UDR, add_udr, udr_models, udr_notes, udr_selection
 from dvae_cli.study.plan import Cell, StudyPlan
 from dvae_cli.study.state import StudyRecord, cell_status, study_dir
 
@@ -48,7 +53,6 @@ __all__ = ["RECONSTRUCTION", "UDR", "UNSUPERVISED", "CellValues", "StudyReport",
            "describe", "read_scores", "report_notes", "udr_selection", "write_figures", "write_report_folder"]
 
 RECONSTRUCTION = "test.recon_loss"
-UDR = "UDR"
 #: Scores that are not disentanglement metrics of the supervised kind (left out of UDR's selection).
 UNSUPERVISED = ("UDR", RECONSTRUCTION, "gaussian_total_correlation", "gaussian_wasserstein_correlation",
                 "gaussian_wasserstein_correlation_norm", "mutual_info_score")
@@ -61,6 +65,8 @@ class CellValues:
     cell: Cell
     scores: dict[str, float | None] = field(default_factory=dict)
     protocols: dict[str, str] = field(default_factory=dict)
+    #: The models of its setting its UDR compares (itself included; None: no UDR).
+    udr_models: int | None = None
 
 
 @dataclass
@@ -72,6 +78,8 @@ class StudyReport:
     states: dict[str, str]
     metrics: list[str]
     selection: list[dict[str, Any]] = field(default_factory=list)
+    #: `dvae_cli.metrics.udr.udr_protocol` of the UDR computed (None: no UDR).
+    udr_protocol: dict[str, Any] | None = None
 
     def summary_table(self) -> CompareTable:
         """One row per setting and score: mean, median, std and n over the seeds."""
@@ -85,23 +93,33 @@ class StudyReport:
                 values = [v for c in members if (v := c.scores.get(metric)) is not None and math.isfinite(v)]
                 cells: dict[str, Any] = {"setting": setting, **{k: members[0].cell.axes.get(k) for k in axes},
                                          "score": metric, **describe(values)}
-                rows.append(Row(cells, []))
+                reasons = {}
+                if UDR in self.metrics:
+                    cells["udr_models"], reason = udr_models(metric, members)
+                    if reason is not None:
+                        cells["std"], reasons["std"] = None, reason
+                rows.append(Row({**cells, "name": f"{setting} {metric}"}, [], reasons))
         keys = ["setting", *axes, "score", "mean", "median", "std", "n"]
-        numeric = {"mean", "median", "std", "n"}
+        keys += ["udr_models"] if UDR in self.metrics else []
+        numeric = {"mean", "median", "std", "n", "udr_models"}
         return CompareTable([Column(key, key in numeric) for key in keys], rows)
 
     def cells_table(self) -> CompareTable:
         """One row per finished cell: its setting, grid values, seed and every score."""
         axes = list(dict.fromkeys(key for c in self.cells for key in c.cell.axes))
+        columns = [part for m in self.metrics for part in ((m, f"{UDR}_models") if m == UDR else (m,))]
         rows = [Row({"cell": c.cell.name, "setting": c.cell.setting, **c.cell.axes, "seed": c.cell.seed,
-                     **{m: c.scores.get(m) for m in self.metrics}}, []) for c in self.cells]
-        keys = ["cell", "setting", *axes, "seed", *self.metrics]
-        return CompareTable([Column(key, key in self.metrics or key == "seed") for key in keys], rows)
+                     **{m: c.scores.get(m) for m in self.metrics}, f"{UDR}_models": c.udr_models}, [])
+                for c in self.cells]
+        keys = ["cell", "setting", *axes, "seed", *columns]
+        return CompareTable([Column(key, key in columns or key == "seed") for key in keys], rows)
 
     def selection_table(self) -> CompareTable:
-        """UDR's model selection per supervised score: Spearman rho and top-k agreement."""
+        """UDR's model selection per supervised score: Spearman rho, top-k agreement (None: why, in
+        ``top_k_agreement.not_computed``), models."""
         keys = ["score", "spearman_rho", "top_k", "top_k_agreement", "models"]
-        rows = [Row(dict(entry), []) for entry in self.selection]
+        rows = [Row({**entry, "name": entry["score"]}, [],
+                    {"top_k_agreement": entry["note"]} if entry.get("note") else {}) for entry in self.selection]
         return CompareTable([Column(key, key != "score") for key in keys], rows)
 
 
@@ -120,7 +138,8 @@ def report_notes(report: StudyReport) -> list[str]:
                          "--metric ... with the study's settings makes them alike")
     if report.plan.udr and UDR not in report.metrics:
         notes.append("no UDR: it compares each model with the other seeds of its setting, and needs 2 seeds "
-                     "or more (with 2 seeds both get the same score)")
+                     "or more with UDR codes (with 2, a UDR is one pair's score; 3 or more give a median)")
+    notes += udr_notes(report.udr_protocol, report.plan.settings(), report.cells, report.selection)
     unfinished = {state: n for state in ("failed", "conflict", "running", "left")
                   if (n := list(report.states.values()).count(state))}
     if unfinished:
@@ -148,9 +167,9 @@ def build_report(plan: StudyPlan, results_dir: Path, record: StudyRecord | None 
         if state in ("done", "trained", "extend"):
             scores, protocols = read_scores(where / cell.name)
             cells.append(CellValues(cell, scores, protocols))
-    _add_udr(plan, where, cells)
+    protocol = add_udr(plan, where, cells)
     metrics = list(dict.fromkeys(key for c in cells for key in c.scores))
-    report = StudyReport(plan, cells, states, metrics)
+    report = StudyReport(plan, cells, states, metrics, udr_protocol=protocol)
     report.selection = udr_selection(cells, [m for m in metrics if m not in UNSUPERVISED])
     return report
 
@@ -184,48 +203,6 @@ def read_scores(folder: Path) -> tuple[dict[str, float | None], dict[str, str]]:
             kept = {k: re.sub(r"\(seed \d+\)", "", str(v)) for k, v in protocol.items() if k != "seed"}
             shown[key] = json.dumps(kept, sort_keys=True)
     return scores, shown
-
-
-def _add_udr(plan: StudyPlan, where: Path, cells: list[CellValues]) -> None:
-    import numpy as np
-
-    from dvae_cli.metrics.udr import Representation, udr_scores
-
-    groups: dict[str, list[tuple[CellValues, Representation]]] = {}
-    for values in cells:
-        path = where / values.cell.name / UDR_CODES
-        if not path.is_file():
-            continue
-        with np.load(path) as codes:
-            groups.setdefault(values.cell.setting, []).append(
-                (values, Representation(codes["means"].astype(np.float64), codes["kl"].astype(np.float64))))
-    ordered = list(groups.values())
-    for members, scores in zip(ordered, udr_scores([[rep for _, rep in group] for group in ordered])):
-        for (values, _), score in zip(members, scores):
-            if score is not None:
-                values.scores[UDR] = float(score)
-
-
-def udr_selection(cells: list[CellValues], supervised: list[str]) -> list[dict[str, Any]]:
-    """For each supervised score: Spearman's rho with UDR over the models that have both, and the
-    share of the top 10% of models by that score (at least 1) that UDR's top 10% also holds."""
-    from dvae_cli.viz.study_figures import spearman_matrix
-
-    found = []
-    for metric in supervised:
-        pairs = [(u, s) for c in cells if (u := c.scores.get(UDR)) is not None
-                 and (s := c.scores.get(metric)) is not None]
-        if len(pairs) < 3:
-            continue
-        udr, score = [p[0] for p in pairs], [p[1] for p in pairs]
-        _, matrix = spearman_matrix({UDR: list(udr), metric: list(score)})
-        rho = round(float(matrix[0, 1]), 12) + 0.0   # no -5e-17 or -0.0 for a correlation of zero
-        k = max(1, round(0.1 * len(pairs)))
-        top_udr = set(sorted(range(len(pairs)), key=lambda i: -udr[i])[:k])
-        top_score = set(sorted(range(len(pairs)), key=lambda i: -score[i])[:k])
-        found.append({"score": metric, "spearman_rho": rho if math.isfinite(rho) else None, "top_k": k,
-                      "top_k_agreement": len(top_udr & top_score) / k, "models": len(pairs)})
-    return found
 
 
 def write_figures(report: StudyReport, out_dir: Path, log: Callable[[str], None]) -> list[Path]:
@@ -272,10 +249,13 @@ def write_figures(report: StudyReport, out_dir: Path, log: Callable[[str], None]
     with_udr = [c for c in report.cells if c.scores.get(UDR) is not None]
     supervised = [m for m in report.metrics if m not in UNSUPERVISED]
     path = out_dir / UDR_SELECTION_PNG
+    protocol = report.udr_protocol or {}
     keep(path, udr_selection_figure(path, [c.scores[UDR] for c in with_udr],  # type: ignore[misc]
                                     {m: [c.scores.get(m) for c in with_udr] for m in supervised},
                                     [str(c.cell.axes.get("loss", c.cell.setting)) for c in with_udr],
-                                    title=f"{name}: UDR against the supervised scores"))
+                                    title=f"{name}: UDR against the supervised scores",
+                                    protocol=(f"{protocol['correlation']}, {protocol['weighting']} weighting"
+                                              if protocol else None)))
     return written
 
 
@@ -300,7 +280,11 @@ def write_report_folder(report: StudyReport, out_dir: Path, figures: bool = True
     lines += [f"Note: {note}" for note in report_notes(report)] + [""] if report_notes(report) else []
     lines += ["## Scores by setting (over seeds)", "", render(summary, "markdown")]
     if report.selection:
-        lines += ["## Unsupervised model selection (UDR)", "", render(report.selection_table(), "markdown")]
+        lines += ["## Unsupervised model selection (UDR)", ""]
+        if report.udr_protocol:
+            lines += [f"UDR with correlation {report.udr_protocol['correlation']}, weighting "
+                      f"{report.udr_protocol['weighting']} (see the notes).", ""]
+        lines += [render(report.selection_table(), "markdown")]
     lines += [f"![{path.stem}]({path.name})\n" for path in drawn]
     write_text(out_dir / REPORT_MD, "\n".join(lines).rstrip("\n") + "\n")
     return drawn

@@ -246,7 +246,7 @@ def tradeoff_figure(path: Path, metric: str, reconstruction: list[float], values
 
 
 def udr_selection_figure(path: Path, udr: list[float], supervised: dict[str, list[float | None]], groups: list[str],
-                         title: str | None = None) -> bool:
+                         title: str | None = None, protocol: str | None = None) -> bool:
     """One panel per supervised metric: the metric (y) against UDR (x), one point per model, rho in the title.
 
     Args:
@@ -254,6 +254,7 @@ def udr_selection_figure(path: Path, udr: list[float], supervised: dict[str, lis
         udr: Each model's UDR (`dvae_cli.metrics.udr.udr_scores`; None: no partner).
         supervised: Metric name -> one value per model (None: missing).
         groups: Each model's group (its colour, see `group_styles`).
+        protocol: How UDR was computed (``"lasso, dlib weighting"``), shown in the x label.
 
     Returns:
         False (nothing written) if no metric has a model with both values.
@@ -280,7 +281,7 @@ def udr_selection_figure(path: Path, udr: list[float], supervised: dict[str, lis
         n = int((np.isfinite(x) & np.isfinite(y)).sum())
         ax.set_title(f"{name}\nSpearman rho = {rho:+.2f} (n = {n} models)" if np.isfinite(rho) else
                      f"{name}\nSpearman rho: undefined (n = {n} models)")
-        ax.set_xlabel("UDR (unitless, 0 to 1)")
+        ax.set_xlabel(f"UDR ({protocol}; unitless, 0 to 1)" if protocol else "UDR (unitless, 0 to 1)")
         ax.set_ylabel(metric_label(name))
         ax.xaxis.set_major_locator(plt.MaxNLocator(4))   # narrow UDR ranges: fewer, readable ticks
         ax.grid(alpha=0.3)
