@@ -44,6 +44,10 @@ class MetricInfo:
             orientation, posX, posY: `MetricInputs.mig_factors`) rather than every
             factor that varies (`MetricInputs.other_factors`); both are the factors
             of ``--factors`` when it is given.
+        held_out: Whether it fits a classifier (or votes) on some images and is scored on
+            others (`dvae_cli.metrics.sampling.held_out_split`); it then needs
+            `dvae_cli.metrics.sampling.MIN_HELD_OUT_IMAGES` images.
+        needs_posterior: Whether it samples the posterior (needs log-variances, not only codes).
     """
 
     name: str
@@ -57,6 +61,8 @@ class MetricInfo:
     min_factors: int = 1
     min_images_per_value: int = 1
     chen_factors: bool = False
+    held_out: bool = False
+    needs_posterior: bool = False
 
 
 def _check(info: MetricInfo) -> None:
@@ -125,11 +131,11 @@ _BUILT_IN = (
     MetricInfo("mig", ("MIG",), "mutual information gap", _CHEN,
                "Chen et al. 2018: posterior *samples*, entropies by Monte-Carlo over every image, dSprites factors "
                "scale/orientation/posX/posY, normalised by H(v_k)", "dvae_cli.metrics.mig:run", default=True,
-               min_images_per_value=2, chen_factors=True),
+               min_images_per_value=2, chen_factors=True, needs_posterior=True),
     MetricInfo("aam", ("AAM",), "axis alignment metric (disentangling-vae)",
                "Dubois et al., disentangling-vae (github.com/YannDubs/disentangling-vae), 2019",
                "same mutual informations", "dvae_cli.metrics.mig:run_aam", default=True, min_images_per_value=2,
-               chen_factors=True),
+               chen_factors=True, needs_posterior=True),
     MetricInfo("mig_discrete", ("MIG_discrete",), "MIG", f"{_CHEN}; as disentanglement_lib (Locatello et al., "
                "Challenging Common Assumptions in the Unsupervised Learning of Disentangled Representations, "
                "ICML 2019)", "disentanglement_lib: posterior *means* of 10,000 images, 20-bin histograms, all "
@@ -137,27 +143,33 @@ _BUILT_IN = (
     MetricInfo("factorvae", ("FactorVAE",), "FactorVAE score (Kim & Mnih 2018)",
                "Kim & Mnih, Disentangling by Factorising, ICML 2018",
                "batch 64, 10,000/5,000 votes, prune threshold 0.05", "dvae_cli.metrics.factorvae:run",
-               default=True, min_factors=2),
+               default=True, min_factors=2, held_out=True),
     MetricInfo("betavae", ("BetaVAE",), "BetaVAE score (Higgins et al. 2017)",
                "Higgins et al., beta-VAE: Learning Basic Visual Concepts with a Constrained Variational "
                "Framework, ICLR 2017", "batch 64, 10,000/5,000 points, logistic regression",
-               "dvae_cli.metrics.betavae:run", min_factors=2),
+               "dvae_cli.metrics.betavae:run", min_factors=2, held_out=True),
     MetricInfo("dci", ("DCI_disentanglement", "DCI_completeness", "DCI_informativeness"),
                "disentanglement, completeness, informativeness (Eastwood & Williams 2018)",
                "Eastwood & Williams, A Framework for the Quantitative Evaluation of Disentangled "
                "Representations, ICLR 2018", "gradient-boosted trees on 10,000/5,000 points",
-               "dvae_cli.metrics.dci:run", default=True),
+               "dvae_cli.metrics.dci:run", default=True, held_out=True),
     MetricInfo("sap", ("SAP",), "SAP (Kumar et al. 2018)",
                "Kumar, Sattigeri & Balakrishnan, Variational Inference of Disentangled Latent Concepts from "
-               "Unlabeled Observations, ICLR 2018", "linear SVMs, 10,000/5,000 points", "dvae_cli.metrics.sap:run"),
+               "Unlabeled Observations, ICLR 2018", "linear SVMs, 10,000/5,000 points", "dvae_cli.metrics.sap:run",
+               held_out=True),
     MetricInfo("modularity", ("modularity",), "Ridgeway & Mozer 2018", _RIDGEWAY, "20 bins",
                "dvae_cli.metrics.modularity:run"),
     MetricInfo("explicitness", ("explicitness",), "Ridgeway & Mozer 2018", _RIDGEWAY,
-               "logistic regression ROC-AUC", "dvae_cli.metrics.modularity:run_explicitness"),
+               "logistic regression ROC-AUC", "dvae_cli.metrics.modularity:run_explicitness", held_out=True),
     MetricInfo("irs", ("IRS",), "interventional robustness score (Suter et al. 2019)",
                "Suter, Miladinovic, Schoelkopf & Bauer, Robustly Disentangled Causal Mechanisms: Validating Deep "
-               "Representations for Interventional Robustness, ICML 2019", "disentanglement_lib: means of 10,000 "
-               "points, 99th-percentile deviation, constant latents dropped", "dvae_cli.metrics.irs:run"),
+               "Representations for Interventional Robustness, ICML 2019",
+               "disentanglement_lib: means of 10,000 points, factors in 20 equal-width bins, 99th-percentile "
+               "deviation, constant latents dropped", "dvae_cli.metrics.irs:run"),
+    MetricInfo("irs_unbinned", ("IRS_unbinned",), "IRS with each factor held at each of its values",
+               "Suter, Miladinovic, Schoelkopf & Bauer, Robustly Disentangled Causal Mechanisms: Validating Deep "
+               "Representations for Interventional Robustness, ICML 2019",
+               "as irs, factors not binned", "dvae_cli.metrics.irs:run_unbinned"),
     MetricInfo("unsupervised", ("gaussian_total_correlation", "gaussian_wasserstein_correlation",
                                 "gaussian_wasserstein_correlation_norm", "mutual_info_score"),
                "dependence between the latents (no factors needed)", _LOCATELLO,
@@ -169,11 +181,11 @@ _BUILT_IN = (
                "2023)", "Eastwood, Nicolicioiu, von Kuegelgen, Kekic, Traeuble, Dittadi & Schoelkopf, DCI-ES: An "
                "Extended Disentanglement Framework with Connections to Identifiability, ICLR 2023",
                "random-forest probes of depth 1-16 on 10,000/5,000 points, area under the loss-capacity curve",
-               "dvae_cli.metrics.dci_es:run"),
+               "dvae_cli.metrics.dci_es:run", held_out=True),
     MetricInfo("infomec", ("InfoM", "InfoE", "InfoC"), "modularity, explicitness, compactness (Hsu et al. 2023)",
                "Hsu, Dorrell, Whittington, Wu & Finn, Disentanglement via Latent Quantization, NeurIPS 2023",
                "kNN normalised MI on 10,000 points, inactive latents pruned, logistic-regression InfoE",
-               "dvae_cli.metrics.infomec:run"),
+               "dvae_cli.metrics.infomec:run", held_out=True),
 )
 for _info in _BUILT_IN:
     register_metric(_info)

@@ -111,7 +111,7 @@ def run(inputs: MetricInputs, report: MetricsReport) -> None:
     """``--metric dci_es`` (scores ``DCI_ES_*``, detail ``dci_es``)."""
     inputs.say("DCI-ES (random-forest probes of growing depth, one curve per factor)")
     result = dci_es_score(inputs.x_train, inputs.y_train, inputs.x_test, inputs.y_test, seed=inputs.settings.seed)
-    protocol = {**inputs.sized, "probe_family": PROBE_FAMILY, "capacity": "max_depth, rescaled to [0, 1]",
+    protocol = {**inputs.held_out, "probe_family": PROBE_FAMILY, "capacity": "max_depth, rescaled to [0, 1]",
                 "loss": "test MSE of the factor class scaled to [0, 1]", "loss_floor": 0.0,
                 "baseline": "MSE of the training mean"}
     for name in ("disentanglement", "completeness", "informativeness", "explicitness", "size"):

@@ -97,6 +97,6 @@ def run_explicitness(inputs: MetricInputs, report: MetricsReport) -> None:
     """``--metric explicitness`` (score ``explicitness``, detail ``explicitness``)."""
     inputs.say("explicitness")
     result = explicitness_score(inputs.x_train, inputs.y_train, inputs.x_test, inputs.y_test)
-    report.add("explicitness", result.test, {**inputs.sized, "classifier": "LogisticRegression, ROC-AUC"})
+    report.add("explicitness", result.test, {**inputs.held_out, "classifier": "LogisticRegression, ROC-AUC"})
     report.details["explicitness"] = {"factors": inputs.names_of, "per_factor": result.per_factor.tolist(),
                                       "train": result.train}

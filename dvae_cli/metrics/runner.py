@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 import numpy as np
 
 from dvae_cli.metrics.names import MetricSettings
+from dvae_cli.metrics.sampling import HeldOutSplit
 
 if TYPE_CHECKING:
     import torch
@@ -49,35 +50,45 @@ class MetricsReport:
             self.scores[name] = None
             self.protocols[name] = {**protocol, "not_computed": f"the estimate was {value} (not a number)"}
 
+    def undefined(self, name: str, protocol: dict[str, Any], reason: str) -> None:
+        """Record a score that has no defined value on these inputs: None, with `reason` in its protocol."""
+        self.scores[name] = None
+        self.protocols[name] = {**protocol, "not_computed": reason}
+
 
 @dataclass
 class MetricInputs:
     """What every metric runner reads.
 
     Attributes:
-        mean, logvar: (N, D) posterior parameters of the images scored (torch tensors).
+        mean, logvar: (N, D) posterior parameters of the images scored (torch tensors or numpy
+            arrays); logvar is None for a deterministic code (no metric that samples the
+            posterior is then asked for: `dvae_cli.metrics.suite.check_inputs`).
         codes: (N, D) posterior means as float64 numpy (the representation scored).
         classes: (N, K) factor classes of the images (K = 0 when no metric needs factors).
         factor_names: The K factor names.
         mig_factors: Indices of the factors of the metrics with `MetricInfo.chen_factors`.
         other_factors: Indices of the factors of the other metrics.
         settings: Sample sizes and seed.
-        x_train, y_train: `settings.num_train` codes drawn with replacement and their
-            `other_factors` classes (the classifier-based scores' training points).
-        x_test, y_test: `settings.num_eval` such points to test on.
+        split: The disjoint training and test images (`dvae_cli.metrics.sampling.held_out_split`).
+        x_train, y_train: The codes of `split.train_rows` (up to `settings.num_train` distinct
+            images) and their `other_factors` classes: the classifier-based scores' training points.
+        x_test, y_test: Those of `split.test_rows` (up to `settings.num_eval` images, none of
+            them a training image): the points they are scored on.
         say: Called with a line as a metric starts.
         progress: Called with (phase, done, total) during long computations.
         cache: Results shared between runners (MIG and AAM share their mutual informations).
     """
 
-    mean: torch.Tensor
-    logvar: torch.Tensor
+    mean: torch.Tensor | np.ndarray
+    logvar: torch.Tensor | np.ndarray | None
     codes: np.ndarray
     classes: np.ndarray
     factor_names: Sequence[str]
     mig_factors: list[int]
     other_factors: list[int]
     settings: MetricSettings
+    split: HeldOutSplit
     x_train: np.ndarray
     y_train: np.ndarray
     x_test: np.ndarray
@@ -96,7 +107,21 @@ class MetricInputs:
         """The protocol entries every classifier-based score shares (images, seed, factors, points)."""
         s = self.settings
         return {"images": len(self.codes), "seed": s.seed, "representation": "mean", "factors": self.names_of,
-                "num_train": s.num_train, "num_eval": s.num_eval}
+                "num_train": len(self.x_train), "num_eval": len(self.x_test)}
+
+    @property
+    def held_out(self) -> dict[str, Any]:
+        """`sized` and the split of the scores that train on some images and are scored on others."""
+        return {**self.sized, **self.split.protocol()}
+
+    @property
+    def pooled(self) -> dict[str, Any]:
+        """The protocol of the scores that draw their training and test points from the two pools
+        (BetaVAE, FactorVAE): `settings.num_train` and `settings.num_eval` points, drawn with
+        replacement among the images of the pool."""
+        s = self.settings
+        pools = {key: value for key, value in self.split.protocol().items() if key != "shrunk_from"}
+        return {**self.sized, "num_train": s.num_train, "num_eval": s.num_eval, **pools}
 
 
 class MetricRunner(Protocol):

@@ -4,9 +4,16 @@ disentanglement_lib samples factors and renders the matching observation. Here t
 representation of every image is computed once, so "an image with factor k equal to
 v, the other factors random" is a uniform draw among the images whose class k is v:
 the same distribution on a full factorial grid, and a well-defined one on any grid.
+
+disentanglement_lib's fresh draws from the full grid make its training and test
+points practically disjoint; here the images scored can be few (``--max-images``, a
+small folder), so `held_out_split` splits them into disjoint pools first and every
+held-out score trains on one and tests on the other.
 """
 
 from __future__ import annotations
+
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -17,22 +24,27 @@ class FactorSampler:
     Args:
         classes: (N, K) factor classes of the images.
         rng: The random generator every draw uses.
+        rows: Draw only among these image indices (a `HeldOutSplit` pool; None: all N).
+            Draws are indices into the N images; a value asked of `with_factor` must be
+            taken by one of `rows`.
     """
 
-    def __init__(self, classes: np.ndarray, rng: np.random.Generator) -> None:
+    def __init__(self, classes: np.ndarray, rng: np.random.Generator, rows: np.ndarray | None = None) -> None:
         self.classes = np.asarray(classes, dtype=np.int64)
         self.rng = rng
-        self.n, self.num_factors = self.classes.shape
+        self.rows = np.arange(len(self.classes)) if rows is None else np.asarray(rows, dtype=np.int64)
+        self.n, self.num_factors = len(self.rows), self.classes.shape[1]
+        pooled = self.classes[self.rows]
         self._groups = []
         for k in range(self.num_factors):
-            order = np.argsort(self.classes[:, k], kind="stable")
-            values, starts, counts = np.unique(self.classes[order, k], return_index=True, return_counts=True)
+            order = np.argsort(pooled[:, k], kind="stable")
+            values, starts, counts = np.unique(pooled[order, k], return_index=True, return_counts=True)
             lookup = {int(v): (int(s), int(c)) for v, s, c in zip(values, starts, counts, strict=True)}
-            self._groups.append((order, lookup))
+            self._groups.append((self.rows[order], lookup))
 
     def uniform(self, size: int) -> np.ndarray:
-        """`size` image indices drawn uniformly (with replacement)."""
-        return self.rng.integers(0, self.n, size=size)
+        """`size` image indices drawn uniformly among `rows` (with replacement)."""
+        return self.rows[self.rng.integers(0, self.n, size=size)]
 
     def with_factor(self, factor: int, values: np.ndarray) -> np.ndarray:
         """For each value in `values`, an image whose class `factor` equals it."""
@@ -86,3 +98,77 @@ def stratified_subset(classes: np.ndarray, n: int, rng: np.random.Generator) -> 
         rest = np.setdiff1d(np.arange(total), chosen, assume_unique=True)
         chosen = np.concatenate([chosen, rng.choice(rest, n - len(chosen), replace=False)])
     return np.sort(chosen[:n])
+
+
+#: The fewest scored images a held-out score is computed on; below it the score is refused.
+MIN_HELD_OUT_IMAGES = 30
+
+
+@dataclass(frozen=True)
+class HeldOutSplit:
+    """Disjoint training and test images for the held-out scores, and the points drawn from them.
+
+    The images scored are split once, at random, into a training pool and a test pool in
+    the protocol's proportion (num_train : num_eval). The classifier-based scores (DCI,
+    DCI-ES, SAP, explicitness, InfoE) train on `train_rows` and test on `test_rows`, drawn
+    without replacement from their pools; BetaVAE and FactorVAE build their training
+    points from `train_pool` and their test points from `test_pool`. No image is in both.
+
+    Attributes:
+        train_pool, test_pool: (P,) and (Q,) image indices, disjoint, P + Q = N.
+        train_rows, test_rows: (min(num_train, P),) and (min(num_eval, Q),) distinct indices
+            of the pools: the classifier points.
+        asked: (num_train, num_eval) of the protocol.
+    """
+
+    train_pool: np.ndarray
+    test_pool: np.ndarray
+    train_rows: np.ndarray
+    test_rows: np.ndarray
+    asked: tuple[int, int]
+
+    @property
+    def shrunk(self) -> bool:
+        """Whether fewer points than the protocol asks were available (fewer distinct images)."""
+        return (len(self.train_rows), len(self.test_rows)) != self.asked
+
+    def protocol(self) -> dict[str, object]:
+        """What the protocols of the held-out scores record about the split."""
+        entry: dict[str, object] = {"split": "disjoint train/test images", "train_images": len(self.train_pool),
+                                    "test_images": len(self.test_pool)}
+        if self.shrunk:
+            entry["shrunk_from"] = list(self.asked)
+        return entry
+
+    def warning(self, n: int) -> str | None:
+        """One line for the user when the points shrank, else None."""
+        if not self.shrunk:
+            return None
+        return (f"warning: {n:,} images cannot give {self.asked[0]:,} training and {self.asked[1]:,} test points "
+                f"without repeats; the held-out scores use {len(self.train_rows):,} and {len(self.test_rows):,} "
+                "disjoint images (recorded in protocols; score more images for the full protocol)")
+
+
+def held_out_split(n: int, num_train: int, num_eval: int, rng: np.random.Generator) -> HeldOutSplit:
+    """Split `n` images into disjoint training and test pools and draw the classifier points from them.
+
+    The pools take the protocol's proportions, ``P = round(n * num_train / (num_train + num_eval))``
+    (at least 1 image each); each set of points is drawn without replacement from its pool,
+    so where ``n < num_train + num_eval`` both sets shrink in proportion.
+
+    Args:
+        n: Images scored (>= 2).
+        num_train, num_eval: Points the protocol asks for (>= 1 each).
+        rng: The random generator.
+
+    Raises:
+        ValueError: for n < 2 or a non-positive number of points.
+    """
+    if n < 2 or num_train < 1 or num_eval < 1:
+        raise ValueError(f"a held-out split needs n >= 2 and positive sizes, got {n}, {num_train}, {num_eval}")
+    order = rng.permutation(n)
+    pool = min(n - 1, max(1, round(n * num_train / (num_train + num_eval))))
+    train_pool, test_pool = np.sort(order[:pool]), np.sort(order[pool:])
+    train_rows = rng.choice(train_pool, min(num_train, len(train_pool)), replace=False)
+    test_rows = rng.choice(test_pool, min(num_eval, len(test_pool)), replace=False)
+    return HeldOutSplit(train_pool, test_pool, train_rows, test_rows, (num_train, num_eval))

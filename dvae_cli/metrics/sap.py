@@ -59,5 +59,5 @@ def run(inputs: MetricInputs, report: MetricsReport) -> None:
     """``--metric sap`` (score ``SAP``, detail ``sap``)."""
     inputs.say("SAP score")
     result = sap_score(inputs.x_train, inputs.y_train, inputs.x_test, inputs.y_test)
-    report.add("SAP", result.score, {**inputs.sized, "classifier": "LinearSVC(C=0.01, balanced)"})
+    report.add("SAP", result.score, {**inputs.held_out, "classifier": "LinearSVC(C=0.01, balanced)"})
     report.details["sap"] = {"factors": inputs.names_of, "matrix": result.matrix.tolist()}

@@ -19,7 +19,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import asdict
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -27,6 +27,7 @@ from dvae_cli.catalogue.metrics import MetricInfo, default_metrics, metric_info,
 from dvae_cli.errors import ConfigError, UnknownNameError
 from dvae_cli.metrics.names import CHEN_DSPRITES_FACTORS, DEFAULT_METRICS, MetricSettings, parse_metric_names
 from dvae_cli.metrics.runner import MetricInputs, MetricRunner, MetricsReport
+from dvae_cli.metrics.sampling import MIN_HELD_OUT_IMAGES, held_out_split
 from dvae_cli.plugins import resolve
 
 if TYPE_CHECKING:
@@ -64,7 +65,8 @@ def choose_factors(names: Sequence[str], sizes: Sequence[int], wanted: Sequence[
 
 
 def check_inputs(classes: np.ndarray, factor_names: Sequence[str], factor_sizes: Sequence[int],
-                 metrics: Sequence[str], factors: Sequence[str] | None = None) -> tuple[list[int], list[int]]:
+                 metrics: Sequence[str], factors: Sequence[str] | None = None, has_posterior: bool = True
+                 ) -> tuple[list[int], list[int]]:
     """Refuse what the metrics cannot score, before the images are encoded.
 
     Args:
@@ -72,6 +74,8 @@ def check_inputs(classes: np.ndarray, factor_names: Sequence[str], factor_sizes:
         factor_names, factor_sizes: The dataset's factors.
         metrics: Names of registered metrics (`dvae_cli.catalogue.metrics.metric_names`).
         factors: The factors asked for (None: the defaults of `choose_factors`).
+        has_posterior: Whether log-variances come with the codes (a deterministic encoder's
+            codes have none, and the metrics that sample the posterior cannot score them).
 
     Returns:
         `choose_factors`'s (factors of the `MetricInfo.chen_factors` metrics, other factors).
@@ -79,7 +83,9 @@ def check_inputs(classes: np.ndarray, factor_names: Sequence[str], factor_sizes:
     Raises:
         ConfigError: for fewer than 2 images, a scored factor that takes a single value
             among them, a value taken by fewer images than a metric's
-            `MetricInfo.min_images_per_value`, or fewer factors than its `MetricInfo.min_factors`.
+            `MetricInfo.min_images_per_value`, fewer factors than its `MetricInfo.min_factors`,
+            fewer images than `MIN_HELD_OUT_IMAGES` for a held-out score, or a metric that
+            samples the posterior without log-variances.
         UnknownNameError: for an unknown metric or factor name.
     """
     known = metric_names()
@@ -91,6 +97,13 @@ def check_inputs(classes: np.ndarray, factor_names: Sequence[str], factor_sizes:
     n = len(classes)
     if n < 2:
         raise ConfigError(f"the metrics need at least 2 images, got {n}; raise --max-images")
+    if not has_posterior and (sampling := [info.name for info in infos if info.needs_posterior]):
+        raise ConfigError(f"--metric {','.join(sampling)} sample{'s' if len(sampling) == 1 else ''} the posterior "
+                          "and need log-variances; these codes have none (leave them out, or give log-variances)")
+    held_out = [info.name for info in infos if info.held_out]
+    if held_out and n < MIN_HELD_OUT_IMAGES:
+        raise ConfigError(f"{', '.join(held_out)} train on some images and are scored on others, and need at least "
+                          f"{MIN_HELD_OUT_IMAGES} images; got {n:,} (raise --max-images, or leave them out)")
     scored = [info for info in infos if info.needs_factors]
     if not scored:
         return [], []
@@ -121,23 +134,29 @@ def check_inputs(classes: np.ndarray, factor_names: Sequence[str], factor_sizes:
     return mig_factors, other_factors
 
 
-def compute_metrics(mean: torch.Tensor, logvar: torch.Tensor, classes: np.ndarray, factor_names: Sequence[str],
-                    factor_sizes: Sequence[int], metrics: Sequence[str] | None = None,
+def compute_metrics(mean: torch.Tensor | np.ndarray, logvar: torch.Tensor | np.ndarray | None, classes: np.ndarray,
+                    factor_names: Sequence[str], factor_sizes: Sequence[int], metrics: Sequence[str] | None = None,
                     settings: MetricSettings | None = None, factors: Sequence[str] | None = None,
                     log: Callable[[str], None] | None = None,
                     on_score: Callable[[MetricsReport], None] | None = None,
                     progress: Callable[[str, int, int], None] | None = None) -> MetricsReport:
     """Every metric of `metrics` on posteriors (N, D) of images with factor `classes` (N, K).
 
+    The held-out scores (`MetricInfo.held_out`) train on one part of the images and are
+    scored on the other (`dvae_cli.metrics.sampling.held_out_split`, seeded by
+    `settings.seed`); with fewer images than the protocol's points both parts shrink,
+    their protocols say so (``shrunk_from``) and `log` gets one warning line.
+
     Args:
-        mean, logvar: Posterior parameters of each image.
+        mean, logvar: Posterior parameters of each image, torch tensors or numpy arrays;
+            logvar None for a deterministic code (then no metric may sample the posterior).
         classes: Factor classes of each image.
         factor_names, factor_sizes: The dataset's factors.
         metrics: Registered metric names (None: `dvae_cli.catalogue.metrics.default_metrics`),
             computed in the registry's order.
         settings: Sample sizes and seed.
         factors: Restrict every metric to these factor names.
-        log: Called with a line as each metric starts.
+        log: Called with a line as each metric starts, and with the warnings.
         on_score: Called with the report after each metric has added its scores.
         progress: Called with (phase, done, total) during long computations.
 
@@ -147,16 +166,18 @@ def compute_metrics(mean: torch.Tensor, logvar: torch.Tensor, classes: np.ndarra
     settings = settings or MetricSettings()
     metrics = default_metrics() if metrics is None else tuple(metrics)
     classes = np.asarray(classes, dtype=np.int64)
-    mig_factors, other_factors = check_inputs(classes, factor_names, factor_sizes, metrics, factors)
-    codes = mean.detach().double().cpu().numpy()
+    mig_factors, other_factors = check_inputs(classes, factor_names, factor_sizes, metrics, factors,
+                                              has_posterior=logvar is not None)
+    codes = _as_float64(mean)
     n, latent_dim = codes.shape
-    rng = np.random.default_rng(settings.seed)
+    say = log or (lambda message: None)
+    split = held_out_split(n, settings.num_train, settings.num_eval, np.random.default_rng(settings.seed))
+    if any(metric_info(name).held_out for name in metrics) and (warning := split.warning(n)) is not None:
+        say(warning)
     selected = classes[:, other_factors]
-    train_rows = rng.integers(0, n, settings.num_train)
-    test_rows = rng.integers(0, n, settings.num_eval)
-    inputs = MetricInputs(mean, logvar, codes, classes, factor_names, mig_factors, other_factors, settings,
-                          codes[train_rows], selected[train_rows], codes[test_rows], selected[test_rows],
-                          log or (lambda message: None), progress)
+    inputs = MetricInputs(mean, logvar, codes, classes, factor_names, mig_factors, other_factors, settings, split,
+                          codes[split.train_rows], selected[split.train_rows], codes[split.test_rows],
+                          selected[split.test_rows], say, progress)
     report = MetricsReport()
     report.details["latent_dim"] = latent_dim
     report.details["n_images"] = n
@@ -171,3 +192,10 @@ def compute_metrics(mean: torch.Tensor, logvar: torch.Tensor, classes: np.ndarra
             if on_score is not None:
                 on_score(report)
     return report
+
+
+def _as_float64(values: Any) -> np.ndarray:
+    """(N, D) float64 numpy copy of a torch tensor or an array."""
+    if hasattr(values, "detach"):
+        values = values.detach().double().cpu().numpy()
+    return np.asarray(values, dtype=np.float64)
