@@ -1,12 +1,15 @@
-"""The Python API: `train`, `evaluate` and `load_dataset`, beside `dvae_cli.run_handle.load_run`.
+"""The Python API: `train`, `evaluate`, `score` and `load_dataset`, beside `dvae_cli.run_handle.load_run`.
 
     >>> import dvae
     >>> run = dvae.train("small", experiment="quickstart", epochs=1, subsample=1000)
     >>> scores = dvae.evaluate(run, metrics=["mig"], fast=True).scores    # or run.evaluate(...)
+    >>> report = dvae.score(codes, factors, factor_names=names, metrics=["dci"])   # any encoder's codes
 
-Each is a thin shell over its use case (`dvae_cli.workflows.train`,
+`train` and `evaluate` are thin shells over their use cases (`dvae_cli.workflows.train`,
 `dvae_cli.workflows.evaluate`), as ``dvae train`` and ``dvae eval`` are: the same checks,
-files, trackers and errors. They print nothing; progress lines go to `log` if given.
+files, trackers and errors. `score` is `dvae_cli.metrics.arrays.score`, the function
+``dvae eval`` and ``dvae score`` score codes with: numpy arrays in, plain Python out, no
+torch needed. They print nothing; progress lines go to `log` if given.
 Importing this module imports no torch.
 """
 
@@ -16,6 +19,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from dvae_cli.metrics.arrays import score
 from dvae_cli.run_handle import Run, load_run
 from dvae_cli.runs.folder import default_data_dir
 from dvae_cli.workflows.evaluate import EvaluateRequest, EvaluateResult, LogEvents
@@ -116,4 +120,4 @@ def _path(value: str | Path | None) -> Path | None:
     return None if value is None else Path(value)
 
 
-__all__ = ["Run", "evaluate", "load_dataset", "load_run", "train"]
+__all__ = ["Run", "evaluate", "load_dataset", "load_run", "score", "train"]

@@ -45,6 +45,9 @@ def test_import_dvae_gives_the_api_of_dvae_cli():
     from dvae_cli.run_handle import Run, load_run
 
     assert dvae.load_run is load_run and dvae.Run is Run and dvae.__version__ == dvae_cli.__version__
+    from dvae_cli.metrics.arrays import score
+
+    assert dvae.score is dvae_cli.score is score and "score" in dvae.__all__
     with pytest.raises(AttributeError):
         dvae.no_such_thing  # noqa: B018
 

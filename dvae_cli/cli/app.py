@@ -15,6 +15,7 @@ import typer
 from dvae_cli.cli import browse, compare, data, experiments, plot, study, train
 from dvae_cli.cli import eval as eval_command
 from dvae_cli.cli import export as export_command
+from dvae_cli.cli import score as score_command
 from dvae_cli.cli.output import safe_streams
 from dvae_cli.errors import EXIT_USAGE, DvaeError
 from dvae_cli.version import __version__
@@ -35,6 +36,7 @@ app.command("compare")(compare.compare_command)
 app.command("plot", no_args_is_help=True, cls=plot.PlotCommand)(plot.plot_command)
 app.command("browse")(browse.browse_command)
 app.command("export", no_args_is_help=True)(export_command.export_command)
+app.command("score", no_args_is_help=True, cls=score_command.ScoreCommand)(score_command.score_command)
 app.add_typer(experiments.app, name="experiments")
 app.add_typer(data.app, name="data")
 app.add_typer(study.app, name="study")

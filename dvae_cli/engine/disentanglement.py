@@ -14,7 +14,7 @@ from __future__ import annotations
 import shutil
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -27,8 +27,8 @@ from dvae_cli.engine.device import keep_freed_memory
 from dvae_cli.engine.eval_context import EvaluationContext
 from dvae_cli.engine.models import VAE
 from dvae_cli.errors import ConfigError, CorruptFileError
-from dvae_cli.metrics.sampling import stratified_subset
-from dvae_cli.metrics.suite import MetricSettings, MetricsReport, check_inputs, compute_metrics
+from dvae_cli.metrics.arrays import score, select_images
+from dvae_cli.metrics.suite import MetricSettings, MetricsReport, check_inputs
 from dvae_cli.runs.atomic import write_json
 from dvae_cli.runs.folder import RunFolder
 from dvae_cli.runs.jsonfile import read_json
@@ -143,14 +143,10 @@ def score_run(context: EvaluationContext, metrics: Sequence[str] | None = None,
     if factors_all is None and scored_on_factors:
         raise ConfigError(f"dataset '{name}' has no ground-truth factors to score against")
     limit = max_images if max_images is not None else settings.max_images
-    selection = f"all {len(data):,} images"
-    rng = np.random.default_rng(settings.seed)
-    if limit is not None and limit < len(data) and factors_all is not None:   # every factor value is scored
-        selection = f"{limit:,} of {len(data):,} images, factor values balanced (seed {settings.seed})"
-        data = data.subset(stratified_subset(factors_all.classes, limit, rng))
-    elif limit is not None and limit < len(data):
-        selection = f"{limit:,} of {len(data):,} images, chosen at random (seed {settings.seed})"
-        data = data.subset(np.sort(rng.choice(len(data), size=limit, replace=False)))
+    rows, selection = select_images(None if factors_all is None else factors_all.classes, len(data), limit,
+                                    settings.seed)   # with factors, every factor value is scored
+    if rows is not None:
+        data = data.subset(rows)
     factor_names: tuple[str, ...]
     factor_sizes: tuple[int, ...]
     if factors_all is None:   # the metrics asked for need none
@@ -164,8 +160,9 @@ def score_run(context: EvaluationContext, metrics: Sequence[str] | None = None,
     mean, logvar = encode(model, data, batch_size=max(spec.eval_batchsize, 256), device=context.device,
                           progress=(lambda done, total: progress("encoding", done, total)) if progress else None)
     writer = MetricsWriter(folder, name, [f"z{j}" for j in range(spec.latent_dim)], selection)
-    report = compute_metrics(mean, logvar, classes, factor_names, factor_sizes, metrics, settings,
-                             factors, log=say, on_score=writer.write, progress=progress)
+    report = score(mean, classes, logvar=logvar, factor_names=factor_names, factor_sizes=factor_sizes,
+                   metrics=metrics, settings=replace(settings, max_images=limit), factors_to_score=factors, log=say,
+                   on_score=writer.write, progress=progress)   # the images were selected above
     return MetricsResult(report, name, len(data), time.perf_counter() - started, writer.written, writer.replaced)
 
 
@@ -173,17 +170,19 @@ class MetricsWriter:
     """Writes ``metrics.log`` and ``metrics_detail.json`` after each metric, merged with what was there.
 
     Scores (and details) of the same dataset that this evaluation does not recompute
-    are kept; the ones it recomputes are replaced and remembered in `replaced`.
+    are kept (unless `keep_previous` is False: they are not the same representation's);
+    the ones it recomputes are replaced and remembered in `replaced`.
     """
 
-    def __init__(self, folder: RunFolder, dataset: str, latent_names: list[str], selection: str = "") -> None:
+    def __init__(self, folder: RunFolder, dataset: str, latent_names: list[str], selection: str = "",
+                 keep_previous: bool = True) -> None:
         self.paths = [folder.path / METRICS_LOG, folder.path / METRICS_DETAIL]
         self.dataset, self.latent_names, self.selection = dataset, latent_names, selection
         #: Whether a ``metrics.log`` was there before this evaluation (only that one is kept as ``.bak``).
         self.had_log = self.paths[0].is_file()
         self.previous = self._read(self.paths[0])
         self.previous_detail = self._read(self.paths[1])
-        if self.previous.get("dataset") != dataset:   # scores of another dataset are not mixed in
+        if self.previous.get("dataset") != dataset or not keep_previous:   # nor another dataset's scores
             self.previous, self.previous_detail = {}, {}
         self.replaced: dict[str, Any] = {}
         self.written: list[Path] = []
