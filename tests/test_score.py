@@ -363,3 +363,14 @@ def test_the_array_api_needs_no_torch():
     assert result.returncode == 0, result.stderr[-2000:]
     assert result.stdout.split("] ")[1].strip() == "False", result.stdout
     assert "DCI_disentanglement" in result.stdout and "FactorVAE" in result.stdout
+
+
+def test_the_readmes_array_example_runs_as_written_and_scores_its_informative_code(capsys):
+    """The `dvae.score` block of the README's metrics section, executed as written."""
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text(encoding="utf-8")
+    start = readme.index("```python", readme.index("The same scoring, on arrays and without torch"))
+    block = readme[start + len("```python"):readme.index("```", start + 3)]
+    assert "dvae_cli" not in block
+    exec(compile(block, "README.md (dvae.score block)", "exec"), {})
+    informativeness, split = capsys.readouterr().out.split(maxsplit=1)
+    assert float(informativeness) > 0.95 and split.strip() == "disjoint train/test images"
