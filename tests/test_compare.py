@@ -90,7 +90,8 @@ def test_every_run_is_a_row_and_missing_files_are_dashes(results, capsys, monkey
 
     code, out, err = cli(capsys, monkeypatch, "--results-dir", str(results), "--format", "markdown")
     assert code == 0, err
-    lines = [[cell.strip() for cell in line.strip("|").split(" | ")] for line in out.splitlines()]
+    lines = [[cell.strip() for cell in line.strip("|").split(" | ")] for line in out.splitlines()
+             if line.startswith("|")]   # the notes below the table left out
     cells = {line[0]: dict(zip(lines[0], line, strict=True)) for line in lines[2:]}
     assert cells["tiny-s2"]["test.loss"] == "-" and cells["tiny-s2"]["MIG"] == "0.3" and cells["tiny-s2"]["seed"] == "2"
     assert cells["orphan"]["dataset"] == "-" and cells["orphan"]["loss"] == "-" and cells["orphan"]["epochs"] == "-"
@@ -107,7 +108,8 @@ def test_every_format_parses_back(results, capsys, monkeypatch, tmp_path):
     n = len(table.rows)
 
     rows = list(csv.DictReader(io.StringIO(render(table, "csv"))))
-    assert len(rows) == n and list(rows[0]) == table.keys
+    assert len(rows) == n and list(rows[0]) == [*table.keys, "estimated"]   # btcvae's and factor's estimates
+    assert set(rows[0]["estimated"].split(";")) == {c.key for c in table.columns if c.estimated} >= {"train.tc_loss"}
     by_name = {row["name"]: row for row in rows}
     assert float(by_name["VAE_mnist"]["train.loss"]) == summaries["VAE_mnist"].last_train["loss"]   # exact
     assert by_name["tiny-s2"]["test.loss"] == "" and by_name["factor_chairs"]["params"] == "factor_G=3.2 lr_disc=1e-05"
@@ -118,8 +120,10 @@ def test_every_format_parses_back(results, capsys, monkeypatch, tmp_path):
     assert record["test.tc_loss"] == summaries["btcvae_dsprites"].test_losses["tc_loss"]
     assert record["params"]["btcvae_B"] == 6.4 and record["train.discrim_loss"] is None
 
-    markdown = render(table, "markdown").splitlines()
-    assert len(markdown) == 2 + n
+    markdown, notes = render(table, "markdown").split("\n\n")
+    markdown = markdown.splitlines()
+    assert len(markdown) == 2 + n and notes.startswith("~: an estimate")
+    assert "| ~train.tc_loss |" in markdown[0] and "| train.kl_loss |" in markdown[0]
     assert {line.count(" | ") for line in markdown} == {len(table.keys) - 1}
     assert markdown[1].startswith("| --- | --- | --- | --- | ---: |")
     assert "| 138.5 |" in markdown[2 + names(table).index("VAE_mnist")]       # 4 significant digits

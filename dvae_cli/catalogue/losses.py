@@ -44,6 +44,9 @@ class LossInfo:
         min_eval_batch: The smallest evaluation batch (btcvae compares each image with
             the rest of its batch).
         colour: Its colour in comparison figures (a matplotlib colour; None: a spare one).
+        estimated: The terms (of `terms`) that are minibatch estimates, biased and able to go
+            negative although the quantity is not (a log of an average over the batch, or a
+            discriminator's density ratio); ``compare`` and ``browse`` mark them.
         resolve: Fills in the parameters left at None (an optional `Param`) whose
             default depends on the others: called with the run's values of `params`
             by name, returns the values to set (`dvae_cli.spec.RunSpec.resolve_loss_defaults`
@@ -60,6 +63,7 @@ class LossInfo:
     min_batch: int = 1
     min_eval_batch: int = 1
     colour: str | None = None
+    estimated: tuple[str, ...] = ()
     resolve: Callable[[dict[str, Any]], dict[str, Any]] | None = None
 
     @property
@@ -83,6 +87,11 @@ def _check(info: LossInfo) -> None:
         known = param_owner(param.name)
         if known is not None and known != info.name:
             raise ConfigError(f"loss '{info.name}' declares parameter '{param.name}', which loss '{known}' has")
+    declared = {name for name, _ in info.terms}
+    for term in info.estimated:
+        if term not in declared:
+            raise ConfigError(f"loss '{info.name}' marks '{term}' as estimated but does not report it; its terms: "
+                              f"{', '.join(sorted(declared)) or 'none'}")
 
 
 LOSSES: Registry[LossInfo] = Registry("loss", "dvae.losses", _check)
@@ -173,7 +182,7 @@ for _info in (
               Param("lr_disc", float, 5e-5, "Learning rate of the discriminator.", "lr_D", minimum=0,
                     exclusive=True, roles=frozenset({ROLE_OPTIMISER}))),
              terms=(("tc_loss", "TC (total correlation)"), ("discrim_loss", "discriminator")),
-             batches_per_step=2, min_batch=2, colour="tab:green"),
+             batches_per_step=2, min_batch=2, colour="tab:green", estimated=("tc_loss",)),
     LossInfo("btcvae", "beta-TCVAE", "Chen et al., Isolating Sources of Disentanglement in Variational "
              "Autoencoders, NeurIPS 2018", "dvae_cli.engine.losses.btcvae:BtcvaeLoss",
              (Param("btcvae_A", float, 1.0, "Weight of the MI term (alpha).", "alpha"),
@@ -183,7 +192,7 @@ for _info in (
                     choices=("mss", "mws"))),
              terms=(("mi_loss", "MI (index-code)"), ("tc_loss", "TC (total correlation)"),
                     ("dw_kl_loss", "dimension-wise KL")),
-             min_batch=2, min_eval_batch=2, colour="tab:red"),
+             min_batch=2, min_eval_batch=2, colour="tab:red", estimated=("mi_loss", "tc_loss", "dw_kl_loss")),
     # The covariance over the batch is the biased (1/B) one, as disentanglement_lib's: zero for a batch of
     # one image, where the penalty is still defined, so that no smallest batch is needed.
     LossInfo("dip", "DIP-VAE", "Kumar, Sattigeri & Balakrishnan, Variational Inference of Disentangled "

@@ -61,7 +61,9 @@ def compare_command(
         rich_help_panel=FIGURES)] = None,
 ) -> None:
     """Compare runs side by side: one row per run with its dataset, loss, key hyper-parameters, epochs,
-    final training terms, test losses, metrics and active latents (KL > 0.1)."""
+    final training terms, test losses, metrics and active latents (KL > 0.1). Folders of dvae score are
+    rows too (kind: scored). Marked columns are explained below the table: ~ a minibatch estimate
+    (biased, can be negative), † a score computed with different protocols in different runs."""
     fmt = check_format(fmt) if fmt is not None else SUFFIXES.get(output.suffix.lower(), "table") if output else "table"
     if gif_cell <= 0:
         raise ConfigError(f"--gif-cell must be a positive number of pixels, got {gif_cell}")

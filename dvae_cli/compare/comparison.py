@@ -15,8 +15,9 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from dvae_cli.compare import seeds
+from dvae_cli.compare.flags import flagged_columns
 from dvae_cli.compare.select import apply_filters, choose_columns, find_runs, parse_filters, parse_keys, sort_rows
-from dvae_cli.compare.table import CompareTable, all_keys, default_keys, make_columns, run_row
+from dvae_cli.compare.table import CompareTable, all_keys, default_keys, run_row
 from dvae_cli.runs.summary import RunSummary
 
 
@@ -41,7 +42,9 @@ def compare_runs(runs: Sequence[str] = (), results_dir: Path | str = "results", 
         summaries: Already read runs (then `runs` and `results_dir` are not used).
 
     Returns:
-        The table; its `available` lists every column key it accepts.
+        The table; its `available` lists every column key it accepts. Its columns are
+        flagged (`dvae_cli.compare.flags`): loss terms that are minibatch estimates, and
+        scores whose values were computed with different protocols (`protocol_mixes`).
 
     Raises:
         RunNotFoundError, UnknownNameError, ConfigError: bad run names, keys or values.
@@ -57,5 +60,5 @@ def compare_runs(runs: Sequence[str] = (), results_dir: Path | str = "results", 
     rows = sort_rows(rows, parse_keys(sort), sortable, reverse=reverse)
     requested = parse_keys(columns)
     keys = choose_columns(requested, sortable) if requested else (default_keys(rows) or default_keys(every_row))
-    return CompareTable(columns=make_columns(rows, keys), rows=rows, grouped=group_seeds,
-                        available=sortable)
+    shown, mixes = flagged_columns(rows, keys)
+    return CompareTable(columns=shown, rows=rows, grouped=group_seeds, available=sortable, protocol_mixes=mixes)

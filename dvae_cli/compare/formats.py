@@ -5,6 +5,14 @@ deviations with 2) and missing cells as ``-``; CSV and JSON keep full precision,
 leave missing cells empty (CSV) or null (JSON), and split a mean +- std cell into
 two columns, ``<key>`` (the mean) and ``<key>.std``.
 
+Flagged columns (`dvae_cli.compare.flags`) are marked in the headers of the table,
+Markdown and LaTeX (``~`` an estimated loss term, ``†`` a score computed with mixed
+protocols) and explained in notes below them (LaTeX: in comments). CSV and JSON keep
+the column keys and add fields: ``<score>.protocol`` after a mixed score (the entries
+of the run's protocol that differ between runs), ``<score>.not_computed`` after a
+score some run has null (why), and, in every record, ``estimated`` and
+``mixed_protocols`` (the column keys flagged).
+
 Standard library and rich only.
 """
 
@@ -17,6 +25,8 @@ import math
 from typing import TYPE_CHECKING, Any
 
 from dvae_cli.catalogue.losses import loss_names
+from dvae_cli.compare.flags import protocol_cell, score_notes
+from dvae_cli.compare.protocols import describe_values
 from dvae_cli.compare.table import CompareTable, Stat, has_reference_test_losses
 from dvae_cli.errors import UnknownNameError
 
@@ -98,12 +108,29 @@ def _param_value(value: Any) -> str:
 # --------------------------------------------------------------------------- machine-readable
 
 
+PROTOCOL_SUFFIX = ".protocol"
+NOT_COMPUTED_SUFFIX = ".not_computed"
+#: The fields of every record listing the flagged columns.
+ESTIMATED_FIELD, MIXED_FIELD = "estimated", "mixed_protocols"
+
+
 def flat_records(table: CompareTable) -> tuple[list[str], list[dict[str, Any]]]:
-    """Header and rows with full-precision values: a `Stat` becomes ``key`` and ``key.std``."""
+    """Header and rows with full-precision values: a `Stat` becomes ``key`` and ``key.std``; the flags'
+    fields follow (see the module docstring)."""
     split = {c.key for c in table.columns if any(isinstance(r.values.get(c.key), Stat) for r in table.rows)}
-    header = [name for key in table.keys for name in ((key, f"{key}.std") if key in split else (key,))]
+    reasons = {key for row in table.rows for key in row.not_computed}
+    estimated = [c.key for c in table.columns if c.estimated]
+    mixed = [c.key for c in table.columns if c.mixed]
+
+    def fields(key: str) -> tuple[str, ...]:
+        return (key, *((f"{key}.std",) if key in split else ()),
+                *((key + PROTOCOL_SUFFIX,) if key in mixed else ()),
+                *((key + NOT_COMPUTED_SUFFIX,) if key in reasons else ()))
+
+    header = [name for key in table.keys for name in fields(key)]
+    header += [name for name, keys in ((ESTIMATED_FIELD, estimated), (MIXED_FIELD, mixed)) if keys]
     records = []
-    for record in table.records():
+    for row, record in zip(table.rows, table.records(), strict=True):
         flat: dict[str, Any] = {}
         for key, cell in record.items():
             if key in split:
@@ -112,6 +139,14 @@ def flat_records(table: CompareTable) -> tuple[list[str], list[dict[str, Any]]]:
                 flat[key], flat[f"{key}.std"] = mean, std
             else:
                 flat[key] = cell
+            if key in mixed:
+                flat[key + PROTOCOL_SUFFIX] = protocol_cell(row, table.protocol_mixes[key])
+            if key in reasons:
+                flat[key + NOT_COMPUTED_SUFFIX] = row.not_computed.get(key)
+        if estimated:
+            flat[ESTIMATED_FIELD] = list(estimated)
+        if mixed:
+            flat[MIXED_FIELD] = list(mixed)
         records.append(flat)
     return header, records
 
@@ -123,8 +158,16 @@ def to_csv(table: CompareTable) -> str:
     writer = csv.writer(buffer, lineterminator="\n")
     writer.writerow(header)
     for record in records:
-        writer.writerow([_csv_cell(record[key]) for key in header])
+        writer.writerow([_protocol_text(record[key]) if key.endswith(PROTOCOL_SUFFIX) else _csv_cell(record[key])
+                         for key in header])
     return buffer.getvalue()
+
+
+def _protocol_text(cell: Any) -> str:
+    """A `protocol_cell` in CSV: ``images=500; num_train=1000``, several joined by `` | ``."""
+    if cell is None:
+        return ""
+    return " | ".join(describe_values(values, sep="; ") for values in (cell if isinstance(cell, list) else [cell]))
 
 
 def _csv_cell(cell: Any) -> Any:
@@ -160,9 +203,11 @@ def to_markdown(table: CompareTable) -> str:
     def line(cells: list[str]) -> str:
         return "| " + " | ".join(cell.replace("|", "\\|") for cell in cells) + " |"
 
-    lines = [line(table.keys), "| " + " | ".join("---:" if c.numeric else "---" for c in table.columns) + " |"]
+    lines = [line([c.label for c in table.columns]),   # a lone ~ is no strikethrough: each cell is its own span
+             "| " + " | ".join("---:" if c.numeric else "---" for c in table.columns) + " |"]
     lines += [line([format_cell(cell) for cell in record.values()]) for record in table.records()]
-    return "\n".join(lines) + "\n"
+    notes = score_notes(table)
+    return "\n".join(lines) + "\n" + ("\n" + "\n".join(f"{note}  " for note in notes) + "\n" if notes else "")
 
 
 _LATEX_SPECIAL = {"\\": r"\textbackslash{}", "&": r"\&", "%": r"\%", "$": r"\$", "#": r"\#", "_": r"\_",
@@ -178,13 +223,18 @@ def to_latex(table: CompareTable) -> str:
     """A booktabs ``tabular`` (``\\usepackage{booktabs}``); mean +- std as ``$\\pm$``."""
     spec = "".join("r" if c.numeric else "l" for c in table.columns)
     lines = [r"% dvae compare; needs \usepackage{booktabs}", rf"\begin{{tabular}}{{{spec}}}", r"\toprule",
-             " & ".join(latex_escape(key) for key in table.keys) + r" \\", r"\midrule"]
+             " & ".join(_latex_label(column.label) for column in table.columns) + r" \\", r"\midrule"]
     for record in table.records():
         cells = [latex_escape(format_cell(cell, pm="PLUSMINUS")).replace("PLUSMINUS", r"$\pm$")
                  for cell in record.values()]
         lines.append(" & ".join(cells) + r" \\")
     lines += [r"\bottomrule", r"\end{tabular}"]
+    lines += [f"% {_latex_label(note)}" for note in score_notes(table)]
     return "\n".join(lines) + "\n"
+
+
+def _latex_label(text: str) -> str:
+    return latex_escape(text).replace("†", r"\dag")
 
 
 def rich_table(table: CompareTable, title: str | None = None) -> Table:
@@ -198,7 +248,7 @@ def rich_table(table: CompareTable, title: str | None = None) -> Table:
                         no_wrap=column.numeric or column.key in ("name", "dataset", "loss"), overflow="fold")
     for row, record in zip(table.rows, table.records(), strict=True):
         cells = [Text(format_cell(cell), style="dim" if cell is None else "") for cell in record.values()]
-        unfinished = [s for s in row.runs if s.status != "finished"]
+        unfinished = [s for s in row.runs if s.status not in ("finished", "scored")]
         if unfinished and "name" in record:
             cells[table.keys.index("name")].stylize(STATUS_STYLES.get(unfinished[0].status, ""))
         view.add_row(*cells)
@@ -219,11 +269,12 @@ def transposed_tables(table: CompareTable, width: int, title: str | None = None)
         view = Table(title=title if indices[0] == 0 else None, title_justify="left", caption_justify="left")
         view.add_column("column", style="bold")
         for i in indices:
-            status = next((s.status for s in table.rows[i].runs if s.status != "finished"), "")
+            status = next((s.status for s in table.rows[i].runs if s.status not in ("finished", "scored")), "")
             view.add_column(Text(names[i], style=STATUS_STYLES.get(status, "")), justify="right", no_wrap=True,
                             overflow="fold")
+        labels = {column.key: column.label for column in table.columns}
         for key in keys:
-            view.add_row(key, *(Text(format_cell(records[i][key], sep="\n"),
+            view.add_row(labels[key], *(Text(format_cell(records[i][key], sep="\n"),
                                      style="dim" if records[i][key] is None else "") for i in indices))
         view.caption = "\n".join(table_notes(table)) if last else None
         return view
@@ -245,10 +296,10 @@ def terminal_tables(table: CompareTable, width: int, title: str | None = None) -
 
 
 def table_notes(table: CompareTable) -> list[str]:
-    """Why runs are not finished, what was changed when they were resumed, and whose test losses are
-    disentangling-vae's own."""
+    """Why runs are not finished, what was changed when they were resumed, whose test losses are
+    disentangling-vae's own, and `score_notes` (flagged columns, null scores)."""
     notes = [f"{s.name}: {s.status}" + (f" ({s.reason})" if s.reason else "")
-             for row in table.rows for s in row.runs if s.status != "finished"]
+             for row in table.rows for s in row.runs if s.status not in ("finished", "scored")]
     for row in table.rows:
         for s in row.runs:
             for change in (s.spec.changes if s.spec is not None else []):
@@ -261,7 +312,7 @@ def table_notes(table: CompareTable) -> list[str]:
     if reference and any(key.startswith("test.") for key in table.keys):
         notes.append(f"test.* of {', '.join(reference)}: disentangling-vae's numbers, not over the test set "
                      "(dvae eval NAME recomputes them)")
-    return notes
+    return notes + score_notes(table)
 
 
 def _width(view: Table) -> int:

@@ -67,7 +67,10 @@ def _aggregate(members: list[Row]) -> Row:
     for key in keys:
         if key not in _OWN:
             values[key] = _combine([row.values.get(key) for row in members])
-    return Row(values, [summary for row in members for summary in row.runs])
+    reasons = {key: "; ".join(f"{row.values.get('name')}: {row.not_computed[key]}" for row in members
+                              if key in row.not_computed)
+               for key in dict.fromkeys(key for row in members for key in row.not_computed)}
+    return Row(values, [summary for row in members for summary in row.runs], reasons)
 
 
 def _combine(cells: list[Any]) -> Any:

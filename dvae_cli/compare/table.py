@@ -6,13 +6,19 @@ list (the runs or seeds of a group). Rendering is `dvae_cli.compare.formats`.
 
 Column keys are what ``--sort``, ``--columns`` and ``--filter`` take:
 
-- ``name``, ``dataset``, ``loss``, ``params`` (the loss's key hyper-parameters),
+- ``name``, ``kind`` (``trained``, or ``scored`` for a folder of ``dvae score``; shown when
+  a row is scored), ``dataset``, ``loss``, ``params`` (the loss's key hyper-parameters),
   ``seed``, ``epochs`` (epochs logged), ``active`` (latents with KL > 0.1 nats);
 - ``train.<term>``: the last logged epoch of every term of ``train_losses.log``;
 - ``test.<term>``: ``test_losses.log``;
 - each score of ``metrics.log`` under its own name (``MIG``, ``AAM``, ...);
 - not shown unless named: ``origin``, ``status``, ``latent_dim``, ``epochs_planned``,
-  ``trackers`` (each tracker's link) and each key parameter on its own (``btcvae_B``, ...).
+  ``trackers`` (each tracker's link), ``encoder`` (a scored folder's) and each key
+  parameter on its own (``btcvae_B``, ...).
+
+A column may be flagged: `Column.estimated` (a loss term that is a minibatch estimate,
+`dvae_cli.compare.estimated`) and `Column.mixed` (a score computed with more than one
+protocol, `dvae_cli.compare.protocols`; the mix is in `CompareTable.protocol_mixes`).
 
 Standard library only.
 """
@@ -24,23 +30,28 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from dvae_cli.catalogue.losses import LOSSES
+from dvae_cli.compare.estimated import MARK as ESTIMATED_MARK
+from dvae_cli.compare.protocols import ProtocolMix
 from dvae_cli.runs.layout import TEST_LOG_BACKUP
 from dvae_cli.runs.logs import is_kl_key
 from dvae_cli.runs.summary import RunSummary
 
 #: Columns shown by default, in this order, around the train/test/metric columns.
-LEADING = ("name", "runs", "n", "dataset", "loss", "params", "seed", "epochs")
+LEADING = ("name", "runs", "n", "kind", "dataset", "loss", "params", "seed", "epochs")
 TRAILING = ("active",)
 #: Columns shown only when asked for with ``--columns``.
-OPTIONAL = ("origin", "status", "latent_dim", "epochs_planned", "trackers")
+OPTIONAL = ("origin", "status", "latent_dim", "epochs_planned", "trackers", "encoder")
 def param_keys() -> tuple[str, ...]:
     """Key parameters of every registered loss, in a stable order."""
     return tuple(key for info in LOSSES.values() for key in info.key_params)
 
 
+#: The flag of a score column whose values mix protocols.
+MIXED_MARK = "†"
 #: Terms listed first, in this order; the others follow in order of appearance.
 TERM_ORDER = ("loss", "recon_loss", "kl_loss")
-TEXT_KEYS = frozenset({"name", "runs", "dataset", "loss", "params", "origin", "status", "trackers"})
+TEXT_KEYS = frozenset({"name", "runs", "kind", "dataset", "loss", "params", "origin", "status", "trackers",
+                       "encoder"})
 
 
 @dataclass(frozen=True)
@@ -68,26 +79,50 @@ class Stat:
 
 @dataclass
 class Row:
-    """One row: its cells by column key and the runs it stands for."""
+    """One row: its cells by column key and the runs it stands for.
+
+    Attributes:
+        values: The cells by column key.
+        runs: The runs it stands for.
+        not_computed: Score column key -> why the score is null (of a group: ``run: reason``, joined by ``; ``).
+    """
 
     values: dict[str, Any]
     runs: list[RunSummary]
+    not_computed: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
 class Column:
-    """A column: its key and whether its cells are numbers (right-aligned)."""
+    """A column: its key, whether its cells are numbers (right-aligned) and its flags.
+
+    Attributes:
+        key: The column key.
+        numeric: Whether every cell is a number.
+        estimated: A loss term that is a minibatch estimate (`dvae_cli.compare.estimated`).
+        mixed: A score whose values were computed with more than one protocol.
+    """
 
     key: str
     numeric: bool
+    estimated: bool = False
+    mixed: bool = False
+
+    @property
+    def label(self) -> str:
+        """The key with its flags: ``~train.tc_loss`` (estimated), ``MIG †`` (mixed protocols)."""
+        return self._marked(self.key)
 
     @property
     def header(self) -> str:
-        """``train.recon_loss`` -> ``train\\nrecon`` (two short lines in the terminal)."""
+        """``train.recon_loss`` -> ``train\\nrecon`` (two short lines in the terminal), flagged as `label`."""
         group, dot, term = self.key.partition(".")
         if not (dot and group in ("train", "test")):
-            return self.key
-        return f"{group}\n{term[:-5] if term.endswith('_loss') and term != 'loss' else term}"
+            return self.label
+        return f"{group}\n" + self._marked(term[:-5] if term.endswith('_loss') and term != 'loss' else term)
+
+    def _marked(self, text: str) -> str:
+        return (ESTIMATED_MARK if self.estimated else "") + text + (f" {MIXED_MARK}" if self.mixed else "")
 
 
 @dataclass
@@ -99,12 +134,14 @@ class CompareTable:
         rows: The rows, in order.
         grouped: Whether rows are groups of runs differing only by seed.
         available: Every column key the rows have (what ``--columns`` accepts).
+        protocol_mixes: Each score column shown whose values mix protocols, and how.
     """
 
     columns: list[Column]
     rows: list[Row]
     grouped: bool = False
     available: list[str] = field(default_factory=list)
+    protocol_mixes: dict[str, ProtocolMix] = field(default_factory=dict)
 
     @property
     def keys(self) -> list[str]:
@@ -130,8 +167,11 @@ def has_reference_test_losses(summary: RunSummary) -> bool:
 def run_row(summary: RunSummary) -> Row:
     """The cells of one run; a run with an unreadable spec keeps only its name and status."""
     spec = summary.spec
-    values: dict[str, Any] = {"name": summary.name, "origin": summary.origin if spec else None,
-                              "status": summary.status}
+    values: dict[str, Any] = {"name": summary.name, "kind": summary.kind,
+                              "origin": summary.origin if spec or summary.scored else None, "status": summary.status}
+    if summary.scored:
+        values.update(dataset=summary.dataset, latent_dim=summary.scored.get("latent_dim"),
+                      encoder=f"{summary.scored.get('format')}: {summary.scored.get('encoder')}")
     if spec is not None:
         values.update(dataset=spec.dataset, loss=spec.loss, params=spec.key_params(), seed=spec.seed,
                       epochs=summary.epochs_done, epochs_planned=summary.epochs_planned,
@@ -140,11 +180,31 @@ def run_row(summary: RunSummary) -> Row:
     for prefix, terms in (("train.", summary.last_train), ("test.", summary.test_losses or {})):
         for term in ordered_terms(terms):
             values[prefix + term] = terms[term]
-    for metric, score in (summary.metrics or {}).items():
-        values[metric if metric not in values else "metric." + metric] = score
+    not_computed = {}
+    for metric in [*(summary.metrics or {}), *summary.not_computed]:
+        key = score_column(metric, values)
+        values[key] = (summary.metrics or {}).get(metric)
+        if metric in summary.not_computed:
+            not_computed[key] = summary.not_computed[metric]
     values["active"] = summary.active_latents
     values["trackers"] = "; ".join(f"{name}: {link}" for name, link in summary.trackers.items()) or None
-    return Row(values, [summary])
+    return Row(values, [summary], not_computed)
+
+
+#: Cells of a run that are not its scores (a score of the same name gets the column ``metric.<name>``).
+_OWN_CELLS = frozenset({"name", "kind", "origin", "status", "dataset", "loss", "params", "seed", "epochs",
+                        "epochs_planned", "latent_dim", "encoder", "active", "trackers", "runs", "n"})
+
+
+def score_column(metric: str, values: dict[str, Any] | None = None) -> str:
+    """The column key of score `metric`: its name, or ``metric.<name>`` if a run's own cell has that name."""
+    taken = _OWN_CELLS | set(param_keys()) | set(values or ())
+    return "metric." + metric if metric in taken or metric.startswith(("train.", "test.")) else metric
+
+
+def score_name(key: str) -> str:
+    """The score a column key `score_column` gave stands for."""
+    return key.removeprefix("metric.")
 
 
 def ordered_terms(terms: dict[str, float] | list[str]) -> list[str]:
@@ -157,7 +217,7 @@ def all_keys(rows: list[Row]) -> list[str]:
     """Every column key present in `rows`, in display order, then the optional ones."""
     present: dict[str, None] = {}
     for row in rows:
-        present.update(dict.fromkeys(k for k, v in row.values.items() if v is not None))
+        present.update(dict.fromkeys(k for k, v in row.values.items() if v is not None or k in row.not_computed))
     leading = [k for k in LEADING if k in present]
     train = [k for k in present if k.startswith("train.")]
     test = [k for k in present if k.startswith("test.")]
@@ -171,6 +231,8 @@ def all_keys(rows: list[Row]) -> list[str]:
 def default_keys(rows: list[Row]) -> list[str]:
     """The columns shown when ``--columns`` is not given."""
     hidden = set(OPTIONAL) | set(param_keys())
+    if not any(row.values.get("kind") == "scored" for row in rows):
+        hidden.add("kind")   # only trained runs: nothing to tell apart
     return [k for k in all_keys(rows) if k not in hidden]
 
 

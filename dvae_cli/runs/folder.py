@@ -14,7 +14,16 @@ from pathlib import Path
 from dvae_cli.config import RunSpec
 from dvae_cli.errors import ConfigError, CorruptFileError, RunExistsError, RunNotFoundError
 from dvae_cli.runs.jsonfile import read_json
-from dvae_cli.runs.layout import MODEL, SPECS, TEST_LOG, TRAIN_LOG, WRITE_PROBE, checkpoint_epoch, checkpoint_name
+from dvae_cli.runs.layout import (
+    MODEL,
+    SCORED,
+    SPECS,
+    TEST_LOG,
+    TRAIN_LOG,
+    WRITE_PROBE,
+    checkpoint_epoch,
+    checkpoint_name,
+)
 from dvae_cli.runs.logs import LossHistory, read_test_log, read_train_log
 from dvae_cli.runs.outcome import missing_model_message
 
@@ -64,13 +73,13 @@ class RunFolder:
         direct = Path(name)
         folder = cls(Path(results_dir) / name)
         try:
-            if (direct / SPECS).is_file() and not (folder.path / SPECS).is_file():
+            if _is_listed(direct) and not _is_listed(folder.path):   # a path, not a name under results_dir
                 return cls(direct)
             found = folder.path.is_dir()
         except OSError:  # e.g. a name too long for the file system
             found = False
         if not found:
-            runs = list_run_names(results_dir)
+            runs = list_run_names(results_dir, scored=True)
             from dvae_cli.errors import UnknownNameError
 
             shown = name if name.isprintable() else repr(name)[1:-1]  # one line, whatever was typed
@@ -167,12 +176,17 @@ class RunFolder:
         return read_test_log(self.test_log_path)
 
 
-def list_run_names(results_dir: Path) -> list[str]:
-    """Names of the sub-folders of `results_dir` that hold a ``specs.json``."""
+def list_run_names(results_dir: Path, scored: bool = False) -> list[str]:
+    """Names of the sub-folders of `results_dir` that hold a ``specs.json`` (with `scored`, or a ``scored.json``)."""
     results_dir = Path(results_dir)
     if not results_dir.is_dir():
         return []
-    return sorted(p.name for p in results_dir.iterdir() if (p / SPECS).is_file())
+    return sorted(p.name for p in results_dir.iterdir() if (p / SPECS).is_file() or scored and _is_listed(p))
+
+
+def _is_listed(path: Path) -> bool:
+    """Whether `path` is a run folder (``specs.json``) or a folder of ``dvae score`` (``scored.json``)."""
+    return (path / SPECS).is_file() or (path / SCORED).is_file()
 
 
 def check_writable(results_dir: Path, what: str = "results dir") -> None:

@@ -4,6 +4,10 @@
 the training progress and status, the last value of every loss term, the test
 losses, the metrics and the figures present. A folder that cannot be read is
 summarised as ``broken`` with the reason.
+
+A folder written by ``dvae score`` (``scored.json``, the scores of an encoder dvae did
+not train, and no ``specs.json``) is summarised too, as kind ``scored`` with status
+``scored``: its dataset and scores, no losses, no training.
 """
 
 from __future__ import annotations
@@ -16,7 +20,15 @@ from dvae_cli.config import RunSpec
 from dvae_cli.errors import CorruptFileError, DvaeError
 from dvae_cli.runs.folder import RunFolder
 from dvae_cli.runs.jsonfile import as_float, read_json
-from dvae_cli.runs.layout import FIGURE_SUFFIXES, METRICS_LOG, RUN_MARKERS, TRACKERS_FILE, TRAINING_LOCK
+from dvae_cli.runs.layout import (
+    FIGURE_SUFFIXES,
+    METRICS_LOG,
+    RUN_MARKERS,
+    SCORED,
+    SPECS,
+    TRACKERS_FILE,
+    TRAINING_LOCK,
+)
 from dvae_cli.runs.logs import LossHistory, kl_per_latent, last_epoch_values
 from dvae_cli.runs.metrics_detail import read_metrics_detail
 from dvae_cli.runs.outcome import read_outcome
@@ -27,10 +39,16 @@ from dvae_cli.wording import plural
 #: A latent whose KL (nats) in the last epoch exceeds this is "active".
 ACTIVE_KL = 0.1
 
-__all__ = ["ACTIVE_KL", "STATUSES", "RunSummary", "read_metrics", "read_metrics_detail", "run_status", "scan_runs",
-           "spec_keys", "summarize_run"]
+__all__ = ["ACTIVE_KL", "KINDS", "LISTED_MARKERS", "STATUSES", "MetricsLog", "RunSummary", "read_metrics",
+           "read_metrics_detail", "read_metrics_log", "run_status", "scan_runs", "spec_keys", "summarize_run"]
 
-STATUSES = ("finished", "training", "interrupted", "diverged", "crashed", "broken")
+STATUSES = ("finished", "training", "interrupted", "diverged", "crashed", "broken", "scored")
+#: ``trained``: a run folder of ``dvae train`` (or disentangling-vae); ``scored``: a folder of ``dvae score``.
+KINDS = ("trained", "scored")
+#: Files any of which makes a folder listed: a run's (`RUN_MARKERS`) or a scored folder's ``scored.json``.
+LISTED_MARKERS = (*RUN_MARKERS, SCORED)
+#: The entries ``scored.json`` must have (``dvae score`` writes them).
+SCORED_KEYS = ("encoder", "format", "dataset", "latent_dim", "images", "created", "dvae_version")
 
 
 @dataclass
@@ -40,7 +58,8 @@ class RunSummary:
     Attributes:
         name: The folder name.
         path: The folder.
-        status: ``finished``, ``training``, ``interrupted``, ``diverged``, ``crashed`` or ``broken``.
+        status: ``finished``, ``training``, ``interrupted``, ``diverged``, ``crashed`` or ``broken``;
+            ``scored`` for a readable scored folder.
         reason: How it stopped or why it is broken ('' for a finished run), from
             ``outcome.json`` when the run recorded one.
         spec: The parsed ``specs.json`` (None when broken).
@@ -50,7 +69,13 @@ class RunSummary:
         history: Every term of ``train_losses.log``.
         last_train: The last logged value of every term.
         test_losses: ``test_losses.log`` or None.
-        metrics: The numbers of ``metrics.log`` (no protocols) or None.
+        metrics: The numbers of ``metrics.log`` (no protocols, no null scores) or None.
+        protocols: How each score was computed (``metrics.log``'s ``protocols``).
+        not_computed: Each null score of ``metrics.log`` -> why (its protocol's ``not_computed``,
+            or ``not recorded``).
+        metrics_dataset: The dataset the scores were computed on (``metrics.log``'s ``dataset``).
+        kind: ``trained`` or ``scored`` (a folder of ``dvae score``: no spec, no losses).
+        scored: The content of ``scored.json`` (empty for a trained run).
         kl_per_latent: The last epoch's ``kl_loss_<j>`` terms, by latent index.
         figures: The PNG and GIF files in the folder, by name.
         modified: Newest modification time of the folder's files (Unix time).
@@ -69,6 +94,11 @@ class RunSummary:
     last_train: dict[str, float] = field(default_factory=dict)
     test_losses: dict[str, float] | None = None
     metrics: dict[str, float] | None = None
+    protocols: dict[str, dict[str, object]] = field(default_factory=dict)
+    not_computed: dict[str, str] = field(default_factory=dict)
+    metrics_dataset: str | None = None
+    kind: str = "trained"
+    scored: dict[str, object] = field(default_factory=dict)
     kl_per_latent: list[float] = field(default_factory=list)
     figures: list[str] = field(default_factory=list)
     modified: float = 0.0
@@ -77,7 +107,15 @@ class RunSummary:
 
     @property
     def dataset(self) -> str:
-        return self.spec.dataset if self.spec else "-"
+        if self.spec:
+            return self.spec.dataset
+        dataset = self.scored.get("dataset")
+        return dataset if isinstance(dataset, str) else "-"
+
+    @property
+    def scores_dataset(self) -> str | None:
+        """The dataset the scores were computed on: ``metrics.log``'s, else (older files) the run's own."""
+        return self.metrics_dataset or (self.dataset if self.dataset != "-" else None)
 
     @property
     def loss(self) -> str:
@@ -109,6 +147,9 @@ def summarize_run(path: Path, read_history: Callable[[Path], LossHistory] | None
         return summary
     summary.figures = sorted(e.name for e in entries if e.suffix.lower() in FIGURE_SUFFIXES and e.is_file())
     summary.modified = max((_mtime(e) for e in entries), default=_mtime(path))
+    names = {entry.name for entry in entries}
+    if SCORED in names and SPECS not in names:
+        return _summarize_scored(path, summary)
     try:
         summary.spec = folder.read_spec()
         summary.origin = "dvae" if "dvae_version" in spec_keys(folder.specs_path) else "disentangling-vae"
@@ -118,7 +159,7 @@ def summarize_run(path: Path, read_history: Callable[[Path], LossHistory] | None
         else:
             summary.history = read_history(folder.train_log_path) if folder.train_log_path.is_file() else {}
         summary.test_losses = folder.test_losses()
-        summary.metrics = read_metrics(path / METRICS_LOG)
+        _read_scores(path, summary)
     except DvaeError as exc:
         summary.reason = str(exc)
         return summary
@@ -143,7 +184,63 @@ def scan_runs(results_dir: Path) -> list[RunSummary]:
         children = sorted(p for p in results_dir.iterdir() if p.is_dir() and not p.name.startswith("."))
     except OSError:
         return []
-    return [summarize_run(child) for child in children if any((child / m).exists() for m in RUN_MARKERS)]
+    return [summarize_run(child) for child in children if any((child / m).exists() for m in LISTED_MARKERS)]
+
+
+def _summarize_scored(path: Path, summary: RunSummary) -> RunSummary:
+    """A folder of ``dvae score``: ``scored.json`` and the scores (broken if either is unreadable)."""
+    summary.kind, summary.origin = "scored", "dvae score"
+    try:
+        data = read_json(path / SCORED)
+        if not isinstance(data, dict):
+            raise CorruptFileError(f"{path / SCORED}: expected a JSON object")
+        missing = [key for key in SCORED_KEYS if key not in data]
+        if missing:
+            raise CorruptFileError(f"{path / SCORED}: missing {', '.join(missing)}")
+        summary.scored = data
+        _read_scores(path, summary)
+    except DvaeError as exc:
+        summary.reason = str(exc)
+        return summary
+    summary.status = "scored"
+    return summary
+
+
+def _read_scores(path: Path, summary: RunSummary) -> None:
+    """`summary`'s scores, protocols, null scores and dataset from ``metrics.log``."""
+    log = read_metrics_log(path / METRICS_LOG)
+    if log is not None:
+        summary.metrics, summary.protocols = log.scores, log.protocols
+        summary.not_computed, summary.metrics_dataset = log.not_computed, log.dataset
+
+
+@dataclass
+class MetricsLog:
+    """A ``metrics.log``: its numbers, null scores with the reason, protocols and dataset."""
+
+    scores: dict[str, float]
+    not_computed: dict[str, str]
+    protocols: dict[str, dict[str, object]]
+    dataset: str | None
+
+
+def read_metrics_log(path: Path) -> MetricsLog | None:
+    """The ``metrics.log`` at `path` (None if there is none).
+
+    Raises:
+        CorruptFileError: if the file exists but is not a JSON object.
+    """
+    data = _read_log(path)
+    if data is None:
+        return None
+    numbers = {str(k): as_float(v) for k, v in data.items()}
+    scores = {k: v for k, v in numbers.items() if v is not None}
+    given = data.get("protocols")
+    protocols = {str(k): v for k, v in given.items() if isinstance(v, dict)} if isinstance(given, dict) else {}
+    nulls = {str(k): str(protocols.get(str(k), {}).get("not_computed") or "not recorded")
+             for k, v in data.items() if v is None}
+    dataset = data.get("dataset")
+    return MetricsLog(scores, nulls, protocols, dataset if isinstance(dataset, str) else None)
 
 
 def read_metrics(path: Path) -> dict[str, float] | None:
@@ -152,6 +249,11 @@ def read_metrics(path: Path) -> dict[str, float] | None:
     Raises:
         CorruptFileError: if the file exists but is not a JSON object.
     """
+    log = read_metrics_log(path)
+    return None if log is None else log.scores
+
+
+def _read_log(path: Path) -> dict[str, object] | None:
     if not path.is_file():
         return None
     try:
@@ -160,8 +262,7 @@ def read_metrics(path: Path) -> dict[str, float] | None:
         return None
     if not isinstance(data, dict):
         raise CorruptFileError(f"{path}: expected a JSON object")
-    numbers = {str(k): as_float(v) for k, v in data.items()}
-    return {k: v for k, v in numbers.items() if v is not None}
+    return data
 
 
 def run_status(path: Path, folder: RunFolder, summary: RunSummary) -> tuple[str, str]:

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from dvae_cli.errors import CorruptFileError
-from dvae_cli.runs.layout import METRICS_LOG, MODEL, SPECS, TEST_LOG, TRAIN_LOG, TRAINING_LOCK
+from dvae_cli.runs.layout import METRICS_LOG, MODEL, SCORED, SPECS, TEST_LOG, TRAIN_LOG, TRAINING_LOCK
 from dvae_cli.runs.logs import TRAIN_LOG_HEADER, LossHistory
 from dvae_cli.runs.summary import RunSummary, summarize_run
 
@@ -194,9 +194,9 @@ def _stamp(path: Path) -> tuple[object, ...] | None:
         own = path.stat().st_mtime_ns
     except OSError:
         return None
-    names = (SPECS, MODEL, TRAIN_LOG, TRAINING_LOCK, TEST_LOG, METRICS_LOG)
+    names = (SPECS, MODEL, TRAIN_LOG, TRAINING_LOCK, SCORED, TEST_LOG, METRICS_LOG)
     files = tuple(_file_stamp(path / name) for name in names)
-    if all(stamp is None for stamp in files[:4]):
+    if all(stamp is None for stamp in files[:5]):   # neither a run (`RUN_MARKERS`) nor a scored folder
         return None
     return (own, *files)
 

@@ -22,9 +22,7 @@ Read from the cells' run folders only (``metrics.log``, ``test_losses.log``,
 
 from __future__ import annotations
 
-import json
 import math
-import re
 import statistics
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -196,12 +194,14 @@ def read_scores(folder: Path) -> tuple[dict[str, float | None], dict[str, str]]:
         test = None
     if test and "recon_loss" in test:
         scores[RECONSTRUCTION] = float(test["recon_loss"])
+    from dvae_cli.compare.protocols import protocol_key
+
     protocols = logged.get("protocols") if isinstance(logged, dict) else None
-    shown = {}
+    dataset = logged.get("dataset") if isinstance(logged, dict) and isinstance(logged.get("dataset"), str) else None
+    shown = {}   # compare's rule: every protocol entry but the seed and the model's outcomes (active latents)
     for key, protocol in (protocols.items() if isinstance(protocols, dict) else ()):
         if isinstance(protocol, dict):
-            kept = {k: re.sub(r"\(seed \d+\)", "", str(v)) for k, v in protocol.items() if k != "seed"}
-            shown[key] = json.dumps(kept, sort_keys=True)
+            shown[key] = protocol_key(protocol, dataset)
     return scores, shown
 
 

@@ -22,9 +22,9 @@ from pathlib import Path
 
 from dvae_cli.errors import DvaeError
 from dvae_cli.runs.jsonfile import read_json
-from dvae_cli.runs.layout import FIGURE_SUFFIXES, RUN_MARKERS
+from dvae_cli.runs.layout import FIGURE_SUFFIXES
 from dvae_cli.runs.study_layout import REPORT_DIR, STUDY_RECORD, SUMMARY_CSV
-from dvae_cli.runs.summary import RunSummary
+from dvae_cli.runs.summary import LISTED_MARKERS, RunSummary
 from dvae_cli.study.plan import STUDIES_FILENAME
 from dvae_cli.study.state import STATES, Evaluation, folder_state
 
@@ -135,7 +135,7 @@ def report_command(info: StudyInfo) -> str:
 def is_study(path: Path) -> bool:
     """Whether `path` is a study folder: it holds ``study.json`` and is not a run itself."""
     try:
-        return (path / STUDY_RECORD).is_file() and not any((path / marker).exists() for marker in RUN_MARKERS)
+        return (path / STUDY_RECORD).is_file() and not any((path / marker).exists() for marker in LISTED_MARKERS)
     except OSError:
         return False
 

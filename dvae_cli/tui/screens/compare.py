@@ -1,4 +1,9 @@
-"""Compare mode: the marked runs' curves overlaid and their numbers side by side."""
+"""Compare mode: the marked runs' curves overlaid and their numbers side by side.
+
+A score computed with different protocols is marked ``†`` (`dvae_cli.compare.protocols`),
+an estimated term ``~`` (`dvae_cli.compare.estimated`), and notes under the table say
+what differs, in which runs, and why a score is null: the rules ``dvae compare`` uses.
+"""
 
 from __future__ import annotations
 
@@ -14,6 +19,10 @@ from textual.widgets import DataTable, Footer, Header, SelectionList, Static
 from textual.widgets.selection_list import Selection
 from textual.worker import get_current_worker
 
+from dvae_cli.compare.estimated import LEGEND, estimated_terms, marked
+from dvae_cli.compare.flags import MIXED_LEGEND
+from dvae_cli.compare.protocols import ProtocolMix, comparable_protocol, protocol_mix
+from dvae_cli.compare.table import MIXED_MARK
 from dvae_cli.runs.summary import RunSummary
 from dvae_cli.tui.data.details import RunDetails, load_details
 from dvae_cli.tui.messages import RunsCompared
@@ -38,16 +47,50 @@ def compare_rows(details: list[RunDetails]) -> list[tuple[str, list[Text]]]:
     ]
     metrics: list[str] = []
     for s in summaries:
-        metrics += [m for m in (s.metrics or {}) if m not in metrics]
+        metrics += [m for m in [*(s.metrics or {}), *s.not_computed] if m not in metrics]
+    mixes = score_mixes(summaries)
     for name in metrics:
-        rows.append((name, [_number((s.metrics or {}).get(name), 4) for s in summaries]))
+        label = f"{name} {MIXED_MARK}" if name in mixes else name
+        rows.append((label, [_number((s.metrics or {}).get(name), 4) for s in summaries]))
     for term in DEFAULT_TERMS:
         if any(term in s.last_train for s in summaries):
-            rows.append((f"train {term}", [_number(s.last_train.get(term)) for s in summaries]))
+            rows.append((f"train {_marked(term, summaries)}", [_number(s.last_train.get(term)) for s in summaries]))
     for term in DEFAULT_TERMS:
         if any(term in (s.test_losses or {}) for s in summaries):
-            rows.append((f"test {term}", [_number((s.test_losses or {}).get(term)) for s in summaries]))
+            rows.append((f"test {_marked(term, summaries)}",
+                         [_number((s.test_losses or {}).get(term)) for s in summaries]))
     return rows
+
+
+def score_mixes(summaries: list[RunSummary]) -> dict[str, ProtocolMix]:
+    """Each score the runs have that was computed with more than one protocol, and how."""
+    names = list(dict.fromkeys(m for s in summaries for m in (s.metrics or {})))
+    found = {}
+    for name in names:
+        mix = protocol_mix(name, {s.name: comparable_protocol(s.protocols.get(name), s.scores_dataset)
+                                  for s in summaries if name in (s.metrics or {})})
+        if mix is not None:
+            found[name] = mix
+    return found
+
+
+def compare_notes(details: list[RunDetails]) -> list[str]:
+    """What the marks of `compare_rows` mean, each mixed score's protocols and runs, each null score's reason."""
+    summaries = [d.summary for d in details]
+    notes = []
+    if any(estimated_terms(s.loss if s.spec else None) & {*s.history, *(s.test_losses or {})} for s in summaries):
+        notes.append(LEGEND)
+    mixes = score_mixes(summaries)
+    if mixes:
+        notes.append(MIXED_LEGEND)
+        notes += [f"{MIXED_MARK} {name}: {mix.describe()}" for name, mix in mixes.items()]
+    notes += [f"{name} of {s.name}: not computed ({reason})" for s in summaries for name, reason in s.not_computed.items()]
+    return notes
+
+
+def _marked(term: str, summaries: list[RunSummary]) -> str:
+    """`term`, marked as an estimate if it is one in any of the runs."""
+    return next((marked(term, s.loss) for s in summaries if s.spec is not None and marked(term, s.loss) != term), term)
 
 
 class CompareScreen(Screen[None]):
@@ -76,6 +119,7 @@ class CompareScreen(Screen[None]):
             yield LossChart(plot_id="compare-plot", id="compare-chart")
         yield Static(f"comparing {len(self.paths)} runs", id="compare-title", classes="section-title")
         yield DataTable(id="compare-table", zebra_stripes=True, cursor_type="row")
+        yield Static(id="compare-notes")
         yield Footer()
 
     def on_mount(self) -> None:
@@ -114,7 +158,8 @@ class CompareScreen(Screen[None]):
         selector = self.query_one("#compare-terms", SelectionList)
         with selector.prevent(SelectionList.SelectedChanged):
             selector.clear_options()
-            selector.add_options([Selection(t, t, t in self.chosen) for t in terms])
+            summaries = [d.summary for d in self.details]
+            selector.add_options([Selection(_marked(t, summaries), t, t in self.chosen) for t in terms])
             selector.highlighted = 0 if terms else None
         table = self.query_one("#compare-table", DataTable)
         table.clear(columns=True)
@@ -123,6 +168,9 @@ class CompareScreen(Screen[None]):
             table.add_column(d.name, key=d.name)
         for label, cells in compare_rows(self.details):
             table.add_row(Text(label, style="bold"), *cells, key=label)
+        notes = compare_notes(self.details)
+        self.query_one("#compare-notes", Static).update(Text("\n".join(notes)))
+        self.query_one("#compare-notes", Static).display = bool(notes)
         self._draw()
 
     def on_selection_list_selected_changed(self, event: SelectionList.SelectedChanged[str]) -> None:
@@ -135,7 +183,8 @@ class CompareScreen(Screen[None]):
             for term in self.chosen:
                 points = d.summary.history.get(term)
                 if points:
-                    label = d.name if len(self.chosen) == 1 else f"{d.name}:{term}"
+                    shown = marked(term, d.summary.loss if d.summary.spec is not None else None)
+                    label = d.name if len(self.chosen) == 1 else f"{d.name}:{shown}"
                     series.append(Series(label, points))
         self.query_one(LossChart).show(series, empty_text="no term chosen" if self.details else "no run")
 

@@ -1,4 +1,8 @@
-"""The Losses tab: choose terms of ``train_losses.log``, see their curves and the test losses."""
+"""The Losses tab: choose terms of ``train_losses.log``, see their curves and the test losses.
+
+Terms that are minibatch estimates (`dvae_cli.compare.estimated`) are marked ``~`` in the
+list, the values and the legend, and a note says what the mark means.
+"""
 
 from __future__ import annotations
 
@@ -8,6 +12,7 @@ from textual.containers import Horizontal, Vertical
 from textual.widgets import DataTable, SelectionList, Static
 from textual.widgets.selection_list import Selection
 
+from dvae_cli.compare.estimated import LEGEND, estimated_terms, marked
 from dvae_cli.runs.logs import parse_kl_key
 from dvae_cli.runs.summary import RunSummary
 from dvae_cli.tui.widgets.loss_chart import LossChart
@@ -48,6 +53,7 @@ class LossCurves(Horizontal):
             yield TermList(id="loss-terms")
             yield Static("last epoch / test", classes="side-title")
             yield DataTable(id="loss-values", cursor_type="none", show_cursor=False, zebra_stripes=True)
+            yield Static(LEGEND, id="loss-note")
         yield LossChart(plot_id="loss-plot", id="loss-chart")
 
     def on_mount(self) -> None:
@@ -62,8 +68,10 @@ class LossCurves(Horizontal):
 
     def show(self, summary: RunSummary) -> None:
         """Show the curves of `summary` (its full history), keeping the chosen terms if it has them."""
-        same_terms = self.summary is not None and set(self.summary.history) == set(summary.history)
+        same_terms = (self.summary is not None and set(self.summary.history) == set(summary.history)
+                      and self.summary.loss == summary.loss)
         self.summary = summary
+        loss = summary.loss if summary.spec is not None else None
         terms = term_order(list(summary.history))
         kept = [t for t in self.chosen if t in terms]
         self.chosen = kept or default_terms(terms)
@@ -71,9 +79,11 @@ class LossCurves(Horizontal):
         if not same_terms:
             with selector.prevent(SelectionList.SelectedChanged):
                 selector.clear_options()
-                selector.add_options([Selection(t, t, t in self.chosen) for t in terms])
+                selector.add_options([Selection(marked(t, loss), t, t in self.chosen) for t in terms])
                 selector.highlighted = 0 if terms else None
         self._fill_values(summary, terms)
+        self.query_one("#loss-note", Static).display = bool(estimated_terms(loss) & {*terms, *(summary.test_losses
+                                                                                               or {})})
         self._draw()
 
     def toggle_scale(self) -> None:
@@ -88,19 +98,25 @@ class LossCurves(Horizontal):
 
     def _draw(self) -> None:
         chart = self.query_one(LossChart)
-        if self.summary is None or not self.summary.history:
-            chart.show([], empty_text="no epoch logged yet" if self.summary else "no run selected")
+        summary = self.summary
+        if summary is None or not summary.history:
+            empty = ("no run selected" if summary is None else "scored by dvae score: no training, no losses"
+                     if summary.kind == "scored" else "no epoch logged yet")
+            chart.show([], empty_text=empty, note="")
             return
-        chart.show([Series(term, self.summary.history[term]) for term in self.chosen if term in self.summary.history],
-                   empty_text="no term chosen")
+        loss = summary.loss if summary.spec is not None else None
+        chosen = [term for term in self.chosen if term in summary.history]
+        chart.show([Series(marked(term, loss), summary.history[term]) for term in chosen],
+                   empty_text="no term chosen", note=LEGEND if estimated_terms(loss) & set(chosen) else "")
 
     def _fill_values(self, summary: RunSummary, terms: list[str]) -> None:
         table = self.query_one("#loss-values", DataTable)
         table.clear()
         test = summary.test_losses or {}
+        loss = summary.loss if summary.spec is not None else None
         for term in term_order(sorted(set(terms) | set(test))):
             train = summary.last_train.get(term)
-            table.add_row(term, _number(train), _number(test.get(term)), key=term)
+            table.add_row(marked(term, loss), _number(train), _number(test.get(term)), key=term)
 
 
 def _number(value: float | None) -> Text:

@@ -56,15 +56,18 @@ class MetricsView(VerticalScroll):
         table.clear()
         metrics = summary.metrics or {}
         where = f" on {details.metrics_dataset}" if details.metrics_dataset else ""
-        if metrics:
+        if metrics or summary.not_computed:
             title = f"Disentanglement metrics{where} (metrics.log)"
         else:
             title = f"No metrics.log: run `dvae eval {summary.name} --metrics`"
         self.query_one("#metrics-title", Static).update(title)
-        table.display = bool(metrics)
+        table.display = bool(metrics or summary.not_computed)
         for name, value in metrics.items():
             table.add_row(name, Text(f"{value:.4g}", justify="right"),
                           protocol_text(details.protocols.get(name)), key=name)
+        for name, reason in summary.not_computed.items():   # null: undefined for this model, and why
+            table.add_row(name, Text("-", justify="right", style="dim"), Text(f"not computed: {reason}", style="dim"),
+                          key=name)
         matrix = details.mutual_info
         mi_title = "Mutual information (nats), factors x latents"
         if matrix is not None:

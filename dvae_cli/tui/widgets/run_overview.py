@@ -1,4 +1,4 @@
-"""The Overview tab: status, the spec by group, and the files of the run folder."""
+"""The Overview tab: status, the spec by group (a scored folder's ``scored.json``), and the files of the folder."""
 
 from __future__ import annotations
 
@@ -25,10 +25,20 @@ def status_line(summary: RunSummary) -> Text:
     if summary.spec is not None:
         planned = "?" if summary.epochs_planned is None else summary.epochs_planned
         text.append(f"  {summary.origin} run, {summary.epochs_done}/{planned} epochs", style="dim")
+    elif summary.scored:
+        text.append(f"  {scored_text(summary.scored)}", style="dim")
     for name, link in summary.trackers.items():
         text.append(f"\ntracker {name}: ", style="dim")
         text.append(link, style=f"link {link}" if link.startswith(("http://", "https://")) else "")
     return text
+
+
+def scored_text(scored: dict[str, object]) -> str:
+    """What a folder of ``dvae score`` holds the scores of: ``scored by dvae score: onnx encoder PATH, ...``."""
+    images = scored.get("images")
+    count = f", {images:,} images" if isinstance(images, int) and not isinstance(images, bool) else ""
+    return (f"scored by dvae score: {scored.get('format')} encoder {scored.get('encoder')}{count}, "
+            f"created {scored.get('created')}")
 
 
 class RunOverview(VerticalScroll):
@@ -62,7 +72,8 @@ class RunOverview(VerticalScroll):
     def show(self, details: RunDetails) -> None:
         """The spec and the files of a run read in full (the status line is left to `show_status`)."""
         parts: list[RenderableType] = [Text()]
-        groups = spec_groups(details.raw_spec)
+        scored = details.summary.scored
+        groups = [("scored (scored.json)", list(scored.items()))] if scored else spec_groups(details.raw_spec)
         if groups:
             grid = Table.grid(padding=(0, 3))
             columns = 2

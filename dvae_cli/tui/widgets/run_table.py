@@ -24,13 +24,13 @@ SORTS = ("name", "dataset", "loss", "epochs", "status", "updated")
 COLUMNS = (("mark", " "), ("name", "run"), ("status", "status"), ("epochs", "epochs"), ("dataset", "dataset"),
            ("loss", "loss"))
 STATUS_STYLES = {"finished": "green", "training": "bold yellow", "interrupted": "dark_orange", "diverged": "bold red",
-                 "crashed": "bold red", "broken": "bold red"}
+                 "crashed": "bold red", "broken": "bold red", "scored": "cyan"}
 #: The style of each state of a study's cells (`dvae_cli.study.state.STATES`), in the runs' colours.
 STATE_STYLES = {"done": "bold green", "running": STATUS_STYLES["training"], "trained": STATUS_STYLES["finished"],
                 "extend": "cyan", "interrupted": STATUS_STYLES["interrupted"], "retry": "yellow", "left": "dim",
                 "failed": "bold red", "conflict": "bold red"}
 #: Status order when sorting by status: what needs attention first.
-STATUS_ORDER = {"training": 0, "interrupted": 1, "diverged": 2, "crashed": 3, "broken": 4, "finished": 5}
+STATUS_ORDER = {"training": 0, "interrupted": 1, "diverged": 2, "crashed": 3, "broken": 4, "finished": 5, "scored": 6}
 NAME_WIDTH = 28
 MARK = "●"
 
@@ -244,7 +244,7 @@ class RunTable(DataTable[Text]):
             name = ("└ " if last else "├ ") + run.name.removeprefix(study.prefix)
         name = name if len(name) <= NAME_WIDTH else name[:NAME_WIDTH - 1] + "…"
         planned = "?" if run.epochs_planned is None else str(run.epochs_planned)
-        epochs = "-" if run.status == "broken" else f"{run.epochs_done}/{planned}"
+        epochs = "-" if run.status == "broken" or run.kind == "scored" else f"{run.epochs_done}/{planned}"
         return (Text(MARK if run.name in self.marked else " ", style="bold magenta"), Text(name),
                 Text(run.status, style=STATUS_STYLES.get(run.status, "")), Text(epochs, justify="right"),
                 Text(run.dataset), Text(run.loss))
