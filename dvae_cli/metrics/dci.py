@@ -30,11 +30,33 @@ class DCIScore:
     importance: np.ndarray      # (D, K)
 
 
-def _fit_one(x_train: np.ndarray, y_train: np.ndarray, x_test: np.ndarray, y_test: np.ndarray, seed: int
-             ) -> tuple[np.ndarray, float, float]:
+#: scikit-learn's (and disentanglement_lib's) boosting stages and learning rate.
+DEFAULT_TREES, DEFAULT_LEARNING_RATE = 100, 0.1
+
+
+def learning_rate(trees: int) -> float:
+    """The learning rate of `trees` boosting stages: 0.1 x 100 / trees, at most 1.
+
+    Fewer stages (``--fast`` on a large latent dimension, `MetricSettings.bounded`) take
+    proportionally larger steps, so the classifier's total step (stages x rate) stays
+    that of the default protocol.
+    """
+    return min(1.0, DEFAULT_LEARNING_RATE * DEFAULT_TREES / max(1, trees))
+
+
+def classifier_name(trees: int) -> str:
+    """The classifier as the protocol records it."""
+    if trees == DEFAULT_TREES:
+        return "GradientBoostingClassifier()"
+    return f"GradientBoostingClassifier(n_estimators={trees}, learning_rate={learning_rate(trees):g})"
+
+
+def _fit_one(x_train: np.ndarray, y_train: np.ndarray, x_test: np.ndarray, y_test: np.ndarray, seed: int,
+             trees: int = DEFAULT_TREES) -> tuple[np.ndarray, float, float]:
     from sklearn.ensemble import GradientBoostingClassifier
 
-    model = GradientBoostingClassifier(random_state=seed)
+    model = GradientBoostingClassifier(random_state=seed) if trees == DEFAULT_TREES else \
+        GradientBoostingClassifier(n_estimators=trees, learning_rate=learning_rate(trees), random_state=seed)
     model.fit(x_train, y_train)
     return (np.abs(model.feature_importances_), float(np.mean(model.predict(x_train) == y_train)),
             float(np.mean(model.predict(x_test) == y_test)))
@@ -73,12 +95,17 @@ def completeness(importance: np.ndarray) -> float:
 
 
 def dci_score(x_train: np.ndarray, y_train: np.ndarray, x_test: np.ndarray, y_test: np.ndarray,
-              seed: int = 0, jobs: int | None = None) -> DCIScore:
-    """DCI of codes (N, D) with factor classes (N, K); the K classifiers run in parallel."""
+              seed: int = 0, jobs: int | None = None, trees: int = DEFAULT_TREES) -> DCIScore:
+    """DCI of codes (N, D) with factor classes (N, K); the K classifiers run in parallel.
+
+    Args:
+        trees: Boosting stages of each classifier (`learning_rate` follows them).
+    """
     from joblib import Parallel, delayed
 
     results = Parallel(n_jobs=jobs or min(y_train.shape[1], 2))(
-        delayed(_fit_one)(x_train, y_train[:, k], x_test, y_test[:, k], seed + k) for k in range(y_train.shape[1]))
+        delayed(_fit_one)(x_train, y_train[:, k], x_test, y_test[:, k], seed + k, trees)
+        for k in range(y_train.shape[1]))
     importance = np.stack([r[0] for r in results], axis=1)
     return DCIScore(disentanglement(importance), completeness(importance),
                     float(np.mean([r[1] for r in results])), float(np.mean([r[2] for r in results])), importance)
@@ -87,8 +114,10 @@ def dci_score(x_train: np.ndarray, y_train: np.ndarray, x_test: np.ndarray, y_te
 def run(inputs: MetricInputs, report: MetricsReport) -> None:
     """``--metric dci`` (scores ``DCI_disentanglement``, ``DCI_completeness``, ``DCI_informativeness``)."""
     inputs.say("DCI (gradient-boosted trees, one per factor)")
-    result = dci_score(inputs.x_train, inputs.y_train, inputs.x_test, inputs.y_test, seed=inputs.settings.seed)
-    protocol = {**inputs.sized, "classifier": "GradientBoostingClassifier()"}
+    trees = inputs.settings.dci_trees
+    result = dci_score(inputs.x_train, inputs.y_train, inputs.x_test, inputs.y_test, seed=inputs.settings.seed,
+                       trees=trees)
+    protocol = {**inputs.held_out, "classifier": classifier_name(trees)}
     report.add("DCI_disentanglement", result.disentanglement, protocol)
     report.add("DCI_completeness", result.completeness, protocol)
     report.add("DCI_informativeness", result.informativeness_test, protocol)

@@ -171,6 +171,7 @@ def compute_metrics(mean: torch.Tensor | np.ndarray, logvar: torch.Tensor | np.n
     codes = _as_float64(mean)
     n, latent_dim = codes.shape
     say = log or (lambda message: None)
+    settings = _within_budget(settings, n, latent_dim, [factor_sizes[k] for k in mig_factors], metrics, say)
     split = held_out_split(n, settings.num_train, settings.num_eval, np.random.default_rng(settings.seed))
     if any(metric_info(name).held_out for name in metrics) and (warning := split.warning(n)) is not None:
         say(warning)
@@ -192,6 +193,28 @@ def compute_metrics(mean: torch.Tensor | np.ndarray, logvar: torch.Tensor | np.n
             if on_score is not None:
                 on_score(report)
     return report
+
+
+def _within_budget(settings: MetricSettings, n: int, latent_dim: int, sizes: Sequence[int],
+                   metrics: Sequence[str], say: Callable[[str], None]) -> MetricSettings:
+    """`settings` bounded to `settings.budget_s` (``--fast``), and one line with the estimated cost
+    when the metrics will take more than a minute (`dvae_cli.metrics.cost.estimate_seconds`)."""
+    from dvae_cli.metrics.cost import estimate_seconds
+
+    sizes = sizes or [32]
+    if settings.budget_s is not None:
+        settings = settings.bounded(latent_dim, n, sizes, metrics, settings.budget_s)
+        if settings.bounded_for is not None:
+            say(f"note: {latent_dim} latents: --fast lowers the samples per entropy to {settings.n_samples:,} and "
+                f"DCI's boosting stages to {settings.dci_trees} to stay near a minute (recorded in protocols)")
+    times = estimate_seconds(n, latent_dim, sizes, metrics, settings)
+    total = sum(times.values())
+    if total > 60:
+        costly = ", ".join(f"{name} {seconds:,.0f} s" for name, seconds in sorted(times.items(), key=lambda t: -t[1])
+                           if seconds >= 1)
+        say(f"estimated time of the metrics: about {total / 60:,.0f} min on 2 CPU cores ({costly}); "
+            "--fast or --max-images for a quicker look")
+    return settings
 
 
 def _as_float64(values: Any) -> np.ndarray:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import io
+import math
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import IO, Any
 
@@ -10,6 +12,8 @@ import numpy as np
 
 from dvae_cli.errors import ConfigError
 from dvae_cli.runs.atomic import write_with
+from dvae_cli.runs.jsonfile import as_float
+from dvae_cli.runs.layout import METRICS_DETAIL
 from dvae_cli.runs.logs import (
     KL_TOTAL,
     LossHistory,
@@ -17,7 +21,7 @@ from dvae_cli.runs.logs import (
     kl_per_latent,
     parse_kl_key,
 )
-from dvae_cli.runs.metrics_detail import MutualInfo
+from dvae_cli.runs.metrics_detail import MutualInfo, read_metrics_detail
 from dvae_cli.runs.summary import ACTIVE_KL
 
 RECON_TERMS = ("recon_loss",)
@@ -179,19 +183,58 @@ def kl_per_dim_figure(history: LossHistory, title: str, path: Path) -> None:
     save_figure(fig, path)
 
 
-def mutual_info_figure(matrix: MutualInfo, title: str, path: Path) -> None:
-    """``mutual_info.png``: the factors x latents mutual information with each factor's MIG."""
-    save_figure(draw_mutual_info(matrix, title), path)
+def mutual_info_figure(matrix: MutualInfo, title: str, path: Path, floor: Sequence[float] | None = None) -> None:
+    """``mutual_info.png``: the factors x latents mutual information with each factor's MIG.
+
+    Args:
+        floor: Each factor's noise floor (nats); None: `noise_floors` of the
+            ``metrics_detail.json`` beside `path` (the run folder the plot is drawn in).
+    """
+    if floor is None:
+        floor = noise_floors(read_metrics_detail(path.with_name(METRICS_DETAIL)), matrix)
+    save_figure(draw_mutual_info(matrix, title, floor), path)
 
 
-def draw_mutual_info(matrix: MutualInfo, title: str) -> Any:
+def noise_floors(detail: Mapping[str, Any] | None, matrix: MutualInfo) -> list[float] | None:
+    """Each factor's noise floor (nats) for Chen et al.'s matrix of a ``metrics_detail.json`` content.
+
+    The ``noise_floor`` that ``dvae eval`` records per factor; for a file written before
+    it, `dvae_cli.metrics.noise.mi_noise_floor` of the images and samples recorded
+    (``n_images``, ``settings.n_samples``) and each factor's values (exp H(v_k)). None
+    for the discrete matrix (``mig_discrete``: a plug-in estimate, not this estimator)
+    or when the file does not say.
+    """
+    from dvae_cli.metrics.noise import mi_noise_floor
+
+    entry = detail.get("mig") if detail else None
+    if matrix.source != "mig" or not isinstance(entry, dict) or detail is None:
+        return None
+    recorded = entry.get("noise_floor")
+    if isinstance(recorded, dict):
+        values = [as_float(recorded.get(f)) for f in matrix.factors]
+        if all(v is not None for v in values):
+            return [float(v) for v in values if v is not None]
+    settings, images, entropy = detail.get("settings"), as_float(detail.get("n_images")), entry.get("factor_entropy")
+    samples = as_float(settings.get("n_samples")) if isinstance(settings, dict) else None
+    if images is None or samples is None or not isinstance(entropy, list) or len(entropy) != len(matrix.factors):
+        return None
+    sizes = [as_float(h) for h in entropy]
+    if any(h is None for h in sizes):
+        return None
+    return [mi_noise_floor(int(images), int(samples), max(2, round(math.exp(float(h or 0.0))))) for h in sizes]
+
+
+def draw_mutual_info(matrix: MutualInfo, title: str, floor: Sequence[float] | None = None) -> Any:
     """The figure of `mutual_info_figure` (a matplotlib Figure, not yet saved).
 
     `matrix` is read by `dvae_cli.runs.metrics_detail.read_mutual_info` (the ``mig``
     entry of ``metrics_detail.json``, else ``mig_discrete``). Mutual information is
-    never negative, but its sampled estimate can be (Monte-Carlo bias, e.g. -0.02
-    nats): such cells are coloured as 0, keep their printed value, and a note under
-    the matrix says how many there are and the most negative one.
+    never negative, but its sampled estimate can be (Monte-Carlo noise): such cells are
+    coloured as 0, keep their printed value, and a note under the matrix says how many
+    there are and the most negative one. With `floor` (each factor's noise floor,
+    nats: `dvae_cli.metrics.noise.mi_noise_floor`), the cells whose estimate is under
+    their factor's floor in magnitude are greyed (they cannot be told from 0) and the
+    note gives the floor.
     """
     mi = np.asarray(matrix.values, dtype=float)
     factors, latents = matrix.factors, matrix.latents
@@ -199,19 +242,27 @@ def draw_mutual_info(matrix: MutualInfo, title: str) -> Any:
     negative = mi < 0
     shown = np.clip(mi, 0.0, None)
     top = float(np.nanmax(shown)) if np.isfinite(shown).any() else 0.0
+    under = np.abs(mi) < np.asarray(floor, dtype=float)[:, None] if floor is not None else np.zeros_like(negative)
     plt = _pyplot()
-    fig, ax = plt.subplots(figsize=(max(6.0, 0.7 * mi.shape[1] + 3), 0.6 * mi.shape[0] + 2.2))
+    fig, ax = plt.subplots(figsize=(max(6.0, 0.7 * mi.shape[1] + 3), 0.6 * mi.shape[0] + 2.6))
     image = ax.imshow(shown, cmap="viridis", aspect="auto", vmin=0, vmax=top if top > 0 else 1.0)
+    if under.any():
+        ax.imshow(np.where(under, 1.0, np.nan), cmap="Greys", vmin=0, vmax=1.6, aspect="auto", alpha=0.85)
     for (k, j), value in np.ndenumerate(mi):
         ax.text(j, k, f"{value:.2f}", ha="center", va="center", fontsize=8,
-                color="white" if shown[k, j] < 0.6 * top else "black")
+                color="black" if under[k, j] or shown[k, j] >= 0.6 * top else "white")
     ax.set_xticks(range(mi.shape[1]), latents)
     ax.set_yticks(range(mi.shape[0]), [f"{f}  (MIG {per_factor[f]:.2f})" if f in per_factor else f
                                        for f in factors])
     label = "latent"
     if negative.any():
         label += (f"\n{int(negative.sum())} of {mi.size} estimates are negative (most negative "
-                  f"{float(mi.min()):.3f} nats, the estimator's bias): coloured as 0")
+                  f"{float(mi.min()):.3f} nats, the estimator's noise): coloured as 0")
+    if floor is not None:
+        values = sorted({round(float(f), 3) for f in floor})
+        stated = f"{values[0]:.3f}" if len(values) == 1 else f"{values[0]:.3f}-{values[-1]:.3f}"
+        label += (f"\nnoise floor {stated} nats (99% of estimates of a true 0 are smaller): "
+                  f"{int(under.sum())} of {mi.size} cells under it, greyed")
     ax.set_xlabel(label)
     fig.colorbar(image, ax=ax, label="mutual information (nats)" + (", clipped at 0" if negative.any() else ""))
     protocol = "Chen et al., sampled z" if matrix.source == "mig" else "disentanglement_lib, mean z, 20 bins"
