@@ -355,7 +355,8 @@ def test_the_array_api_needs_no_torch():
         factors = np.repeat(np.arange(4), 20)[:, None].repeat(2, axis=1)
         factors[:, 1] = np.tile(np.arange(4), 20)
         codes = factors + np.random.default_rng(0).normal(scale=0.1, size=factors.shape)
-        report = dvae.score(codes, factors, factor_names=["x", "y"], metrics=["dci", "sap", "factorvae"],
+        report = dvae.score(codes, factors, factor_names=["x", "y"], metrics=[
+                                "dci", "sap", "factorvae", "mig_discrete", "modularity", "irs", "explicitness"],
                             settings={"num_train": 40, "num_eval": 20})
         print(sorted(report.scores), "torch" in sys.modules)
     """)

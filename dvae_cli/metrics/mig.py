@@ -21,11 +21,9 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import torch
 
 from dvae_cli.errors import ConfigError
 from dvae_cli.metrics.aam import aam_clamped, aam_scores
-from dvae_cli.metrics.entropy import mixture_entropy
 from dvae_cli.metrics.noise import mi_noise_floor
 
 #: What the protocols say of the clamps and the floor.
@@ -37,6 +35,8 @@ NOISE_FLOOR_NOTE = ("per factor, the magnitude that 99% of estimates of a true 0
                     "samples (permutation null on trained models, dvae_cli.metrics.noise)")
 
 if TYPE_CHECKING:
+    import torch
+
     from dvae_cli.metrics.runner import MetricInputs, MetricsReport
 
 
@@ -82,6 +82,10 @@ def mutual_information(mean: torch.Tensor, logvar: torch.Tensor, classes: np.nda
         seed: Seeds the posterior samples and the subsets.
         progress: Called with (entropies done, entropies total).
     """
+    import torch
+
+    from dvae_cli.metrics.entropy import mixture_entropy
+
     n, dim = mean.shape
     classes = np.asarray(classes, dtype=np.int64)
     generator = torch.Generator(device="cpu").manual_seed(seed)
@@ -136,6 +140,8 @@ def entropies_in_parallel(tasks: Sequence[tuple[np.ndarray, int]], subset: Calla
         The entropies (nats), in the order of `tasks`.
     """
     from concurrent.futures import ThreadPoolExecutor
+
+    import torch
 
     total = len(tasks)
     threads = torch.get_num_threads()
@@ -257,6 +263,8 @@ def chen_mutual_information(inputs: MetricInputs) -> dict[str, Any]:
         report = inputs.progress
         if inputs.logvar is None:
             raise ConfigError("MIG and AAM (Chen et al.) sample the posterior: they need log-variances")
+        import torch
+
         result = mutual_information(torch.as_tensor(inputs.mean), torch.as_tensor(inputs.logvar),
                                     inputs.classes[:, inputs.mig_factors],
                                     s.n_samples, s.seed,

@@ -223,7 +223,8 @@ def score(request: ScoreRequest, events: ScoreEvents | None = None) -> ScoreResu
                              notes, None if npz is not None else encoder)
 
 
-def _encode_and_score(request: ScoreRequest, events: ScoreEvents, source: EncoderSource, out: Path, data: Any, codes: Any, logvar: Any, factors: tuple[Any, Any, Any], chosen: tuple[str, ...],
+def _encode_and_score(request: ScoreRequest, events: ScoreEvents, source: EncoderSource, out: Path, data: Any,
+                      codes: Any, logvar: Any, factors: tuple[Any, Any, Any], chosen: tuple[str, ...],
                       settings: Any, selection: str, notes: list[str], encoder: Any) -> ScoreResult:
     """The work, once everything was checked: encode (unless codes were given), write, score."""
     import time
