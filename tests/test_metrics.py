@@ -254,10 +254,11 @@ def test_the_readme_states_each_metrics_title_and_protocol_from_its_catalogue_en
     rows = {}
     for line in readme.splitlines():
         cells = [cell.strip() for cell in line.strip().strip("|").split("|")]
-        if len(cells) == 3 and cells[0].startswith("`"):
+        if len(cells) == 5 and cells[0].startswith("`"):   # metric, what, protocol, noise, cost
             for name in cells[0].replace("`", "").split(", "):
                 rows[name] = cells
     for info in METRICS.values():
-        _, what, protocol = rows[info.name]
+        _, what, protocol, noise, cost = rows[info.name]
+        assert noise and cost, info.name
         assert info.title == what and info.protocol in protocol.split("; "), info.name
     assert f"Default: `{','.join(DEFAULT_METRICS)}`" in readme
