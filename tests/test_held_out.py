@@ -123,3 +123,16 @@ def test_factorvae_with_no_active_latent_is_null_with_the_reason_not_zero():
     assert report.scores["FactorVAE"] is None
     assert "no active latent" in report.protocols["FactorVAE"]["not_computed"]
 
+
+
+def test_scores_on_points_use_every_image_and_say_when_fewer_than_asked():
+    n = 300
+    lines: list[str] = []
+    report = compute_metrics(np.random.default_rng(3).normal(size=(n, 4)), None, balanced_factors(n), NAMES, SIZES,
+                             ("mig_discrete", "modularity", "irs"), MetricSettings(num_train=1_000, num_eval=500),
+                             log=lines.append)
+    for score in ("MIG_discrete", "modularity", "IRS"):
+        protocol = report.protocols[score]
+        assert protocol["num_train"] == n and protocol["shrunk_from"] == 1_000, score   # all images, not the pool
+    assert sum(line.startswith("warning:") for line in lines) == 1
+    assert any(f"{n:,} points" in line for line in lines)                    # the console says what it used

@@ -142,3 +142,17 @@ def test_the_plot_greys_cells_under_the_floor_and_states_it():
     assert noise_floors(old, matrix) == [mi_noise_floor(10_000, 2_000, 6), mi_noise_floor(10_000, 2_000, 32)]
     discrete = MutualInfo("mig_discrete", matrix.factors, matrix.latents, matrix.values, matrix.gap)
     assert noise_floors(detail, discrete) is None   # a plug-in estimate: not this estimator's floor
+
+
+def test_mig_says_when_a_factors_largest_estimate_is_under_its_noise_floor():
+    """A code that carries nothing: every factor's top MI is noise, and MIG's protocol and log say so."""
+    from dvae_cli.metrics.names import MetricSettings
+    from dvae_cli.metrics.suite import compute_metrics
+
+    rng = np.random.default_rng(0)
+    classes = np.stack([rng.permutation(np.arange(400) % k) for k in (4, 8)], axis=1)
+    lines: list[str] = []
+    report = compute_metrics(rng.normal(size=(400, 3)), np.full((400, 3), -2.0), classes, ("a", "b"), (4, 8),
+                             ("mig",), MetricSettings(n_samples=400), log=lines.append)
+    assert report.protocols["MIG"]["top_mi_below_floor"] == ["a", "b"]
+    assert any("under its noise floor" in line for line in lines)

@@ -107,10 +107,10 @@ def irs_score(codes: np.ndarray, classes: np.ndarray, diff_quantile: float = DIF
 
 
 def _run(inputs: MetricInputs, report: MetricsReport, key: str, factor_bins: int | None) -> None:
-    result = irs_score(inputs.x_train, inputs.y_train, factor_bins=factor_bins)
+    result = irs_score(inputs.x_points, inputs.y_points, factor_bins=factor_bins)
     binning = ("equal-width histogram of each factor (disentanglement_lib's make_discretizer)" if factor_bins
                else "none: each factor held at each of its classes")
-    report.add(key, result.score, {**inputs.sized, "batch_size": 16, "diff_quantile": DIFF_QUANTILE,
+    report.add(key, result.score, {**inputs.points, "batch_size": 16, "diff_quantile": DIFF_QUANTILE,
                                    "factor_bins": factor_bins, "factor_binning": binning,
                                    "estimator": "disentanglement_lib's scalable IRS (Suter et al. 2019)",
                                    "active_dims": int(result.active.sum())})

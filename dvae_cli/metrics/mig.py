@@ -295,8 +295,13 @@ def chen_mutual_information(inputs: MetricInputs) -> dict[str, Any]:
                   "second_mi_negative": dict(zip(chosen, second_negative.tolist(), strict=True)),
                   "aam_clamped": dict(zip(chosen, clamped.tolist(), strict=True)),
                   "top_mi_below_floor": dict(zip(chosen, below.tolist(), strict=True))}
+        noisy = [f for f, b in zip(chosen, below, strict=True) if b]
         mig_protocol = {**protocol, "clamp": MIG_CLAMP_NOTE,
-                        "second_mi_clamped": [f for f, neg in zip(chosen, second_negative, strict=True) if neg]}
+                        "second_mi_clamped": [f for f, neg in zip(chosen, second_negative, strict=True) if neg],
+                        "top_mi_below_floor": noisy}
+        if noisy:
+            inputs.say(f"note: at {len(inputs.codes):,} images the largest mutual information of {', '.join(noisy)} "
+                       "is under its noise floor: MIG and AAM of these factors are noise (top_mi_below_floor)")
         aam_protocol = {**protocol, "normalisation": "I_(1)", "clamp": AAM_CLAMP_NOTE,
                         "clamped_at_0": [f for f, c in zip(chosen, clamped, strict=True) if c],
                         "top_mi_below_floor": [f for f, b in zip(chosen, below, strict=True) if b]}
@@ -323,9 +328,9 @@ def run_aam(inputs: MetricInputs, report: MetricsReport) -> None:
 def run_discrete(inputs: MetricInputs, report: MetricsReport) -> None:
     """``--metric mig_discrete``: disentanglement_lib's MIG (score ``MIG_discrete``, detail ``mig_discrete``)."""
     s = inputs.settings
-    inputs.say(f"discrete MIG (disentanglement_lib): {s.num_train:,} points, {s.bins} bins")
-    per_factor, mi_matrix, entropy = mig_discrete(inputs.x_train, inputs.y_train, s.bins)
-    report.add("MIG_discrete", float(per_factor.mean()), {**inputs.sized, "estimator": "disentanglement_lib "
+    inputs.say(f"discrete MIG (disentanglement_lib): {len(inputs.x_points):,} points, {s.bins} bins")
+    per_factor, mi_matrix, entropy = mig_discrete(inputs.x_points, inputs.y_points, s.bins)
+    report.add("MIG_discrete", float(per_factor.mean()), {**inputs.points, "estimator": "disentanglement_lib "
                                                           "histogram", "bins": s.bins,
                                                           "normalisation": "discrete H(v_k)"})
     report.details["mig_discrete"] = {"factors": inputs.names_of, "mutual_information": mi_matrix.tolist(),

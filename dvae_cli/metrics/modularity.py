@@ -88,8 +88,8 @@ def explicitness_score(x_train: np.ndarray, y_train: np.ndarray, x_test: np.ndar
 def run(inputs: MetricInputs, report: MetricsReport) -> None:
     """``--metric modularity`` (score ``modularity``, detail ``modularity``)."""
     inputs.say("modularity")
-    result = modularity_score(inputs.x_train, inputs.y_train, inputs.settings.bins)
-    report.add("modularity", result.modularity, {**inputs.sized, "bins": inputs.settings.bins})
+    result = modularity_score(inputs.x_points, inputs.y_points, inputs.settings.bins)
+    report.add("modularity", result.modularity, {**inputs.points, "bins": inputs.settings.bins})
     report.details["modularity"] = {"per_latent": result.per_latent.tolist()}
 
 

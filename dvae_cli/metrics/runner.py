@@ -78,6 +78,9 @@ class MetricInputs:
         say: Called with a line as a metric starts.
         progress: Called with (phase, done, total) during long computations.
         cache: Results shared between runners (MIG and AAM share their mutual informations).
+        x_points, y_points: Up to `settings.num_train` distinct images of all N (not only the
+            training pool) and their `other_factors` classes: the points of the scores that
+            neither fit nor test a classifier (MIG_discrete, modularity, IRS, the unsupervised scores).
     """
 
     mean: torch.Tensor | np.ndarray
@@ -96,6 +99,8 @@ class MetricInputs:
     say: Callable[[str], None]
     progress: Callable[[str, int, int], None] | None = None
     cache: dict[str, Any] = field(default_factory=dict)
+    x_points: np.ndarray = field(default_factory=lambda: np.zeros((0, 0)))
+    y_points: np.ndarray = field(default_factory=lambda: np.zeros((0, 0), dtype=np.int64))
 
     @property
     def names_of(self) -> list[str]:
@@ -108,6 +113,16 @@ class MetricInputs:
         s = self.settings
         return {"images": len(self.codes), "seed": s.seed, "representation": "mean", "factors": self.names_of,
                 "num_train": len(self.x_train), "num_eval": len(self.x_test)}
+
+    @property
+    def points(self) -> dict[str, Any]:
+        """The protocol of the scores computed on `x_points` (``shrunk_from`` when fewer than asked)."""
+        s = self.settings
+        entry = {"images": len(self.codes), "seed": s.seed, "representation": "mean", "factors": self.names_of,
+                 "num_train": len(self.x_points)}
+        if len(self.x_points) < s.num_train:
+            entry["shrunk_from"] = s.num_train
+        return entry
 
     @property
     def held_out(self) -> dict[str, Any]:

@@ -102,8 +102,9 @@ def check_inputs(classes: np.ndarray, factor_names: Sequence[str], factor_sizes:
                           "and need log-variances; these codes have none (leave them out, or give log-variances)")
     held_out = [info.name for info in infos if info.held_out]
     if held_out and n < MIN_HELD_OUT_IMAGES:
-        raise ConfigError(f"{', '.join(held_out)} train on some images and are scored on others, and need at least "
-                          f"{MIN_HELD_OUT_IMAGES} images; got {n:,} (raise --max-images, or leave them out)")
+        raise ConfigError(f"the held-out scores ({', '.join(held_out)}) train on some images and are scored on "
+                          f"others, and need at least {MIN_HELD_OUT_IMAGES} images; got {n:,} (score more images, "
+                          "or leave them out)")
     scored = [info for info in infos if info.needs_factors]
     if not scored:
         return [], []
@@ -175,10 +176,16 @@ def compute_metrics(mean: torch.Tensor | np.ndarray, logvar: torch.Tensor | np.n
     split = held_out_split(n, settings.num_train, settings.num_eval, np.random.default_rng(settings.seed))
     if any(metric_info(name).held_out for name in metrics) and (warning := split.warning(n)) is not None:
         say(warning)
+    points = np.sort(np.random.default_rng(settings.seed + 10).choice(n, min(n, settings.num_train), replace=False))
+    if len(points) < settings.num_train and any(not metric_info(name).held_out and name not in ("mig", "aam")
+                                                for name in metrics):
+        say(f"warning: {n:,} images: the scores on points (MIG_discrete, modularity, IRS, unsupervised) use all "
+            f"{n:,} instead of {settings.num_train:,} (recorded as shrunk_from in their protocols)")
     selected = classes[:, other_factors]
     inputs = MetricInputs(mean, logvar, codes, classes, factor_names, mig_factors, other_factors, settings, split,
                           codes[split.train_rows], selected[split.train_rows], codes[split.test_rows],
-                          selected[split.test_rows], say, progress)
+                          selected[split.test_rows], say, progress, x_points=codes[points],
+                          y_points=selected[points])
     report = MetricsReport()
     report.details["latent_dim"] = latent_dim
     report.details["n_images"] = n

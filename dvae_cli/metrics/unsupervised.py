@@ -83,10 +83,10 @@ def run(inputs: MetricInputs, report: MetricsReport) -> None:
     """``--metric unsupervised`` (scores ``gaussian_total_correlation``, ``gaussian_wasserstein_correlation``,
     ``gaussian_wasserstein_correlation_norm``, ``mutual_info_score``; detail ``unsupervised``)."""
     s = inputs.settings
-    inputs.say(f"unsupervised scores (disentanglement_lib): {s.num_train:,} points")
-    result = unsupervised_scores(inputs.x_train, s.bins)
-    protocol = {"images": len(inputs.codes), "seed": s.seed, "representation": "mean", "num_train": s.num_train,
-                "batch_size": 16, "active_dims": int(result.active.sum()), "factors": "none needed"}
+    inputs.say(f"unsupervised scores (disentanglement_lib): {len(inputs.x_points):,} points")
+    result = unsupervised_scores(inputs.x_points, s.bins)
+    protocol = {**inputs.points, "batch_size": 16, "active_dims": int(result.active.sum()),
+                "factors": "none needed"}
     report.add("gaussian_total_correlation", result.total_correlation,
                {**protocol, "estimator": "Gaussian fit of the means, nats"})
     report.add("gaussian_wasserstein_correlation", result.wasserstein,
