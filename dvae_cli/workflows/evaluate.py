@@ -114,20 +114,17 @@ class EvaluateResult:
         return {} if self.scored is None else dict(self.scored.report.scores)
 
 
-class EvaluateEvents:
-    """What `evaluate` reports while it works. Each method does nothing here; a shell overrides those it shows."""
+class ScoringEvents:
+    """What a use case that scores (`evaluate`, `dvae_cli.workflows.score.score`) reports while it works.
 
-    def found(self, folder: RunFolder) -> None:
-        """The run folder to evaluate, found (nothing of it read yet)."""
+    Each method does nothing here; a shell overrides those it shows.
+    """
 
     def note(self, text: str) -> None:
-        """A note about what will be computed, before any work (the fallback to the factor-free metrics)."""
+        """A note about what will be computed, before any work (a fallback, a default metric left out)."""
 
     def log(self, text: str) -> None:
-        """A progress line (a dataset generated, a phase of scoring started)."""
-
-    def tested(self, evaluation: Evaluation) -> None:
-        """The test losses, computed and written, before any score."""
+        """A progress line (a dataset generated, a phase of scoring started, a warning of the metrics)."""
 
     @contextlib.contextmanager
     def scoring(self) -> Iterator[Progress | None]:
@@ -136,6 +133,16 @@ class EvaluateEvents:
 
     def scored(self, result: MetricsResult) -> None:
         """The scores, computed and written."""
+
+
+class EvaluateEvents(ScoringEvents):
+    """What `evaluate` reports while it works, beyond `ScoringEvents`. Each method does nothing here."""
+
+    def found(self, folder: RunFolder) -> None:
+        """The run folder to evaluate, found (nothing of it read yet)."""
+
+    def tested(self, evaluation: Evaluation) -> None:
+        """The test losses, computed and written, before any score."""
 
     def warn(self, text: str) -> None:
         """A tracker's warning (it failed and is left out); Python's warnings by default."""

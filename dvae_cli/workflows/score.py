@@ -20,8 +20,7 @@ Importing this module imports no torch and no numpy; `score` does when it comput
 
 from __future__ import annotations
 
-import contextlib
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from pathlib import Path
@@ -36,7 +35,7 @@ from dvae_cli.runs.folder import RunFolder, check_writable, default_data_dir, de
 from dvae_cli.runs.jsonfile import read_json
 from dvae_cli.runs.layout import METRICS_LOG, METRICS_LOG_BACKUP, SCORED, SPECS
 from dvae_cli.version import __version__
-from dvae_cli.workflows.evaluate import Progress, metric_settings
+from dvae_cli.workflows.evaluate import ScoringEvents, metric_settings
 
 if TYPE_CHECKING:
     from dvae_cli.engine.disentanglement import MetricsResult
@@ -114,25 +113,11 @@ class ScoreResult:
         return dict(self.scored.report.scores)
 
 
-class ScoreEvents:
-    """What `score` reports while it works. Each method does nothing here; a shell overrides those it shows."""
+class ScoreEvents(ScoringEvents):
+    """What `score` reports while it works, beyond `ScoringEvents`. Each method does nothing here."""
 
     def found(self, source: EncoderSource, out: Path) -> None:
         """The encoder, identified, and the folder that will be written (nothing loaded yet)."""
-
-    def note(self, text: str) -> None:
-        """A note about what will be computed (a default metric left out), before the encoding."""
-
-    def log(self, text: str) -> None:
-        """A progress line (the dataset loaded or generated, a phase started, a warning)."""
-
-    @contextlib.contextmanager
-    def scoring(self) -> Iterator[Progress | None]:
-        """Entered around the encoding and the scoring; yields what is called with (phase, done, total)."""
-        yield None
-
-    def scored(self, result: MetricsResult) -> None:
-        """The scores, computed and written."""
 
 
 def score(request: ScoreRequest, events: ScoreEvents | None = None) -> ScoreResult:
